@@ -1,0 +1,95 @@
+"""Reading tables: CSV, Parquet and JSON Lines, with errors that name the file and the fix."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from trainwright.errors import DataError, DataFileNotFoundError
+
+__all__ = ["FORMATS", "detect_format", "read_table", "file_sha256"]
+
+# extension -> format name
+FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+}
+
+
+def detect_format(path: Path, fmt: str = "auto") -> str:
+    """The format named by ``fmt``, or read from the file extension when ``fmt`` is 'auto'."""
+    if fmt != "auto":
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".zip", ".xz")]
+    found = FORMATS.get(suffixes[-1] if suffixes else "")
+    if found is None:
+        raise DataError(
+            f"{path}: unknown format '{path.suffix or '(no extension)'}'. trainwright reads "
+            f"{', '.join(sorted(FORMATS))}; rename the file or set data.format (csv, parquet, jsonl).",
+            file=str(path),
+        )
+    return found
+
+
+def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
+    """Read a whole table into a DataFrame. The file is only ever read.
+
+    Raises:
+        DataFileNotFoundError: the file does not exist.
+        DataError: the file is empty, unreadable or of an unknown format.
+    """
+    path = Path(path)
+    if not path.exists():
+        near = sorted(p.name for p in path.parent.glob("*") if p.suffix.lower() in FORMATS)[:10] if path.parent.is_dir() else []
+        hint = f" Data files in {path.parent}: {', '.join(near)}." if near else ""
+        raise DataFileNotFoundError(f"{path}: no such file.{hint}", file=str(path))
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give the path of a CSV, Parquet or JSON Lines file.", file=str(path))
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes); it needs a header row and data rows.", file=str(path))
+    fmt = detect_format(path, fmt)
+    try:
+        if fmt == "csv":
+            frame = _read_csv(path)
+        elif fmt == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_json(path, lines=True)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{path}: could not be read as {fmt} ({reason}). Check that the file is a valid {fmt} file "
+            "with a header row, or set data.format.",
+            file=str(path),
+        ) from None
+    except Exception as exc:  # pyarrow raises its own error types for damaged Parquet files
+        if type(exc).__module__.startswith("pyarrow"):
+            raise DataError(f"{path}: could not be read as {fmt} ({exc}).", file=str(path)) from None
+        raise
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(f"{path} has no data rows (columns: {list(frame.columns)}); add rows below the header.", file=str(path))
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".tsv":
+        return pd.read_csv(path, sep="\t", low_memory=False)
+    with path.open("rb") as fh:
+        first = fh.readline()
+    if b"," not in first and any(s in first for s in (b";", b"|", b"\t")):
+        # No comma in the header: let pandas sniff ';', '|' or tab.
+        return pd.read_csv(path, sep=None, engine="python")
+    return pd.read_csv(path, low_memory=False)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of the file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

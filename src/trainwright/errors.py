@@ -1,0 +1,86 @@
+"""The error tree. Every error a user can cause is a ``TrainwrightError``.
+
+Each subclass also inherits the builtin exception that fits, so code that
+catches ``ValueError`` or ``FileNotFoundError`` keeps working. The CLI prints a
+``TrainwrightError`` as one short message and exits with code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TrainwrightError",
+    "ConfigError",
+    "DataError",
+    "DataFileNotFoundError",
+    "NotFittedError",
+    "ArtifactError",
+    "closest",
+]
+
+
+class TrainwrightError(Exception):
+    """Base of every error caused by the user's input, config or artifacts."""
+
+    exit_code = 2
+
+
+class ConfigError(TrainwrightError, ValueError):
+    """A recipe, a ``--set`` override or an argument is invalid.
+
+    Args:
+        message: what happened, what was expected and how to fix it.
+        path: the dotted config path at fault, e.g. ``"model.num_leaves"``.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DataError(TrainwrightError, ValueError):
+    """The data cannot be used as asked.
+
+    Args:
+        message: what happened and how to fix it.
+        column: the column at fault, when there is one.
+        file: the file at fault, when there is one.
+    """
+
+    def __init__(self, message: str, *, column: str | None = None, file: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.file = file
+
+
+class DataFileNotFoundError(DataError, FileNotFoundError):
+    """A data file does not exist."""
+
+
+class NotFittedError(TrainwrightError, AttributeError):
+    """A learner or preprocessor was used before ``fit``."""
+
+
+class ArtifactError(TrainwrightError, ValueError):
+    """A run directory or model file is missing, damaged or from an incompatible version."""
+
+
+def closest(name: str, choices) -> str | None:
+    """Return the choice most similar to ``name``, or ``None`` when none is close.
+
+    >>> closest("specis", ["species", "island"])
+    'species'
+    """
+    import difflib
+
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in choices}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    found = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def did_you_mean(name: str, choices) -> str:
+    """A ``" Did you mean 'x'?"`` suffix, or an empty string."""
+    match = closest(name, choices)
+    return f" Did you mean '{match}'?" if match and match != name else ""
