@@ -172,7 +172,10 @@ def _cmd_predict(args) -> int:
         raise DataError(f"{out} already exists; choose another -o file or pass --force to replace it.", file=str(out))
     run = trainwright.load(args.run)
     frame = read_table(args.data)
-    predictions = run.predict(frame)
+    try:
+        predictions = run.predict(frame)
+    except DataError as exc:
+        raise DataError(f"{args.data}: {exc}", column=exc.column, file=args.data) from None
     if out is None:
         predictions.to_csv(sys.stdout, index=False)
     else:
@@ -208,8 +211,15 @@ def _cmd_evaluate(args) -> int:
     import trainwright
     from trainwright.data.sources import read_table
 
+    from trainwright.errors import DataError
+
     run = trainwright.load(args.run)
-    metrics = run.evaluate(read_table(args.data))
+    try:
+        metrics = run.evaluate(read_table(args.data))
+    except DataError as exc:
+        if exc.file:
+            raise
+        raise DataError(f"{args.data}: {exc}", column=exc.column, file=args.data) from None
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0

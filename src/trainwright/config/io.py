@@ -97,8 +97,10 @@ def recipe_json_schema() -> dict[str, Any]:
 
 def _clean_loc(loc: tuple, raw: dict) -> list:
     # pydantic puts the union tag in the path ("model.lightgbm.num_leaves"); users wrote "model.num_leaves".
+    from trainwright.models import MODEL_CONFIGS
+
     loc = list(loc)
-    if len(loc) > 1 and loc[0] == "model" and isinstance(raw.get("model"), dict) and loc[1] == raw["model"].get("type"):
+    if len(loc) > 1 and loc[0] == "model" and loc[1] in MODEL_CONFIGS:
         del loc[1]
     return loc
 

@@ -136,6 +136,12 @@ class Recipe(Section):
         # Column names are text; YAML reads `target: 2020` as a number.
         return str(value) if isinstance(value, (int, float, bool)) else value
 
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_type_default(cls, value):
+        # `model: {num_leaves: 15}` means the default learner with one change.
+        return {"type": "lightgbm", **value} if isinstance(value, dict) and "type" not in value else value
+
     @field_validator("data", mode="before")
     @classmethod
     def _data_from_path(cls, value):

@@ -21,7 +21,8 @@ __all__ = ["Preprocessor", "PREPROCESSOR_FORMAT_VERSION"]
 
 PREPROCESSOR_FORMAT_VERSION = 1
 _TRUE = {"1", "1.0", "true", "t", "yes", "y"}
-_DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
+# feature suffix -> pandas .dt accessor
+_DATE_PARTS = {"year": "year", "month": "month", "day": "day", "dayofweek": "day_of_week", "hour": "hour"}
 
 
 class Preprocessor:
@@ -207,7 +208,7 @@ def _category_strings(series: pd.Series) -> pd.Series:
 
 def _encode_categorical(series: pd.Series, spec: dict[str, Any]) -> np.ndarray:
     levels = spec["levels"]
-    codes = pd.Categorical(_category_strings(series), categories=levels).codes.astype(np.int64)
+    codes = pd.Index(levels).get_indexer(_category_strings(series)).astype(np.int64)
     unseen = codes < 0  # a level not kept in training: rare, new, or missing when training had none
     if spec["encoding"] == "ordinal":
         return np.where(unseen, len(levels), codes).astype(np.float64)[:, None]
@@ -235,7 +236,7 @@ def _numeric_parts(series: pd.Series, spec: dict[str, Any]) -> dict[str, np.ndar
             warnings.simplefilter("ignore")
             stamps = pd.to_datetime(series, errors="coerce", format="mixed") \
                 if not pd.api.types.is_datetime64_any_dtype(series) else series
-        parts = {p: getattr(stamps.dt, p).to_numpy(dtype=np.float64, na_value=np.nan) for p in _DATE_PARTS}
+        parts = {p: getattr(stamps.dt, a).to_numpy(dtype=np.float64, na_value=np.nan) for p, a in _DATE_PARTS.items()}
         return {f"{name}__{p}": v for p, v in parts.items()}
     if kind == "text":
         text = series.astype("string")

@@ -31,6 +31,8 @@ class Learner:
     """
 
     name: ClassVar[str] = ""
+    # Modules the learner imports to fit; loaded before its share of a time budget starts.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     # --- scikit-learn estimator protocol ---------------------------------
     @classmethod

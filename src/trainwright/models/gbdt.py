@@ -47,6 +47,7 @@ class LightGBMLearner(Learner):
     """
 
     name = "lightgbm"
+    requires = ("lightgbm",)
 
     def __init__(
         self,

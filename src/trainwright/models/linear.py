@@ -49,6 +49,7 @@ class LinearLearner(Learner):
     """
 
     name = "linear"
+    requires = ("sklearn.linear_model",)
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +22,10 @@ class MLPConfig(BaseModel):
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
     epochs: int = Field(300, ge=1, description="Most passes over the training rows.")
-    batch_size: int = Field(256, ge=1, description="Rows per mini-batch.")
+    batch_size: Union[int, Literal["auto"]] = Field(
+        "auto",
+        description="Rows per mini-batch. 'auto': training rows / 16, between 32 and 256, so small data still gets several steps per epoch.",
+    )
     lr: float = Field(1e-3, gt=0, description="AdamW learning rate.")
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay (not applied to biases).")
     patience: int = Field(20, ge=1, description="Epochs without validation improvement before stopping.")
@@ -30,6 +33,11 @@ class MLPConfig(BaseModel):
 
 
 _D = MLPConfig()
+
+
+def auto_batch_size(n_rows: int) -> int:
+    """Training rows / 16, clipped to [32, 256]."""
+    return int(min(256, max(32, n_rows // 16)))
 
 
 def build_mlp(n_in: int, hidden_sizes, n_out: int, dropout: float):
@@ -55,6 +63,7 @@ class MLPLearner(Learner):
     """
 
     name = "mlp"
+    requires = ("torch", "safetensors.torch")
 
     def __init__(
         self,
@@ -62,7 +71,7 @@ class MLPLearner(Learner):
         hidden_sizes=tuple(_D.hidden_sizes),
         dropout: float = _D.dropout,
         epochs: int = _D.epochs,
-        batch_size: int = _D.batch_size,
+        batch_size=_D.batch_size,
         lr: float = _D.lr,
         weight_decay: float = _D.weight_decay,
         patience: int = _D.patience,
@@ -108,10 +117,11 @@ class MLPLearner(Learner):
                     torch.as_tensor(b, dtype=y_dtype, device=device))
 
         Xt, yt = tensors(X, y)
+        self.batch_size_ = min(len(Xt), auto_batch_size(len(Xt)) if self.batch_size == "auto" else int(self.batch_size))
         Xv, yv = tensors(*valid) if valid is not None else (None, None)
         result = fit_tensors(
             self.net_, loss_fn, Xt, yt, Xv, yv, epochs=self.epochs,
-            batch_size=min(self.batch_size, len(Xt)), lr=self.lr, weight_decay=self.weight_decay,
+            batch_size=self.batch_size_, lr=self.lr, weight_decay=self.weight_decay,
             patience=self.patience, seed=self.seed, deadline=deadline,
         )
         self.history_, self.best_iteration_, self.stopped_by_ = result.history, result.best_epoch, result.stopped_by
@@ -131,12 +141,13 @@ class MLPLearner(Learner):
         from safetensors.torch import save_file
 
         save_file({k: v.contiguous() for k, v in self.net_.state_dict().items()}, str(directory / "weights.safetensors"))
-        return {"weights_file": "weights.safetensors", "y_mean": self.y_mean_, "y_std": self.y_std_}
+        return {"weights_file": "weights.safetensors", "y_mean": self.y_mean_, "y_std": self.y_std_,
+                "batch_size": self.batch_size_}
 
     def _load_state(self, directory: Path, extra: dict) -> None:
         from safetensors.torch import load_file
 
-        self.y_mean_, self.y_std_ = extra["y_mean"], extra["y_std"]
+        self.y_mean_, self.y_std_, self.batch_size_ = extra["y_mean"], extra["y_std"], extra["batch_size"]
         self.net_ = build_mlp(self.n_features_in_, self.hidden_sizes, self._n_out(), self.dropout)
         self.net_.load_state_dict(load_file(str(directory / extra["weights_file"])))
         self.net_.eval()

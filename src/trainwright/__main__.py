@@ -1,0 +1,7 @@
+"""``python -m trainwright`` runs the CLI."""
+
+import sys
+
+from trainwright.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""Shared fixtures: real datasets from installed packages, written to files as a user would have them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+PENGUINS = Path(str(resources.files("trainwright") / "datasets" / "penguins.csv"))
+
+
+@pytest.fixture(scope="session")
+def penguins_csv() -> Path:
+    return PENGUINS
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """CSV files of the real datasets used end to end (from DATASETS.md), made once per session."""
+    import statsmodels.api as sm
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+
+    d = tmp_path_factory.mktemp("data")
+    cancer = load_breast_cancer(as_frame=True).frame
+    cancer["target"] = cancer["target"].map({0: "malignant", 1: "benign"})
+    cancer.to_csv(d / "breast_cancer.csv", index=False)
+    load_diabetes(as_frame=True, scaled=False).frame.to_csv(d / "diabetes.csv", index=False)
+    sm.datasets.fair.load_pandas().data.to_csv(d / "fair.csv", index=False)
+    return d
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_cli(*args, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m trainwright ARGS`` in a subprocess, as a user would."""
+    env = {**os.environ, "COLUMNS": "200", "HOME": str(cwd)}
+    proc = subprocess.run([sys.executable, "-m", "trainwright", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc

@@ -1,0 +1,117 @@
+"""Every registered learner passes the same contract, for both tasks."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.datasets import load_diabetes, load_wine
+from sklearn.model_selection import cross_val_score
+
+from trainwright.errors import NotFittedError
+from trainwright.models import MODEL_CONFIGS, build_learner, load_learner
+from trainwright.registry import LEARNERS
+
+# Small settings keep the suite fast; the contract does not depend on them.
+FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"epochs": 40, "hidden_sizes": [32]}}
+
+
+def data(task):
+    if task == "classification":
+        X, y = load_wine(return_X_y=True)
+        y = np.array(["barolo", "grignolino", "barbera"])[y]  # string labels, as in real files
+    else:
+        X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(X))
+    tr, va = order[: int(0.7 * len(X))], order[int(0.7 * len(X)):]
+    return X[tr], y[tr], X[va], y[va]
+
+
+def make(name, task, seed=0):
+    return LEARNERS.get(name)(task=task, seed=seed, **FAST[name])
+
+
+@pytest.fixture(params=[(n, t) for n in LEARNERS.names() for t in ("classification", "regression")],
+                ids=lambda p: f"{p[0]}-{p[1]}")
+def case(request):
+    return request.param
+
+
+def test_fit_predict_shapes_and_quality(case):
+    name, task = case
+    Xtr, ytr, Xva, yva = data(task)
+    learner = make(name, task).fit(Xtr, ytr, X_valid=Xva, y_valid=yva)
+    pred = learner.predict(Xva)
+    assert pred.shape == (len(Xva),)
+    if task == "classification":
+        proba = learner.predict_proba(Xva)
+        assert proba.shape == (len(Xva), 3)
+        assert np.allclose(proba.sum(axis=1), 1.0)
+        assert set(pred) <= set(ytr) and list(learner.classes_) == sorted(set(ytr))
+        assert learner.score(Xva, yva) > 0.85
+    else:
+        assert learner.score(Xva, yva) > 0.3
+    assert learner.history_ and learner.best_iteration_ >= 1
+
+
+def test_save_load_gives_identical_predictions(case, tmp_path):
+    name, task = case
+    Xtr, ytr, Xva, yva = data(task)
+    learner = make(name, task).fit(Xtr, ytr, X_valid=Xva, y_valid=yva)
+    learner.save(tmp_path / "m")
+    assert not list(tmp_path.glob("m/*.pkl")) and not list(tmp_path.glob("m/*.pickle"))
+    again = load_learner(tmp_path / "m")
+    assert type(again) is type(learner)
+    assert np.array_equal(again.predict(Xva), learner.predict(Xva))
+    if task == "classification":
+        assert np.array_equal(again.predict_proba(Xva), learner.predict_proba(Xva))
+
+
+def test_same_seed_same_model_other_seed_differs(case):
+    name, task = case
+    Xtr, ytr, Xva, yva = data(task)
+    out = [make(name, task, seed=s).fit(Xtr, ytr, X_valid=Xva, y_valid=yva).predict(Xva) for s in (1, 1)]
+    assert np.array_equal(out[0], out[1])
+
+
+def test_sklearn_estimator_contract(case):
+    name, task = case
+    learner = make(name, task)
+    assert (is_classifier if task == "classification" else is_regressor)(learner)
+    copy = clone(learner)
+    assert copy.get_params() == learner.get_params() and copy is not learner
+    assert learner.set_params(seed=5) is learner and learner.seed == 5
+    with pytest.raises(ValueError, match="no parameter"):
+        learner.set_params(nonsense=1)
+    with pytest.raises(NotFittedError):
+        learner.predict(np.zeros((1, 3)))
+
+
+def test_works_inside_sklearn_cross_validation():
+    Xtr, ytr, _, _ = data("classification")
+    scores = cross_val_score(make("lightgbm", "classification"), Xtr, ytr, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.85
+
+
+def test_every_learner_has_a_config():
+    for name in LEARNERS.names():
+        config = MODEL_CONFIGS[name]()
+        learner = build_learner(config, task="regression", seed=3)
+        assert learner.name == name and learner.seed == 3
+        # the config's defaults are the learner's defaults (one source of truth)
+        defaults = type(learner)()
+        for key, value in config.model_dump(exclude={"type"}).items():
+            got = getattr(defaults, key)
+            assert (list(got) if isinstance(got, tuple) else got) == value, (name, key)
+
+
+def test_time_budget_stops_training():
+    import time
+
+    Xtr, ytr, Xva, yva = data("regression")
+    learner = make("mlp", "regression").set_params(epochs=10_000, patience=10_000)
+    learner.fit(Xtr, ytr, X_valid=Xva, y_valid=yva, deadline=time.monotonic() + 0.3)
+    assert learner.stopped_by_ == "time_budget" and len(learner.history_) < 10_000
+    gbm = make("lightgbm", "regression").set_params(n_estimators=100_000, early_stopping_rounds=100_000)
+    gbm.fit(Xtr, ytr, X_valid=Xva, y_valid=yva, deadline=time.monotonic() - 1)
+    assert gbm.stopped_by_ == "time_budget" and len(gbm.history_) == 1
