@@ -30,7 +30,10 @@ def data_dir(tmp_path_factory) -> Path:
     cancer["target"] = cancer["target"].map({0: "malignant", 1: "benign"})
     cancer.to_csv(d / "breast_cancer.csv", index=False)
     load_diabetes(as_frame=True, scaled=False).frame.to_csv(d / "diabetes.csv", index=False)
-    sm.datasets.fair.load_pandas().data.to_csv(d / "fair.csv", index=False)
+    fair = sm.datasets.fair.load_pandas().data
+    # The classic use of this table (statsmodels' logit example): did the person have an affair?
+    fair["had_affair"] = (fair.pop("affairs") > 0).map({True: "yes", False: "no"})
+    fair.to_csv(d / "fair.csv", index=False)
     return d
 
 

@@ -55,9 +55,10 @@ def split_rows(
     Raises:
         DataError: too few rows for every split to get at least one.
     """
+    # Enough rows that every split gets at least one (train two) at the asked ratios.
+    need = int(np.ceil(round(max(1 / validation, 1 / test, 2 / train), 9)))
     n_val, n_test = int(round(n_rows * validation)), int(round(n_rows * test))
-    if n_val < 1 or n_test < 1 or n_rows - n_val - n_test < 2:
-        need = int(np.ceil(max(1 / validation, 1 / test, 2 / train)))
+    if n_rows < need or n_val < 1 or n_test < 1 or n_rows - n_val - n_test < 2:
         raise DataError(
             f"{n_rows} rows are too few for a {train:.0%}/{validation:.0%}/{test:.0%} split: "
             f"at least {need} rows are needed so that every split gets rows. Add rows or change "

@@ -1,0 +1,99 @@
+"""The CLI as a user runs it: subprocesses, exit codes, files written, files left alone."""
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_cli, sha256
+
+
+def test_help_is_fast_and_imports_no_heavy_library(tmp_path):
+    code = ("import sys\nfrom trainwright.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'lightgbm', 'sklearn', 'pandas', 'scipy'})\n"
+            "print('HEAVY', heavy)")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+    assert "train" in out.stdout and "predict" in out.stdout
+
+
+def test_demo(tmp_path):
+    proc = run_cli("demo", cwd=tmp_path, check=True)
+    assert "Run written to" in proc.stdout and "accuracy" in proc.stdout
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.9
+    board = json.loads((run_dir / "leaderboard.json").read_text())
+    assert [c["model"] for c in board["candidates"]] == ["lightgbm", "linear", "mlp"]
+
+
+@pytest.mark.parametrize("name, target, task, metric, floor", [
+    ("breast_cancer.csv", "target", "classification", "accuracy", 0.9),
+    ("diabetes.csv", "target", "regression", "r2", 0.25),
+    ("fair.csv", "had_affair", "classification", "roc_auc", 0.7),
+])
+def test_train_predict_evaluate_real_data(tmp_path, data_dir, name, target, task, metric, floor):
+    data = data_dir / name
+    before = sha256(data)
+    proc = run_cli("train", data, "--target", target, "--out", tmp_path / "run", cwd=tmp_path, check=True)
+    assert f"({task})" in proc.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"][metric] > floor, metrics
+    run_cli("predict", tmp_path / "run", data, "-o", tmp_path / "pred.csv", cwd=tmp_path, check=True)
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert len(pred) == len(pd.read_csv(data)) and pred["prediction"].notna().all()
+    if name == "breast_cancer.csv":
+        assert list(pred.columns) == ["prediction", "proba_benign", "proba_malignant"]
+    ev = run_cli("evaluate", tmp_path / "run", data, "--json", cwd=tmp_path, check=True)
+    assert json.loads(ev.stdout)[metric] > floor
+    assert sha256(data) == before
+
+
+def test_mlp_from_recipe_and_set(tmp_path, penguins_csv):
+    run_cli("init", penguins_csv, "--target", "species", "-o", tmp_path / "r.yaml", cwd=tmp_path, check=True)
+    text = (tmp_path / "r.yaml").read_text()
+    assert "# Most boosting rounds" in text and "classification" in text
+    run_cli("train", "--recipe", tmp_path / "r.yaml", "--set", "model.type=mlp", "--set", "model.epochs=30",
+            "--seed", "3", "--out", tmp_path / "mlp", cwd=tmp_path, check=True)
+    info = json.loads((tmp_path / "mlp" / "run.json").read_text())
+    assert info["model"] == "mlp" and info["status"] == "completed"
+    assert (tmp_path / "mlp" / "model" / "weights.safetensors").is_file()
+    assert "seed: 3" in (tmp_path / "mlp" / "recipe.resolved.yaml").read_text()
+    # predictions through the CLI equal those of the Python API
+    run_cli("predict", tmp_path / "mlp", penguins_csv, "-o", tmp_path / "p.parquet", cwd=tmp_path, check=True)
+    import trainwright
+
+    api = trainwright.load(tmp_path / "mlp").predict(pd.read_csv(penguins_csv))
+    cli = pd.read_parquet(tmp_path / "p.parquet")
+    assert cli["prediction"].tolist() == api["prediction"].tolist()
+
+
+def test_parquet_and_jsonl_input(tmp_path, penguins_csv):
+    frame = pd.read_csv(penguins_csv)
+    frame.to_parquet(tmp_path / "p.parquet")
+    frame.to_json(tmp_path / "p.jsonl", orient="records", lines=True)
+    for name in ("p.parquet", "p.jsonl"):
+        run_cli("train", tmp_path / name, "--target", "species", "--set", "model.type=linear",
+                "--out", tmp_path / f"run-{name}", cwd=tmp_path, check=True)
+    a, b = (json.loads((tmp_path / f"run-{n}" / "metrics.json").read_text()) for n in ("p.parquet", "p.jsonl"))
+    assert a == b
+
+
+def test_time_budget_and_runs_listing(tmp_path, penguins_csv):
+    run_cli("train", penguins_csv, "--target", "species", "--set", "model.type=auto", "--time-budget", "0.01",
+            cwd=tmp_path, check=True)
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    board = json.loads((run_dir / "leaderboard.json").read_text())["candidates"]
+    assert board[0]["status"] == "trained" and board[0]["stopped_by"] == "time_budget"
+    assert [c["status"] for c in board[1:]] == ["skipped", "skipped"]
+    listing = run_cli("runs", cwd=tmp_path, check=True)
+    assert run_dir.name in listing.stdout and "completed" in listing.stdout
+
+
+def test_schema_command(tmp_path):
+    schema = json.loads(run_cli("schema", cwd=tmp_path, check=True).stdout)
+    assert "model" in schema["properties"]
