@@ -141,3 +141,21 @@ def test_incompatible_run_format(tmp_path, run):
         trainwright.load(copy)
     with pytest.raises(ArtifactError, match="not a trainwright run"):
         trainwright.load(tmp_path)
+
+
+def test_same_seed_same_run(tmp_path, penguins_csv):
+    runs = [trainwright.train(penguins_csv, target="species", out=tmp_path / f"r{i}", seed=5,
+                              overrides=["model.n_estimators=200"]) for i in range(2)]
+    for name in ("splits.json", "preprocessor.json", "model/model.txt", "metrics.json"):
+        assert (runs[0].path / name).read_bytes() == (runs[1].path / name).read_bytes(), name
+    other = trainwright.train(penguins_csv, target="species", out=tmp_path / "r9", seed=6,
+                              overrides=["model.n_estimators=200"])
+    assert (other.path / "splits.json").read_bytes() != (runs[0].path / "splits.json").read_bytes()
+
+
+def test_evaluate_needs_labels(run, penguins_csv):
+    frame = pd.read_csv(penguins_csv)
+    with pytest.raises(DataError, match="no target column 'species'"):
+        trainwright.load(run.path).evaluate(frame.drop(columns="species"))
+    with pytest.raises(DataError, match="not among the training classes"):
+        trainwright.load(run.path).evaluate(frame.assign(species="Emperor"))

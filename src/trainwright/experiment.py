@@ -46,7 +46,8 @@ class Experiment:
         self.runs_dir = runs_dir
         self.reporter = reporter or Reporter()
         self.started = started if started is not None else time.monotonic()
-        self.decisions: list[dict[str, str]] = []
+        self.decisions: list[dict[str, Any]] = []
+        self.dropped_columns: list[str] = []
         self.log: list[str] = []
 
     # --- bookkeeping --------------------------------------------------------
@@ -60,7 +61,8 @@ class Experiment:
         self.reporter.info(message)
 
     @contextlib.contextmanager
-    def _stage(self, name: str):
+    def stage(self, name: str):
+        """Run a block as a named stage: the reporter shows it, the log times it."""
         t0 = time.monotonic()
         with self.reporter.stage(name):
             yield
@@ -84,13 +86,13 @@ class Experiment:
         from trainwright.runs import Run
 
         rec = self.recipe
-        with self._stage("load"):
+        with self.stage("load"):
             frame, data_path = load_data(rec)
-        with self._stage("schema"):
+        with self.stage("schema"):
             frame, y, task = resolve_task(self, frame, data_path)
             kinds, schema = choose_features(self, frame, data_path)
             check_target(self, y, task, data_path)
-        with self._stage("split"):
+        with self.stage("split"):
             splits = make_splits(self, len(frame), y if task == "classification" else None)
         run_dir = self._create_run_dir(data_path)
         try:

@@ -27,7 +27,7 @@ def load_data(recipe) -> tuple[pd.DataFrame, Path]:
 
 def resolve_task(exp, frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
     """Find the target, drop rows without a label, and settle the task."""
-    from trainwright.data.schema import infer_task
+    from trainwright.data.schema import infer_task, numeric_target
 
     target = exp.recipe.target
     if target not in frame.columns:
@@ -49,32 +49,16 @@ def resolve_task(exp, frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, np
         exp.decide("task", task, reason)
     y = frame[target]
     if task == "regression":
-        y = _numeric_target(y, target, path)
+        y = numeric_target(y, target, path)
     elif pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
         y = y.astype(np.int64)  # labels 0.0/1.0 read from a file with gaps are the classes 0/1
     return frame, y.to_numpy(), task
 
 
-def _numeric_target(y: pd.Series, target: str, path: Path) -> pd.Series:
-    if pd.api.types.is_bool_dtype(y):
-        return y.astype(np.float64)
-    if pd.api.types.is_numeric_dtype(y):
-        return y.astype(np.float64)
-    as_number = pd.to_numeric(y, errors="coerce")
-    if as_number.notna().all():
-        return as_number.astype(np.float64)
-    example = y[as_number.isna()].iloc[0]
-    raise DataError(
-        f"{path}: regression needs a numeric target, but column '{target}' holds text such as {example!r}. "
-        "Use --task classification to predict it as labels, or convert the column to numbers.",
-        column=target, file=str(path),
-    )
-
-
 def check_target(exp, y: np.ndarray, task: str, path: Path) -> None:
     target = exp.recipe.target
     if task == "classification":
-        classes, counts = np.unique(y, return_counts=True)
+        classes = np.unique(y)
         if len(classes) < 2:
             raise DataError(
                 f"{path}: the target column '{target}' has a single class ({classes[0]!r}); a classifier needs "
@@ -95,11 +79,13 @@ def choose_features(exp, frame: pd.DataFrame, path: Path):
             f"{did_you_mean(unknown[0], frame.columns)}", path="preprocess.drop_columns")
     schema = infer_schema(frame)
     kinds: dict[str, str] = {}
+    exp.dropped_columns = list(rec.preprocess.drop_columns)
     for col in schema.columns:
         if col.name == rec.target or col.name in rec.preprocess.drop_columns:
             continue
         if col.kind == "empty" or (col.kind == "identifier" and rec.preprocess.drop_identifiers):
             exp.decide(f"column '{col.name}' dropped", col.kind, col.reason)
+            exp.dropped_columns.append(col.name)
             continue
         kinds[col.name] = "numeric" if col.kind == "identifier" else col.kind
     if not kinds:
@@ -126,37 +112,34 @@ def fingerprint(path: Path, frame: pd.DataFrame, schema) -> dict[str, Any]:
 
 def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, fp) -> None:
     """Fit preprocessing on train rows, train the learner(s), evaluate once on test, save the run."""
-    from trainwright.config.io import dump_recipe
     from trainwright.data.features import Preprocessor
-    from trainwright.runs import write_json, write_text
+    from trainwright.evaluate.metrics import score_learner
+    from trainwright.experiment_train import train_candidates
+    from trainwright.runs import environment, write_json, write_text
 
     rec = exp.recipe
     write_text(run_dir / "recipe.yaml", dump_recipe_dict(exp.given))
     write_json(run_dir / "fingerprint.json", fp)
     _save_splits(run_dir / "splits.json", splits, frame.index.to_numpy())
-    with exp._stage("features"):
+    with exp.stage("features"):
         p = rec.preprocess
         pre = Preprocessor(kinds, numeric_impute=p.numeric_impute, scale=p.scale,
                            categorical_encoding=p.categorical_encoding, max_categories=p.max_categories,
                            missing_indicators=p.missing_indicators).fit(frame.iloc[splits.train])
         X = {name: pre.transform(frame.iloc[getattr(splits, name)]) for name in ("train", "validation", "test")}
         Y = {name: y[getattr(splits, name)] for name in ("train", "validation", "test")}
-    with exp._stage("train"):
-        from trainwright.experiment_train import train_candidates
-
+    with exp.stage("train"):
         learner, config, board, metric = train_candidates(exp, task, X, Y)
-    with exp._stage("evaluate"):
-        metrics = {name: _score(task, learner, X[name], Y[name]) for name in ("validation", "test")}
-    with exp._stage("save"):
+    with exp.stage("evaluate"):
+        metrics = {name: score_learner(task, learner, X[name], Y[name]) for name in ("validation", "test")}
+    with exp.stage("save"):
         write_json(run_dir / "preprocessor.json", pre.to_dict())
         learner.save(run_dir / "model")
         write_json(run_dir / "metrics.json", metrics)
         write_json(run_dir / "leaderboard.json", {"metric": metric, "candidates": board})
         write_json(run_dir / "history.json", {"model": config.type, "best": learner.best_iteration_,
                                               "stopped_by": learner.stopped_by_, "entries": learner.history_})
-        _save_resolved(exp, run_dir, task, metric, config, kinds)
-        from trainwright.runs import environment
-
+        _save_resolved(exp, run_dir, task, metric, config)
         write_json(run_dir / "environment.json", environment(rec.seed))
     exp.run_info.update(
         status="completed", task=task, model=config.type, metric=metric,
@@ -168,14 +151,6 @@ def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, fp) -> None:
     write_text(run_dir / "log.txt", "\n".join(exp.log) + "\n")
 
 
-def _score(task: str, learner, X, y) -> dict[str, Any]:
-    from trainwright.evaluate.metrics import score
-
-    if task == "classification":
-        return score(task, learner.encode_labels(y), learner.predict_proba(X), learner.classes_.tolist())
-    return score(task, y, learner.predict(X))
-
-
 def _save_splits(path: Path, splits, row_ids: np.ndarray) -> None:
     from trainwright.runs import write_json
 
@@ -183,18 +158,15 @@ def _save_splits(path: Path, splits, row_ids: np.ndarray) -> None:
     write_json(path, {name: row_ids[getattr(splits, name)].tolist() for name in ("train", "validation", "test")})
 
 
-def _save_resolved(exp, run_dir: Path, task: str, metric: str, config, kinds) -> None:
+def _save_resolved(exp, run_dir: Path, task: str, metric: str, config) -> None:
     from trainwright.config.io import dump_recipe
     from trainwright.runs import write_json, write_text
 
-    rec = exp.recipe
-    dropped = [c for c in rec.preprocess.drop_columns]
-    dropped += [d["what"].split("'")[1] for d in exp.decisions if d["what"].startswith("column '")]
-    resolved = rec.model_copy(deep=True)
+    resolved = exp.recipe.model_copy(deep=True)
     resolved.task = task
     resolved.evaluate.metric = metric
     resolved.model = config
-    resolved.preprocess.drop_columns = dropped
+    resolved.preprocess.drop_columns = exp.dropped_columns
     header = "# Resolved recipe: every default and every automatic decision written out.\n"
     header += "".join(f"# decision: {d['what']} = {d['value']} ({d['reason']})\n" for d in exp.decisions)
     write_text(run_dir / "recipe.resolved.yaml", dump_recipe(resolved, header))

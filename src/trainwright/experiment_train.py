@@ -15,8 +15,7 @@ def train_candidates(exp, task: str, X: dict, Y: dict):
     Returns:
         (learner, config, leaderboard rows, selection metric)
     """
-    from trainwright.evaluate.metrics import better, primary_metric
-    from trainwright.experiment_stages import _score
+    from trainwright.evaluate.metrics import better, primary_metric, score_learner
     from trainwright.models import MODEL_CONFIGS, build_learner
 
     rec = exp.recipe
@@ -40,7 +39,7 @@ def train_candidates(exp, task: str, X: dict, Y: dict):
         t0 = time.monotonic()
         learner.fit(X["train"], Y["train"], X_valid=X["validation"], y_valid=Y["validation"], deadline=deadline)
         seconds = time.monotonic() - t0
-        valid = _score(task, learner, X["validation"], Y["validation"])
+        valid = score_learner(task, learner, X["validation"], Y["validation"])
         board.append({"model": config.type, "status": "trained", "validation": valid, "fit_seconds": round(seconds, 3),
                       "best_iteration": learner.best_iteration_, "stopped_by": learner.stopped_by_})
         exp._log(f"{config.type}: validation {metric}={_fmt(valid[metric])} in {seconds:.1f}s ({learner.stopped_by_})")

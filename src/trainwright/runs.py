@@ -191,7 +191,7 @@ class Run:
         """Score labelled rows (the target column must be present); returns the metrics."""
         import numpy as np
 
-        from trainwright.evaluate.metrics import score
+        from trainwright.evaluate.metrics import score_learner
 
         if self.target not in frame.columns:
             raise DataError(
@@ -206,9 +206,11 @@ class Run:
         X = pre.transform(labelled)
         y = labelled[self.target].to_numpy()
         if self.task == "classification":
-            y = np.asarray(_match_label_type(y, learner.classes_))
-            return score("classification", learner.encode_labels(y), learner.predict_proba(X), learner.classes_.tolist())
-        return score("regression", y.astype(np.float64), learner.predict(X))
+            return score_learner("classification", learner, X, np.asarray(_match_label_type(y, learner.classes_)))
+        from trainwright.data.schema import numeric_target
+
+        y = numeric_target(labelled[self.target], self.target, "the data").to_numpy()
+        return score_learner("regression", learner, X, y)
 
 
 def _match_label_type(y, classes):

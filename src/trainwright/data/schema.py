@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["ColumnSchema", "Schema", "infer_schema", "infer_column", "infer_task", "KINDS"]
+from trainwright.errors import DataError
+
+__all__ = ["ColumnSchema", "Schema", "infer_schema", "infer_column", "infer_task", "numeric_target", "KINDS"]
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier", "empty")
 _BOOL_WORDS = {"true", "false", "yes", "no", "t", "f", "y", "n"}
@@ -144,3 +146,20 @@ def infer_task(target: pd.Series) -> tuple[str, str]:
     if _integer_valued(values) and (n_unique <= 2 or (n_unique <= 20 and n_unique * 5 <= len(values))):
         return "classification", f"the target holds {n_unique} distinct whole numbers"
     return "regression", f"the target is numeric with {n_unique} distinct values"
+
+
+def numeric_target(y: pd.Series, target: str, path) -> pd.Series:
+    """A regression target as float64; text that is not a number is a ``DataError`` naming an example."""
+    if pd.api.types.is_bool_dtype(y):
+        return y.astype(np.float64)
+    if pd.api.types.is_numeric_dtype(y):
+        return y.astype(np.float64)
+    as_number = pd.to_numeric(y, errors="coerce")
+    if as_number.notna().all():
+        return as_number.astype(np.float64)
+    example = y[as_number.isna()].iloc[0]
+    raise DataError(
+        f"{path}: regression needs a numeric target, but column '{target}' holds text such as {example!r}. "
+        "Use --task classification to predict it as labels, or convert the column to numbers.",
+        column=target, file=str(path),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["score", "classification_metrics", "regression_metrics", "primary_metric", "LOWER_IS_BETTER"]
+__all__ = ["score", "score_learner", "better", "classification_metrics", "regression_metrics", "primary_metric", "LOWER_IS_BETTER"]
 
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
@@ -44,6 +44,13 @@ def score(task: str, y_true, output, classes=None) -> dict[str, float | None]:
     if task == "classification":
         return classification_metrics(np.asarray(y_true), np.asarray(output), len(classes))
     return regression_metrics(np.asarray(y_true, dtype=np.float64), np.asarray(output, dtype=np.float64))
+
+
+def score_learner(task: str, learner, X, y) -> dict[str, float | None]:
+    """Score a fitted learner on features ``X`` and raw targets ``y`` (labels or values)."""
+    if task == "classification":
+        return score(task, learner.encode_labels(y), learner.predict_proba(X), learner.classes_.tolist())
+    return score(task, y, learner.predict(X))
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, float | None]:
