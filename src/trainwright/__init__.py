@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "train": "trainwright.experiment",
+    "audit": "trainwright.experiment",
     "Experiment": "trainwright.experiment",
     "load": "trainwright.runs",
     "Run": "trainwright.runs",
@@ -36,7 +37,7 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # for editors and type checkers; at run time names load lazily
     from trainwright.config.recipe import Recipe
     from trainwright.errors import ArtifactError, ConfigError, DataError, NotFittedError, TrainwrightError
-    from trainwright.experiment import Experiment, train
+    from trainwright.experiment import Experiment, audit, train
     from trainwright.runs import Run, list_runs, load
 
 

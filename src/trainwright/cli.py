@@ -34,6 +34,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="seed for the split and the models (default 42)")
     t.add_argument("--time-budget", type=float, metavar="SECONDS", help="wall-time bound for the whole run")
 
+    a = sub.add_parser("audit", help="audit a data file: duplicates, missing values, outliers, imbalance, "
+                                     "label errors, leakage, split contamination and drift")
+    a.add_argument("data", help="CSV, Parquet or JSON Lines file")
+    a.add_argument("--target", help="the column a model would predict (enables the target checks)")
+    a.add_argument("--task", choices=["classification", "regression"], help="default: inferred from the target")
+    a.add_argument("--json", dest="json_out", metavar="OUT.json", help="write the findings as JSON")
+    a.add_argument("--html", dest="html_out", metavar="OUT.html", help="write the findings as a self-contained HTML page")
+    a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an audit threshold, e.g. --set audit.outlier_z=6")
+    a.add_argument("--seed", type=int, default=42, help="seed of the split and the sampled checks (default 42)")
+    a.add_argument("--force", action="store_true", help="replace the output files if they exist")
+
     d = sub.add_parser("demo", help="train on the bundled Palmer penguins data and show the result")
     d.add_argument("--out", help="run directory (default: runs/<time>-penguins)")
 
@@ -78,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _console(stderr: bool = False):
@@ -102,7 +120,7 @@ class _RichReporter:
         self.console.print(f"[green]✓[/] {name:<9} {time.monotonic() - t0:6.2f}s")
 
     def info(self, message: str) -> None:
-        if message.startswith(("decision:", "lightgbm:", "linear:", "mlp:")):
+        if message.startswith(("decision:", "lightgbm:", "linear:", "mlp:", "audit", "balance", "fold", "imputation")):
             self.console.print(f"  [dim]{message}[/]")
 
 
@@ -114,6 +132,49 @@ def _cmd_train(args) -> int:
                             reporter=_RichReporter())
     _summary(run)
     return 0
+
+
+def _cmd_audit(args) -> int:
+    import json
+
+    import trainwright
+    from trainwright.runs import write_text
+
+    outputs = [Path(p) for p in (args.json_out, args.html_out) if p]
+    _refuse_overwrite(outputs, args.force)
+    report = trainwright.audit(args.data, target=args.target, task=args.task, overrides=args.overrides, seed=args.seed)
+    _print_audit(report)
+    if args.json_out:
+        write_text(Path(args.json_out), json.dumps(report.to_dict(), indent=2) + "\n")
+    if args.html_out:
+        write_text(Path(args.html_out), report.to_html(f"Data audit: {args.data}"))
+    for out in outputs:
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _refuse_overwrite(paths: list[Path], force: bool) -> None:
+    from trainwright.errors import DataError
+
+    for path in paths:
+        if not path.parent.resolve().is_dir():
+            raise DataError(f"cannot write {path}: the folder {path.parent} does not exist; create it first.",
+                            file=str(path))
+        if path.exists() and not force:
+            raise DataError(f"{path} already exists; choose another file or pass --force to replace it.", file=str(path))
+
+
+def _print_audit(report) -> None:
+    from rich.table import Table
+
+    console = _console()
+    colors = {"error": "red", "warning": "yellow", "info": "dim"}
+    table = Table(title=f"Audit: {report.n_rows} rows x {report.n_columns} columns in {report.seconds:.1f}s")
+    for col in ("severity", "check", "column", "count", "finding", "remedy"):
+        table.add_column(col, overflow="fold")
+    for f in sorted(report.findings, key=lambda f: ("error", "warning", "info").index(f.severity)):
+        table.add_row(f"[{colors[f.severity]}]{f.severity}[/]", f.check, f.column or "", str(f.count), f.message, f.remedy)
+    console.print(table if report.findings else "No findings: the data passed every check.")
 
 
 def _cmd_demo(args) -> int:
@@ -168,10 +229,9 @@ def _cmd_predict(args) -> int:
     from trainwright.errors import DataError
 
     out = Path(args.output) if args.output else None
-    if out is not None and out.exists() and not args.force:
-        raise DataError(f"{out} already exists; choose another -o file or pass --force to replace it.", file=str(out))
+    _refuse_overwrite([out] if out else [], args.force)
     run = trainwright.load(args.run)
-    frame = read_table(args.data)
+    frame = read_table(args.data, allow_empty=True)
     try:
         predictions = run.predict(frame)
     except DataError as exc:
@@ -241,8 +301,7 @@ def _cmd_init(args) -> int:
     from trainwright.errors import DataError, did_you_mean
 
     out = Path(args.output)
-    if out.exists() and not args.force:
-        raise DataError(f"{out} already exists; choose another -o file or pass --force to replace it.", file=str(out))
+    _refuse_overwrite([out], args.force)
     frame = read_table(args.data)
     if args.target not in frame.columns:
         raise DataError(f"{args.data}: target column '{args.target}' not found.{did_you_mean(args.target, frame.columns)} "
@@ -284,7 +343,7 @@ def _cmd_runs(args) -> int:
 
 
 _COMMANDS = {
-    "train": _cmd_train, "demo": _cmd_demo, "predict": _cmd_predict, "evaluate": _cmd_evaluate,
+    "train": _cmd_train, "audit": _cmd_audit, "demo": _cmd_demo, "predict": _cmd_predict, "evaluate": _cmd_evaluate,
     "init": _cmd_init, "schema": _cmd_schema, "runs": _cmd_runs,
 }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 
-__all__ = ["Experiment", "train", "Reporter"]
+__all__ = ["Experiment", "train", "audit", "Reporter"]
 
 
 class Reporter:
@@ -80,24 +80,41 @@ class Experiment:
         Raises:
             DataError, ConfigError: bad input, found before any run directory is written.
         """
+        from trainwright.data.clean import CleaningLog, clean_before_split
+        from trainwright.data.schema import infer_schema
+        from trainwright.data.sources import file_sha256
+        from trainwright.evaluate.metrics import primary_metric
+        from trainwright.experiment_fit import fit_and_save
         from trainwright.experiment_stages import (
-            check_target, choose_features, fingerprint, fit_and_save, load_data, make_splits, resolve_task,
+            add_frame_features, check_target, choose_features, fingerprint, load_data, make_splits,
+            resolve_task, run_audit, target_values,
         )
         from trainwright.runs import Run
 
         rec = self.recipe
         with self.stage("load"):
             frame, data_path = load_data(rec)
+            log = CleaningLog(raw_sha256=file_sha256(data_path))
+            raw_shape = frame.shape
         with self.stage("schema"):
-            frame, y, task = resolve_task(self, frame, data_path)
-            kinds, schema = choose_features(self, frame, data_path)
+            frame = add_frame_features(self, frame)
+            frame, task = resolve_task(self, frame, data_path)
+            primary_metric(task, rec.evaluate.metric)  # a metric of the wrong task fails before any work
+            schema = infer_schema(frame)
+            fp = fingerprint(data_path, raw_shape, schema, log.raw_sha256)
+        with self.stage("clean"):
+            kinds = {c.name: (c.kind, c.reason) for c in schema.columns}
+            frame = clean_before_split(frame, rec.target, rec.clean, kinds, log)
+            y = target_values(frame, rec.target, task, data_path)
             check_target(self, y, task, data_path)
+            features = choose_features(self, frame, schema, data_path)
         with self.stage("split"):
-            splits = make_splits(self, len(frame), y if task == "classification" else None)
+            splits = make_splits(self, frame, y, task, log)
+        with self.stage("audit"):
+            report = run_audit(self, frame, task, splits)
         run_dir = self._create_run_dir(data_path)
         try:
-            fit_and_save(self, run_dir, frame, y, task, kinds, splits,
-                         fingerprint(data_path, frame, schema))
+            fit_and_save(self, run_dir, frame, y, task, features, splits, log, report, fp)
         except BaseException as exc:
             self._mark_failed(run_dir, exc)
             raise
@@ -180,3 +197,48 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
         raise ConfigError("no data given: pass a data file (trainwright train DATA ...) or set data.path in the recipe",
                           path="data.path")
     return Experiment(rec, given=given, out=out, runs_dir=runs_dir, reporter=reporter, started=started).run()
+
+
+def audit(data, *, target: str | None = None, task: str | None = None, overrides: list[str] | None = None,
+          seed: int = 42):
+    """Audit a data file as ``train`` would see it; returns an ``AuditReport``.
+
+    With a target, the rows are split as ``train`` splits them by default (stratified for
+    classification, seeded), so train/test contamination and split drift are checked too.
+
+    Args:
+        data: path of a CSV, Parquet or JSON Lines file.
+        target: the column a model would predict (enables the target checks).
+        task: "classification" or "regression"; inferred from the target when not given.
+        overrides: ``audit.key=value`` strings for the thresholds.
+        seed: seed of the split and the sampled checks.
+
+    Example:
+        >>> report = trainwright.audit("penguins.csv", target="species")  # doctest: +SKIP
+        >>> [f.check for f in report.findings]                            # doctest: +SKIP
+    """
+    from trainwright.config.io import apply_overrides, parse_recipe
+    from trainwright.data.audit import audit as run_checks
+    from trainwright.data.schema import infer_task
+    from trainwright.data.sources import read_table
+    from trainwright.data.split import split_rows
+    from trainwright.errors import ConfigError, DataError, did_you_mean
+
+    raw = apply_overrides({}, list(overrides or []))
+    if set(raw) - {"audit"}:
+        raise ConfigError(f"audit takes only audit.* settings, got {', '.join(sorted(set(raw) - {'audit'}))}")
+    config = parse_recipe({"target": target or "-", "audit": raw.get("audit", {})}).audit
+    frame = read_table(data)
+    splits = None
+    if target is not None:
+        if target not in frame.columns:
+            raise DataError(f"{data}: target column '{target}' not found.{did_you_mean(target, frame.columns)} "
+                            f"Columns: {', '.join(map(str, frame.columns[:40]))}.", column=target, file=str(data))
+        frame = frame[frame[target].notna()].reset_index(drop=True)
+        task = task or infer_task(frame[target])[0]
+        try:
+            labels = frame[target].to_numpy() if task == "classification" else None
+            splits = split_rows(len(frame), labels=labels, seed=seed).as_dict()
+        except DataError:
+            splits = None  # too small to split: the split checks are skipped
+    return run_checks(frame, target=target, task=task, config=config, splits=splits, seed=seed)

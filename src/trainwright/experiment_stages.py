@@ -1,12 +1,12 @@
-"""The stages an ``Experiment`` chains: load, target and task, features, split, fit, evaluate, save.
+"""The stages before fitting: load, frame features, target and task, feature columns, split, audit.
 
-Every check on the user's input happens before the run directory is created,
-so bad input leaves nothing behind.
+Every check on the user's input happens here, before the run directory is
+created, so bad input leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ import pandas as pd
 
 from trainwright.errors import ConfigError, DataError, did_you_mean
 
-__all__ = ["load_data", "resolve_task", "check_target", "choose_features", "make_splits", "fingerprint", "fit_and_save"]
+__all__ = ["load_data", "add_frame_features", "resolve_task", "target_values", "check_target", "choose_features",
+           "make_splits", "run_audit", "fingerprint"]
 
 
 def load_data(recipe) -> tuple[pd.DataFrame, Path]:
@@ -25,9 +26,20 @@ def load_data(recipe) -> tuple[pd.DataFrame, Path]:
     return read_table(path, recipe.data.format), path
 
 
-def resolve_task(exp, frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
+def add_frame_features(exp, frame: pd.DataFrame) -> pd.DataFrame:
+    """Lag and rolling features (rows ordered in time), added before anything else looks at the columns."""
+    from trainwright.data.engineer import add_time_features, time_feature_names
+
+    f = exp.recipe.features
+    out = add_time_features(frame, f.lags, f.rolling, f.order_by)
+    if f.lags or f.rolling:
+        exp.decide("time features", time_feature_names(f.lags, f.rolling), f"earlier rows, ordered by '{f.order_by}'")
+    return out
+
+
+def resolve_task(exp, frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, str]:
     """Find the target, drop rows without a label, and settle the task."""
-    from trainwright.data.schema import infer_task, numeric_target
+    from trainwright.data.schema import infer_task
 
     target = exp.recipe.target
     if target not in frame.columns:
@@ -47,16 +59,34 @@ def resolve_task(exp, frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, np
     if task == "auto":
         task, reason = infer_task(frame[target])
         exp.decide("task", task, reason)
+    if task == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
+        as_number = pd.to_numeric(frame[target].astype(str).str.strip(), errors="coerce")
+        bad = as_number.isna()
+        if bad.any() and bad.mean() <= 0.05:
+            examples = sorted(set(frame[target][bad].astype(str)))[:3]
+            exp.decide("rows dropped", int(bad.sum()), f"the target '{target}' is not a number there (e.g. {examples})")
+            frame = frame[~bad].assign(**{target: as_number[~bad]})
+    return frame, task
+
+
+def target_values(frame: pd.DataFrame, target: str, task: str, path: Path) -> np.ndarray:
+    from trainwright.data.schema import numeric_target
+
     y = frame[target]
     if task == "regression":
-        y = numeric_target(y, target, path)
-    elif pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
+        return numeric_target(y, target, path).to_numpy()
+    if pd.api.types.is_float_dtype(y) and np.all(np.mod(y.to_numpy(), 1) == 0):
         y = y.astype(np.int64)  # labels 0.0/1.0 read from a file with gaps are the classes 0/1
-    return frame, y.to_numpy(), task
+    elif not pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        y = y.astype(str)  # labels of mixed types (1 and "a") compare as text
+    return y.to_numpy()
 
 
 def check_target(exp, y: np.ndarray, task: str, path: Path) -> None:
     target = exp.recipe.target
+    if task == "regression" and not np.all(np.isfinite(y)):
+        raise DataError(f"{path}: the regression target '{target}' holds infinite values; remove or fix those rows.",
+                        column=target, file=str(path))
     if task == "classification":
         classes = np.unique(y)
         if len(classes) < 2:
@@ -67,123 +97,113 @@ def check_target(exp, y: np.ndarray, task: str, path: Path) -> None:
             )
 
 
-def choose_features(exp, frame: pd.DataFrame, path: Path):
-    """Infer the schema and decide which columns become features, recording each drop."""
-    from trainwright.data.schema import infer_schema
-
+def choose_features(exp, frame: pd.DataFrame, schema, path: Path) -> dict[str, str]:
+    """Decide which columns become features and of what kind, recording each drop."""
     rec = exp.recipe
-    unknown = [c for c in rec.preprocess.drop_columns if c not in frame.columns]
-    if unknown:
-        raise ConfigError(
-            f"preprocess.drop_columns names column(s) not in {path}: {', '.join(unknown)}."
-            f"{did_you_mean(unknown[0], frame.columns)}", path="preprocess.drop_columns")
-    schema = infer_schema(frame)
+    for key, cols in (("preprocess.drop_columns", rec.preprocess.drop_columns),
+                      ("split.group_column", [rec.split.group_column] if rec.split.group_column else []),
+                      ("split.time_column", [rec.split.time_column] if rec.split.time_column else [])):
+        unknown = [c for c in cols if c not in frame.columns]
+        if unknown:
+            raise ConfigError(f"{key} names column(s) not in {path}: {', '.join(unknown)}."
+                              f"{did_you_mean(unknown[0], frame.columns)}", path=key)
+    if rec.target in rec.preprocess.drop_columns:
+        raise ConfigError(f"preprocess.drop_columns lists the target '{rec.target}'; the target is never a feature, "
+                          "remove it from drop_columns.", path="preprocess.drop_columns")
     kinds: dict[str, str] = {}
     exp.dropped_columns = list(rec.preprocess.drop_columns)
     for col in schema.columns:
         if col.name == rec.target or col.name in rec.preprocess.drop_columns:
             continue
+        if col.name == rec.split.group_column:
+            exp.decide(f"column '{col.name}' dropped", "group", "the group id of split.method=group is not a feature")
+            exp.dropped_columns.append(col.name)
+            continue
         if col.kind == "empty" or (col.kind == "identifier" and rec.preprocess.drop_identifiers):
             exp.decide(f"column '{col.name}' dropped", col.kind, col.reason)
             exp.dropped_columns.append(col.name)
             continue
-        kinds[col.name] = "numeric" if col.kind == "identifier" else col.kind
+        if col.kind == "identifier":  # kept on request: numbers stay numbers, codes become categories
+            kinds[col.name] = "numeric" if pd.api.types.is_numeric_dtype(frame[col.name]) else "categorical"
+        else:
+            kinds[col.name] = col.kind
     if not kinds:
         raise DataError(f"{path}: no usable feature columns are left besides the target '{rec.target}' "
-                        "(identifier-like, empty or dropped columns are not features).", file=str(path))
-    return kinds, schema
+                        "(identifier-like, empty or dropped columns are not features). If an identifier-like "
+                        "column is a real feature, keep it with --set preprocess.drop_identifiers=false.",
+                        file=str(path))
+    return kinds
 
 
-def make_splits(exp, n_rows: int, labels: np.ndarray | None):
+def make_splits(exp, frame: pd.DataFrame, y: np.ndarray, task: str, log):
     from trainwright.data.split import split_rows
 
     s = exp.recipe.split
-    stratify = labels is not None and s.stratify
-    return split_rows(n_rows, train=s.train, validation=s.validation, test=s.test,
-                      labels=labels if stratify else None, seed=exp.recipe.seed)
-
-
-def fingerprint(path: Path, frame: pd.DataFrame, schema) -> dict[str, Any]:
-    from trainwright.data.sources import file_sha256
-
-    return {"file": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size,
-            "rows": int(frame.shape[0]), "columns": int(frame.shape[1]), "schema": schema.to_dict()}
-
-
-def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, fp) -> None:
-    """Fit preprocessing on train rows, train the learner(s), evaluate once on test, save the run."""
-    from trainwright.data.features import Preprocessor
-    from trainwright.evaluate.metrics import score_learner
-    from trainwright.experiment_train import train_candidates
-    from trainwright.runs import environment, write_json, write_text
-
-    rec = exp.recipe
-    write_text(run_dir / "recipe.yaml", dump_recipe_dict(exp.given))
-    write_json(run_dir / "fingerprint.json", fp)
-    _save_splits(run_dir / "splits.json", splits, frame.index.to_numpy())
-    with exp.stage("features"):
-        p = rec.preprocess
-        pre = Preprocessor(kinds, numeric_impute=p.numeric_impute, scale=p.scale,
-                           categorical_encoding=p.categorical_encoding, max_categories=p.max_categories,
-                           missing_indicators=p.missing_indicators).fit(frame.iloc[splits.train])
-        X = {name: pre.transform(frame.iloc[getattr(splits, name)]) for name in ("train", "validation", "test")}
-        Y = {name: y[getattr(splits, name)] for name in ("train", "validation", "test")}
-    with exp.stage("train"):
-        learner, config, board, metric = train_candidates(exp, task, X, Y)
-    with exp.stage("evaluate"):
-        metrics = {name: score_learner(task, learner, X[name], Y[name]) for name in ("validation", "test")}
-    with exp.stage("save"):
-        write_json(run_dir / "preprocessor.json", pre.to_dict())
-        learner.save(run_dir / "model")
-        write_json(run_dir / "metrics.json", metrics)
-        write_json(run_dir / "leaderboard.json", {"metric": metric, "candidates": board})
-        write_json(run_dir / "history.json", {"model": config.type, "best": learner.best_iteration_,
-                                              "stopped_by": learner.stopped_by_, "entries": learner.history_})
-        _save_resolved(exp, run_dir, task, metric, config)
-        write_json(run_dir / "environment.json", environment(rec.seed))
-    exp.run_info.update(
-        status="completed", task=task, model=config.type, metric=metric,
-        classes=learner.classes_.tolist() if task == "classification" else None,
-        features=list(kinds), n_features=len(pre.feature_names_), splits=splits.sizes(),
-        seconds=round(time.monotonic() - exp.started, 3), trainwright=_version(),
-    )
-    write_json(run_dir / "run.json", exp.run_info)
-    write_text(run_dir / "log.txt", "\n".join(exp.log) + "\n")
-
-
-def _save_splits(path: Path, splits, row_ids: np.ndarray) -> None:
-    from trainwright.runs import write_json
-
-    # Row numbers of the loaded file (0-based, header excluded), not positions after dropping unlabelled rows.
-    write_json(path, {name: row_ids[getattr(splits, name)].tolist() for name in ("train", "validation", "test")})
-
-
-def _save_resolved(exp, run_dir: Path, task: str, metric: str, config) -> None:
-    from trainwright.config.io import dump_recipe
-    from trainwright.runs import write_json, write_text
-
-    resolved = exp.recipe.model_copy(deep=True)
-    resolved.task = task
-    resolved.evaluate.metric = metric
-    resolved.model = config
-    resolved.preprocess.drop_columns = exp.dropped_columns
-    header = "# Resolved recipe: every default and every automatic decision written out.\n"
-    header += "".join(f"# decision: {d['what']} = {d['value']} ({d['reason']})\n" for d in exp.decisions)
-    write_text(run_dir / "recipe.resolved.yaml", dump_recipe(resolved, header))
-    write_json(run_dir / "decisions.json", exp.decisions)
-
-
-def dump_recipe_dict(raw: dict) -> str:
-    import yaml
-
-    return "# The recipe as given (file, command-line arguments and --set overrides).\n" + \
-        yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
-
-
-def _version() -> str:
-    from importlib import metadata
-
+    method = s.method
+    if method == "auto":
+        method = "stratified" if task == "classification" else "random"
+        exp.decide("split.method", method, f"{task} target")
+    if method == "stratified" and task != "classification":
+        raise ConfigError("split.method=stratified needs a classification target; use random", path="split.method")
+    kwargs: dict[str, Any] = {}
+    if method == "stratified":
+        kwargs["labels"] = y
+    elif method == "group":
+        kwargs["groups"] = frame[s.group_column].astype(str).to_numpy()
+    elif method == "time":
+        times = _time_values(frame[s.time_column], s.time_column)
+        kwargs["times"] = times
+    exp.split_method = method
     try:
-        return metadata.version("trainwright")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+        return split_rows(len(frame), train=s.train, validation=s.validation, test=s.test, seed=exp.recipe.seed, **kwargs)
+    except DataError as exc:
+        dropped = sum(a["rows_affected"] for a in log.actions if a["action"] in ("drop_duplicates", "resolve_conflicts"))
+        if dropped:
+            raise DataError(f"{exc} (Cleaning removed {dropped} duplicate or conflicting rows first; see "
+                            "clean.drop_duplicates and clean.resolve_conflicts.)") from None
+        raise
+
+
+def _time_values(series: pd.Series, name: str) -> np.ndarray:
+    import warnings
+
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stamps = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+        values = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+        values[stamps.isna().to_numpy()] = np.nan
+    bad = np.isnan(values)
+    if bad.any():
+        example = series[bad].iloc[0] if (~series[bad].isna()).any() else "(missing)"
+        raise DataError(f"split.time_column '{name}': {int(bad.sum())} rows have no usable time (e.g. {example!r}); "
+                        "fix or drop them before a time split.", column=name)
+    return values
+
+
+def run_audit(exp, frame: pd.DataFrame, task: str, splits):
+    """The data audit with the real split (contamination and drift included); None when disabled."""
+    from trainwright.data.audit import audit
+
+    cfg = exp.recipe.audit
+    if not cfg.enabled:
+        return None
+    report = audit(frame.reset_index(drop=True), target=exp.recipe.target, task=task, config=cfg,
+                   splits=splits.as_dict(), seed=exp.recipe.seed)
+    # The audit counts positions; the run speaks of row numbers of the file.
+    row_ids = frame.index.to_numpy()
+    report = dataclasses.replace(report, findings=tuple(
+        dataclasses.replace(f, examples=[int(row_ids[i]) for i in f.examples if 0 <= int(i) < len(row_ids)])
+        for f in report.findings))
+    for finding in report.findings:
+        if finding.severity in ("warning", "error"):
+            exp._log(f"audit {finding.severity}: {finding.message}")
+    return report
+
+
+def fingerprint(path: Path, shape: tuple[int, int], schema, sha256: str) -> dict[str, Any]:
+    """Content hash, size and shape of the data file as read, and the inferred schema."""
+    return {"file": str(path), "sha256": sha256, "bytes": path.stat().st_size,
+            "rows": int(shape[0]), "columns": int(shape[1]), "schema": schema.to_dict()}

@@ -156,42 +156,31 @@ class Run:
         """``{"validation": {...}, "test": {...}}``."""
         return json.loads((self.path / "metrics.json").read_text(encoding="utf-8"))
 
-    def _load_predictor(self):
+    @property
+    def predictor(self):
+        """The ``Predictor`` built from the saved artifacts (loaded once)."""
         if self.status != "completed":
             raise ArtifactError(
                 f"run {self.path} has status '{self.status}': {self.info.get('error', 'it did not finish')}. "
                 "Train again to get a model."
             )
         if self._predictor is None:
-            from trainwright.data.features import Preprocessor
-            from trainwright.models.base import load_learner
+            from trainwright.deploy.predictor import Predictor
 
-            pre = Preprocessor.from_dict(json.loads((self.path / "preprocessor.json").read_text(encoding="utf-8")))
-            self._predictor = (pre, load_learner(self.path / "model"))
+            self._predictor = Predictor.load(self.path, self.task, self.info.get("frame_steps"))
         return self._predictor
 
     def predict(self, frame):
         """Predictions for raw rows: a DataFrame with ``prediction`` and, for classification,
         one ``proba_<class>`` column per class. Columns may come in any order; extra ones are ignored."""
-        import pandas as pd
-
-        pre, learner = self._load_predictor()
-        X = pre.transform(frame)
-        out = pd.DataFrame(index=frame.index)
-        if self.task == "classification":
-            proba = learner.predict_proba(X)
-            out["prediction"] = learner.classes_[proba.argmax(axis=1)] if len(X) else []
-            for i, cls in enumerate(learner.classes_.tolist()):
-                out[f"proba_{cls}"] = proba[:, i]
-        else:
-            out["prediction"] = learner.predict(X)
-        return out
+        return self.predictor.predict(frame)
 
     def evaluate(self, frame) -> dict[str, Any]:
         """Score labelled rows (the target column must be present); returns the metrics."""
         import numpy as np
 
-        from trainwright.evaluate.metrics import score_learner
+        from trainwright.data.schema import numeric_target
+        from trainwright.evaluate.metrics import score
 
         if self.target not in frame.columns:
             raise DataError(
@@ -199,18 +188,18 @@ class Run:
                 "Add the labels, or use `trainwright predict` for unlabelled rows.",
                 column=self.target,
             )
+        predictor = self.predictor
+        frame = predictor.prepare(frame)
         labelled = frame[frame[self.target].notna()]
         if len(labelled) == 0:
             raise DataError(f"every value of the target column '{self.target}' is missing", column=self.target)
-        pre, learner = self._load_predictor()
-        X = pre.transform(labelled)
-        y = labelled[self.target].to_numpy()
+        output = predictor.output(labelled, prepared=True)
         if self.task == "classification":
-            return score_learner("classification", learner, X, np.asarray(_match_label_type(y, learner.classes_)))
-        from trainwright.data.schema import numeric_target
-
+            learner = predictor.members[0][1]
+            y = np.asarray(_match_label_type(labelled[self.target].to_numpy(), learner.classes_))
+            return score("classification", learner.encode_labels(y), output, learner.classes_.tolist())
         y = numeric_target(labelled[self.target], self.target, "the data").to_numpy()
-        return score_learner("regression", learner, X, y)
+        return score("regression", y, output)
 
 
 def _match_label_type(y, classes):
@@ -243,8 +232,11 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     base = Path(runs_dir)
     rows = []
     for info_path in sorted(base.glob("*/run.json"), reverse=True):
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        metrics_path = info_path.parent / "metrics.json"
-        test = json.loads(metrics_path.read_text())["test"] if metrics_path.is_file() else {}
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            metrics_path = info_path.parent / "metrics.json"
+            test = json.loads(metrics_path.read_text())["test"] if metrics_path.is_file() else {}
+        except (OSError, ValueError, KeyError) as exc:  # a damaged run is listed, not fatal
+            info, test = {"status": f"unreadable ({type(exc).__name__})"}, {}
         rows.append({"path": str(info_path.parent), **{k: info.get(k) for k in ("status", "task", "target", "model", "started")}, "test": test})
     return rows

@@ -31,9 +31,11 @@ def test_too_few_rows():
         split_rows(4)
 
 
-def test_tiny_classes_leave_validation_empty():
-    with pytest.raises(DataError, match="stratify=false"):
-        split_rows(10, labels=np.arange(10) % 5, seed=0)
+def test_stratified_totals_match_ratios_even_with_small_classes():
+    s = split_rows(24, labels=np.repeat(np.arange(6), 4), seed=0)  # per-class rounding would give 0 test rows
+    assert s.sizes() == {"train": 17, "validation": 5, "test": 2}
+    with pytest.raises(DataError, match="split.method=random"):
+        split_rows(10, labels=np.arange(10), seed=0)  # every class has a single row
 
 
 def test_save_load(tmp_path):
@@ -41,3 +43,43 @@ def test_save_load(tmp_path):
     s.save(tmp_path / "s.json")
     t = Splits.load(tmp_path / "s.json")
     assert all(np.array_equal(getattr(s, k), getattr(t, k)) for k in ("train", "validation", "test"))
+
+
+def test_group_split_keeps_each_group_in_one_split():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(60), rng.integers(1, 12, 60))
+    s = split_rows(len(groups), groups=groups, seed=4)
+    parts = [set(groups[p]) for p in (s.train, s.validation, s.test)]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    assert sum(s.sizes().values()) == len(groups)
+    assert 0.55 < len(s.train) / len(groups) < 0.85
+    with pytest.raises(DataError, match="at least 3 groups"):
+        split_rows(20, groups=np.array([0, 1] * 10))
+
+
+def test_time_split_is_strictly_ordered_even_with_ties():
+    times = np.repeat(np.arange(25), 4)[::-1]  # ties, and rows not in time order
+    s = split_rows(len(times), times=times)
+    assert times[s.train].max() < times[s.validation].min()
+    assert times[s.validation].max() < times[s.test].min()
+    with pytest.raises(DataError, match="same time"):
+        split_rows(20, times=np.zeros(20))
+
+
+@pytest.mark.parametrize("method", ["kfold", "stratified", "group", "repeated"])
+def test_cross_validation_folds(method):
+    from trainwright.data.split import cross_validation_folds
+
+    n = 60
+    labels = np.array([0] * 45 + [1] * 15)
+    groups = np.arange(n) // 4
+    folds = cross_validation_folds(n, method=method, n_splits=5, n_repeats=2, labels=labels, groups=groups, seed=0)
+    assert len(folds) == (10 if method == "repeated" else 5)
+    for tr, va in folds:
+        assert not set(tr) & set(va) and len(tr) + len(va) == n
+        if method == "stratified":
+            assert labels[va].mean() == pytest.approx(0.25)
+        if method == "group":
+            assert not set(groups[tr]) & set(groups[va])
+    seen = np.concatenate([va for _, va in folds[:5]])
+    assert sorted(seen.tolist()) == list(range(n))  # each row validated once per repeat

@@ -134,7 +134,8 @@ def _explain(err: dict, raw: dict) -> str:
         listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
         return f"{path}: unknown key.{hint}{listing}"
     if kind == "missing":
-        return f"{path}: required, but not given."
+        hint = " Pass --target COL, or set `target:` in the recipe." if path == "target" else ""
+        return f"{path}: required, but not given.{hint}"
     if kind == "union_tag_invalid":
         from trainwright.models import MODEL_CONFIGS
 

@@ -10,6 +10,10 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from trainwright.data.audit import AuditConfig
+from trainwright.data.balance import BalanceConfig
+from trainwright.data.clean import CleanConfig
+from trainwright.data.features import FeaturesConfig, PreprocessConfig
 from trainwright.models.auto import AutoConfig
 from trainwright.models.gbdt import LightGBMConfig
 from trainwright.models.linear import LinearConfig
@@ -20,6 +24,11 @@ __all__ = [
     "DataConfig",
     "SplitConfig",
     "PreprocessConfig",
+    "FeaturesConfig",
+    "CleanConfig",
+    "AuditConfig",
+    "BalanceConfig",
+    "CrossValidationConfig",
     "TrainConfig",
     "EvaluateConfig",
     "ModelConfig",
@@ -40,48 +49,41 @@ class DataConfig(Section):
     )
 
 
+class CrossValidationConfig(Section):
+    method: Literal["none", "kfold", "stratified", "group", "repeated"] = Field(
+        "none", description="Cross-validate on the train+validation rows (the test rows stay untouched) and "
+                            "report the mean and spread of each metric over folds: k-fold, stratified k-fold, "
+                            "group k-fold, or repeated k-fold (stratified for classification).")
+    n_splits: int = Field(5, ge=2, description="Folds.")
+    n_repeats: int = Field(2, ge=1, description="Repeats, for method=repeated.")
+
+
 class SplitConfig(Section):
+    method: Literal["auto", "random", "stratified", "group", "time"] = Field(
+        "auto", description="'auto': stratified for classification, random for regression; 'group' keeps each "
+                            "group_column value in one split; 'time' puts train before validation before test.")
     train: float = Field(0.7, gt=0, lt=1, description="Share of rows used to fit preprocessing and models.")
     validation: float = Field(
-        0.2, gt=0, lt=1, description="Share of rows used for early stopping and model selection."
-    )
+        0.2, gt=0, lt=1, description="Share of rows used for early stopping and model selection.")
     test: float = Field(0.1, gt=0, lt=1, description="Share of rows scored once, at the end.")
-    stratify: bool = Field(
-        True, description="Keep class proportions equal across splits (classification only)."
-    )
+    group_column: Optional[str] = Field(None, description="Column of group ids, for method=group (not used as a feature).")
+    time_column: Optional[str] = Field(None, description="Column that orders rows in time, for method=time.")
+    cv: CrossValidationConfig = Field(default_factory=CrossValidationConfig, description="Cross-validation.")
 
     @model_validator(mode="after")
-    def _sum_to_one(self) -> "SplitConfig":
+    def _consistent(self) -> "SplitConfig":
         total = self.train + self.validation + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(
                 f"split.train + split.validation + split.test must be 1, got {total:g}"
             )
+        if self.method == "group" and not self.group_column:
+            raise ValueError("split.method=group needs split.group_column")
+        if self.method == "time" and not self.time_column:
+            raise ValueError("split.method=time needs split.time_column")
+        if self.cv.method == "group" and not self.group_column:
+            raise ValueError("split.cv.method=group needs split.group_column")
         return self
-
-
-class PreprocessConfig(Section):
-    numeric_impute: Literal["median", "mean"] = Field(
-        "median", description="How missing numeric values are filled (statistic of the training rows)."
-    )
-    scale: Literal["standard", "none"] = Field(
-        "standard", description="Scaling of numeric features, fitted on training rows."
-    )
-    categorical_encoding: Literal["onehot", "ordinal"] = Field(
-        "onehot", description="How categorical columns become numbers."
-    )
-    max_categories: int = Field(
-        20,
-        ge=2,
-        description="Most frequent categories kept per column; rarer ones share an '__other__' level.",
-    )
-    missing_indicators: bool = Field(
-        True, description="Add a 0/1 column for each feature that has missing values in training."
-    )
-    drop_identifiers: bool = Field(
-        True, description="Drop identifier-like columns (unique per row), which cannot generalise."
-    )
-    drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
 
 
 class TrainConfig(Section):
@@ -119,9 +121,13 @@ class Recipe(Section):
         "auto", description="What to predict; 'auto' infers it from the target column."
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="Train/validation/test split.")
+    audit: AuditConfig = Field(default_factory=AuditConfig, description="Data audit run before training; thresholds per check.")
+    clean: CleanConfig = Field(default_factory=CleanConfig, description="Cleaning, with every action logged.")
     preprocess: PreprocessConfig = Field(
-        default_factory=PreprocessConfig, description="Preprocessing, fitted on training rows only."
+        default_factory=PreprocessConfig, description="Imputation, scaling, encoding: fitted on training rows only."
     )
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig, description="Feature engineering.")
+    balance: BalanceConfig = Field(default_factory=BalanceConfig, description="Class balancing, on training rows only.")
     model: ModelConfig = Field(
         default_factory=LightGBMConfig,
         description="The learner: lightgbm (default), linear, mlp, or auto (train several, keep the best).",

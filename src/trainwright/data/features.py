@@ -1,28 +1,85 @@
 """The preprocessor: raw columns in, a float32 feature matrix out, fitted on training rows only.
 
-Per column kind: numeric (impute, missing indicator, scale), boolean (0/1),
-categorical (one-hot or ordinal over the most frequent levels, '__other__' for
-the rest and for levels never seen in training), datetime (year, month, day,
-weekday, hour), free text (length and word count). Everything it learns is
-plain numbers and strings, saved as JSON.
+Per column kind: numeric (optional Fourier terms), boolean (0/1), datetime
+(year, month, day, weekday, hour, and their sine/cosine), free text (length and
+word count) all become numeric outputs that are capped (optional), imputed
+(mean, median, most frequent, constant, KNN or iterative), scaled, optionally
+multiplied into polynomial terms, and flagged by missing-value indicators;
+categorical columns are one-hot, ordinal or target encoded. Everything learned
+is plain numbers and strings, saved as JSON.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from itertools import combinations, combinations_with_replacement
+from typing import Any, Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from trainwright.errors import DataError, NotFittedError, did_you_mean
+from trainwright.data import encode
+from trainwright.data.impute import NumericImputer
+from trainwright.errors import ArtifactError, DataError, NotFittedError, did_you_mean
 
-__all__ = ["Preprocessor", "PREPROCESSOR_FORMAT_VERSION"]
+__all__ = ["Preprocessor", "PreprocessConfig", "FeaturesConfig", "PREPROCESSOR_FORMAT_VERSION"]
 
-PREPROCESSOR_FORMAT_VERSION = 1
-_TRUE = {"1", "1.0", "true", "t", "yes", "y"}
+PREPROCESSOR_FORMAT_VERSION = 2
+_TRUE = ["1", "1.0", "t", "true", "y", "yes"]
 # feature suffix -> pandas .dt accessor
 _DATE_PARTS = {"year": "year", "month": "month", "day": "day", "dayofweek": "day_of_week", "hour": "hour"}
+_CYCLES = {"month": 12.0, "dayofweek": 7.0, "hour": 24.0}
+
+
+class PreprocessConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    numeric_impute: Literal["median", "mean", "most_frequent", "constant", "knn", "iterative"] = Field(
+        "median", description="How missing numeric values are filled, learned from training rows only.")
+    categorical_impute: Literal["constant", "most_frequent"] = Field(
+        "constant", description="Missing categories: their own '__missing__' level, or the most frequent level.")
+    fill_value: float = Field(0.0, description="The value numeric_impute=constant fills in.")
+    knn_neighbors: int = Field(5, ge=1, description="Neighbours averaged by numeric_impute=knn.")
+    multiple_imputations: int = Field(
+        1, ge=1, le=20,
+        description="m > 1: multiple imputation. m iterative imputations with posterior noise, one model "
+                    "trained on each, predictions pooled (averaged).")
+    missing_indicators: Literal["auto", "all", "none"] = Field(
+        "auto", description="0/1 columns marking imputed values: 'auto' adds one where missingness is associated "
+                            "with the target in training rows (p < 0.01), 'all' wherever training had missing values.")
+    scale: Literal["standard", "none"] = Field("standard", description="Scaling of numeric features, fitted on training rows.")
+    categorical_encoding: Literal["onehot", "ordinal"] = Field("onehot", description="How categorical columns become numbers.")
+    max_categories: int = Field(
+        20, ge=2, description="Most frequent categories kept per column; rarer ones share an '__other__' level.")
+    drop_identifiers: bool = Field(True, description="Drop identifier-like columns (unique per row), which cannot generalise.")
+    drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
+
+    @field_validator("missing_indicators", mode="before")
+    @classmethod
+    def _bool_indicators(cls, value):
+        return {True: "all", False: "none"}.get(value, value) if isinstance(value, bool) else value
+
+
+class FeaturesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    polynomial_degree: int = Field(1, ge=1, le=3, description="Products of numeric features up to this degree (1: none).")
+    interaction_only: bool = Field(False, description="Polynomial terms only multiply different features (no squares).")
+    polynomial_columns: list[str] = Field(
+        default_factory=list, description="Numeric features to combine; empty: the first 10 numeric features.")
+    fourier: dict[str, float] = Field(
+        default_factory=dict, description="Periodic numeric columns and their period (e.g. {hour: 24}): adds sine and cosine.")
+    datetime_cyclical: bool = Field(True, description="Add sine/cosine of month, weekday and hour for datetime columns.")
+    target_encoding: Union[Literal["auto"], list[str]] = Field(
+        "auto", description="Categorical columns encoded by the smoothed target mean, out-of-fold on training rows. "
+                            "'auto': those with more levels than preprocess.max_categories.")
+    target_smoothing: float = Field(10.0, ge=0, description="Rows of prior weight in target encoding.")
+    lags: dict[str, list[int]] = Field(
+        default_factory=dict, description="Lag features for rows ordered in time, e.g. {sales: [1, 7]}; needs order_by.")
+    rolling: dict[str, list[int]] = Field(
+        default_factory=dict, description="Rolling means over the previous N rows, e.g. {sales: [7]}; needs order_by.")
+    order_by: Optional[str] = Field(None, description="Column that orders rows in time, for lags and rolling means.")
 
 
 class Preprocessor:
@@ -30,92 +87,140 @@ class Preprocessor:
 
     Args:
         kinds: column name -> kind ("numeric", "categorical", "boolean", "datetime", "text").
-        numeric_impute: "median" or "mean".
-        scale: "standard" or "none".
-        categorical_encoding: "onehot" or "ordinal".
-        max_categories: most frequent levels kept per categorical column.
-        missing_indicators: add a 0/1 feature for each input that had missing values in training.
+        config: imputation, scaling and encoding settings.
+        features: feature engineering settings.
+        task: "classification" or "regression"; needed for target encoding and 'auto' indicators.
+        clip: ("iqr" | "zscore", threshold) to cap numeric values at bounds fitted on training rows.
+        seed: seed of out-of-fold target encoding, KNN reference sampling and posterior noise.
+        sample_posterior: iterative imputation adds residual noise (one copy of multiple imputation).
 
     Example:
         >>> frame = pd.DataFrame({"x": [1.0, None, 3.0], "c": ["a", "b", "a"]})
-        >>> p = Preprocessor({"x": "numeric", "c": "categorical"}).fit(frame)
-        >>> p.feature_names_
+        >>> Preprocessor({"x": "numeric", "c": "categorical"}, PreprocessConfig(missing_indicators="all")).fit(frame).feature_names_
         ['x', 'x__missing', 'c=a', 'c=b']
     """
 
-    def __init__(
-        self,
-        kinds: dict[str, str],
-        numeric_impute: str = "median",
-        scale: str = "standard",
-        categorical_encoding: str = "onehot",
-        max_categories: int = 20,
-        missing_indicators: bool = True,
-    ) -> None:
+    def __init__(self, kinds: dict[str, str], config: PreprocessConfig | None = None,
+                 features: FeaturesConfig | None = None, *, task: str | None = None,
+                 clip: tuple[str, float] | None = None, seed: int = 0, sample_posterior: bool = False) -> None:
         self.kinds = dict(kinds)
-        self.numeric_impute = numeric_impute
-        self.scale = scale
-        self.categorical_encoding = categorical_encoding
-        self.max_categories = max_categories
-        self.missing_indicators = missing_indicators
+        self.config = config or PreprocessConfig()
+        self.features = features or FeaturesConfig()
+        self.task = task
+        self.clip = tuple(clip) if clip else None
+        self.seed = seed
+        self.sample_posterior = sample_posterior
 
-    # --- fitting ------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> "Preprocessor":
-        """Learn imputation values, scales and category levels from ``frame`` (training rows)."""
+    # --- fitting ------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame, y=None) -> "Preprocessor":
+        """Learn everything from ``frame`` (training rows) and, when given, their targets ``y``."""
         self._check_columns(frame)
+        cfg = self.config
+        y = None if y is None else np.asarray(y)
+        self.classes_ = sorted(np.unique(y).tolist()) if y is not None and self.task == "classification" else None
         self.columns_: list[dict[str, Any]] = []
+        te = self._target_encoded(frame)
         for name, kind in self.kinds.items():
             spec: dict[str, Any] = {"column": name, "kind": kind}
             if kind == "categorical":
-                spec.update(self._fit_categorical(frame[name]))
+                values = encode.category_strings(frame[name])
+                if name in te:
+                    spec["encoding"] = "target"
+                    spec.update(encode.fit_target_encoding(values, y, self.task, self.classes_, self.features.target_smoothing))
+                else:
+                    spec["encoding"] = cfg.categorical_encoding
+                    spec.update(encode.fit_levels(values, cfg.max_categories, cfg.categorical_impute))
             else:
-                if kind == "boolean":
-                    spec["true_values"] = sorted(_TRUE)
-                raw = _numeric_parts(frame[name], spec)
-                spec["outputs"] = [self._fit_numeric(key, values) for key, values in raw.items()]
+                spec["outputs"] = list(_numeric_parts(frame[name], spec, self.features))
             self.columns_.append(spec)
+        self.numeric_names_ = [o for c in self.columns_ for o in c.get("outputs", [])]
+        R = self._raw_numeric(frame)
+        self.bounds_ = _fit_bounds(R, *self.clip) if self.clip else None
+        R = self._apply_bounds(R)
+        imputer = NumericImputer(cfg.numeric_impute, fill_value=cfg.fill_value, n_neighbors=cfg.knn_neighbors,
+                                 sample_posterior=self.sample_posterior, seed=self.seed)
+        self.imputer_ = imputer.fit(R)
+        F = self.imputer_.transform(R)
+        scaled = cfg.scale == "standard" and len(F) > 0
+        self.mean_ = F.mean(axis=0) if scaled else np.zeros(F.shape[1])
+        std = F.std(axis=0) if scaled else np.ones(F.shape[1])
+        self.std_ = np.where((std > 0) & np.isfinite(std), std, 1.0)
+        self.indicators_ = self._choose_indicators(np.isnan(R), y)
+        self.poly_ = self._choose_polynomial()
         self.feature_names_ = self._feature_names()
         return self
 
-    def _fit_numeric(self, key: str, values: np.ndarray) -> dict[str, Any]:
-        present = values[~np.isnan(values)]
-        if len(present) == 0:
-            fill = 0.0
-        else:
-            fill = float(np.median(present) if self.numeric_impute == "median" else np.mean(present))
-        filled = np.where(np.isnan(values), fill, values)
-        std = float(filled.std()) if self.scale == "standard" else 1.0
-        return {
-            "name": key,
-            "fill": fill,
-            "mean": float(filled.mean()) if self.scale == "standard" else 0.0,
-            "std": std if std > 0 and np.isfinite(std) else 1.0,
-            "indicator": bool(self.missing_indicators and np.isnan(values).any()),
-        }
+    def fit_transform(self, frame: pd.DataFrame, y=None) -> np.ndarray:
+        """Fit, then transform the same rows; target-encoded columns get out-of-fold values."""
+        X = self.fit(frame, y).transform(frame)
+        start = 0
+        for spec, width in self._block_layout():
+            if spec is not None and spec.get("encoding") == "target":
+                values = encode.category_strings(frame[spec["column"]])
+                X[:, start:start + width] = encode.target_encode_out_of_fold(
+                    values, np.asarray(y), self.task, self.classes_, self.features.target_smoothing, self.seed)
+            start += width
+        return X
 
-    def _fit_categorical(self, series: pd.Series) -> dict[str, Any]:
-        values = _category_strings(series)
-        counts = values.value_counts(sort=True)
-        levels = [str(v) for v in counts.index[: self.max_categories]]
-        return {"levels": levels, "other": bool(len(counts) > len(levels)), "encoding": self.categorical_encoding}
+    def _target_encoded(self, frame) -> set[str]:
+        te = self.features.target_encoding
+        cats = [c for c, k in self.kinds.items() if k == "categorical"]
+        if te == "auto":
+            chosen = {c for c in cats if frame[c].nunique(dropna=False) > self.config.max_categories}
+        else:
+            unknown = [c for c in te if c not in cats]
+            if unknown:
+                raise DataError(f"features.target_encoding names {', '.join(unknown)}, which are not categorical "
+                                f"feature columns; categorical columns: {', '.join(cats)}", column=unknown[0])
+            chosen = set(te)
+        if chosen and self.task is None:
+            return set()
+        return chosen
+
+    def _choose_indicators(self, missing: np.ndarray, y) -> list[int]:
+        mode = self.config.missing_indicators
+        candidates = [j for j in range(missing.shape[1]) if missing[:, j].any() and not missing[:, j].all()]
+        if mode == "none":
+            return []
+        if mode == "all" or y is None or self.task is None:
+            return candidates
+        return [j for j in candidates if _missingness_signal(missing[:, j], y, self.task) < 0.01]
+
+    def _choose_polynomial(self) -> list[list[int]]:
+        f = self.features
+        if f.polynomial_degree < 2:
+            return []
+        names = self.numeric_names_
+        if f.polynomial_columns:
+            pick = []
+            for col in f.polynomial_columns:
+                found = [i for i, n in enumerate(names) if n == col or n.startswith(f"{col}__")]
+                if not found:
+                    raise DataError(f"features.polynomial_columns names '{col}', not a numeric feature."
+                                    f"{did_you_mean(col, names)}", column=col)
+                pick += found
+        else:
+            pick = list(range(min(10, len(names))))
+        combos = combinations if f.interaction_only else combinations_with_replacement
+        return [list(c) for d in range(2, f.polynomial_degree + 1) for c in combos(pick, d)]
 
     def _feature_names(self) -> list[str]:
-        names = []
+        names = list(self.numeric_names_)
+        names += ["*".join(self.numeric_names_[i] for i in combo) for combo in self.poly_]
+        names += [f"{self.numeric_names_[j]}__missing" for j in self.indicators_]
         for spec in self.columns_:
-            if spec["kind"] == "categorical":
-                if spec["encoding"] == "ordinal":
-                    names.append(spec["column"])
-                else:
-                    names += [f"{spec['column']}={lv}" for lv in spec["levels"]]
-                    names += [f"{spec['column']}=__other__"] if spec["other"] else []
-                continue
-            for out in spec["outputs"]:
-                names.append(out["name"])
-                if out["indicator"]:
-                    names.append(f"{out['name']}__missing")
+            col, enc = spec["column"], spec.get("encoding")
+            if enc == "ordinal":
+                names.append(col)
+            elif enc == "onehot":
+                names += [f"{col}={lv}" for lv in spec["levels"]] + ([f"{col}=__other__"] if spec["other"] else [])
+            elif enc == "target":
+                labels = ["mean"] if spec["width"] == 1 and self.task == "regression" else (
+                    self.classes_[1:] if spec["width"] == 1 else self.classes_)
+                names += [f"{col}__te_{lab}" for lab in labels]
         return names
 
-    # --- transforming ---------------------------------------------------------
+    # --- transforming --------------------------------------------------------------
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Features for ``frame``: shape (rows, len(feature_names_)), float32.
 
@@ -127,24 +232,54 @@ class Preprocessor:
         if not hasattr(self, "columns_"):
             raise NotFittedError("this Preprocessor is not fitted yet; call fit first")
         self._check_columns(frame)
-        blocks: list[np.ndarray] = []
+        R = self._apply_bounds(self._raw_numeric(frame))
+        missing = np.isnan(R)
+        scaled = (self.imputer_.transform(R) - self.mean_) / self.std_
+        blocks = [scaled]
+        blocks += [np.prod(scaled[:, combo], axis=1)[:, None] for combo in self.poly_]
+        blocks += [missing[:, self.indicators_].astype(np.float64)]
+        for spec in self.columns_:
+            if spec["kind"] != "categorical":
+                continue
+            values = encode.category_strings(frame[spec["column"]])
+            if spec["encoding"] == "target":
+                blocks.append(encode.encode_target(values, spec))
+            else:
+                blocks.append(encode.encode_levels(values, spec, spec["encoding"]))
+        return np.hstack([b.reshape(len(frame), -1) for b in blocks]).astype(np.float32)
+
+    def _block_layout(self):
+        """(categorical spec or None, width) of each block, in transform's order."""
+        yield None, len(self.numeric_names_) + len(self.poly_) + len(self.indicators_)
         for spec in self.columns_:
             if spec["kind"] == "categorical":
-                blocks.append(_encode_categorical(frame[spec["column"]], spec))
-                continue
-            raw = _numeric_parts(frame[spec["column"]], spec)
-            for out in spec["outputs"]:
-                values = raw[out["name"]]
-                missing = np.isnan(values)
-                blocks.append(((np.where(missing, out["fill"], values) - out["mean"]) / out["std"])[:, None])
-                if out["indicator"]:
-                    blocks.append(missing.astype(np.float64)[:, None])
-        if not blocks:
-            return np.zeros((len(frame), 0), dtype=np.float32)
-        return np.hstack(blocks).astype(np.float32)
+                if spec["encoding"] == "target":
+                    yield spec, spec["width"]
+                elif spec["encoding"] == "ordinal":
+                    yield spec, 1
+                else:
+                    yield spec, len(spec["levels"]) + (1 if spec["other"] else 0)
 
-    def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.fit(frame).transform(frame)
+    def categorical_groups(self) -> list[list[int]]:
+        """Feature positions of each one-hot or ordinal encoded column (for SMOTE-NC)."""
+        groups, start = [], 0
+        for spec, width in self._block_layout():
+            if spec is not None and spec["encoding"] != "target":
+                groups.append(list(range(start, start + width)))
+            start += width
+        return groups
+
+    def _raw_numeric(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = [np.column_stack(list(_numeric_parts(frame[c["column"]], c, self.features).values()))
+                 for c in self.columns_ if c["kind"] != "categorical"]
+        return np.hstack(parts) if parts else np.zeros((len(frame), 0))
+
+    def _apply_bounds(self, R: np.ndarray) -> np.ndarray:
+        if not self.bounds_:
+            return R
+        low = np.array(self.bounds_["low"], dtype=np.float64)   # None -> nan -> open
+        high = np.array(self.bounds_["high"], dtype=np.float64)
+        return np.clip(R, np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high))
 
     @property
     def required_columns(self) -> list[str]:
@@ -162,86 +297,103 @@ class Preprocessor:
                 column=missing[0],
             )
 
-    # --- artifacts ------------------------------------------------------------
+    # --- artifacts --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted preprocessor, as plain JSON data."""
         if not hasattr(self, "columns_"):
             raise NotFittedError("this Preprocessor is not fitted yet; call fit first")
         return {
             "format_version": PREPROCESSOR_FORMAT_VERSION,
-            "params": {
-                "kinds": self.kinds, "numeric_impute": self.numeric_impute, "scale": self.scale,
-                "categorical_encoding": self.categorical_encoding, "max_categories": self.max_categories,
-                "missing_indicators": self.missing_indicators,
-            },
-            "columns": self.columns_,
+            "params": {"kinds": self.kinds, "config": self.config.model_dump(), "features": self.features.model_dump(),
+                       "task": self.task, "clip": list(self.clip) if self.clip else None, "seed": self.seed,
+                       "sample_posterior": self.sample_posterior},
+            "state": {"columns": self.columns_, "classes": self.classes_, "numeric_names": self.numeric_names_,
+                      "bounds": self.bounds_, "imputer": self.imputer_.to_dict(), "mean": self.mean_.tolist(),
+                      "std": self.std_.tolist(), "indicators": self.indicators_, "poly": self.poly_},
             "feature_names": self.feature_names_,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Preprocessor":
-        from trainwright.errors import ArtifactError
-
         if data.get("format_version") != PREPROCESSOR_FORMAT_VERSION:
             raise ArtifactError(
                 f"preprocessor format version {data.get('format_version')} is not readable by this "
-                f"trainwright (reads {PREPROCESSOR_FORMAT_VERSION})"
-            )
-        pre = cls(**data["params"])
-        pre.columns_ = data["columns"]
+                f"trainwright (reads {PREPROCESSOR_FORMAT_VERSION}); train the model again")
+        p = data["params"]
+        pre = cls(p["kinds"], PreprocessConfig(**p["config"]), FeaturesConfig(**p["features"]), task=p["task"],
+                  clip=p["clip"], seed=p["seed"], sample_posterior=p["sample_posterior"])
+        s = data["state"]
+        pre.columns_, pre.classes_, pre.numeric_names_ = s["columns"], s["classes"], s["numeric_names"]
+        pre.bounds_, pre.indicators_, pre.poly_ = s["bounds"], s["indicators"], s["poly"]
+        pre.imputer_ = NumericImputer.from_dict(s["imputer"])
+        pre.mean_, pre.std_ = np.asarray(s["mean"]), np.asarray(s["std"])
         pre.feature_names_ = data["feature_names"]
         return pre
 
 
-def _category_strings(series: pd.Series) -> pd.Series:
-    """Values as stripped strings; whole floats lose their '.0' so 3 and 3.0 are one level."""
-    if pd.api.types.is_float_dtype(series):
-        arr = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        whole = np.isfinite(arr) & (np.mod(arr, 1) == 0)
-        text = series.astype(object).map(str).to_numpy(dtype=object)
-        text[whole] = arr[whole].astype(np.int64).astype(str)
-        values = pd.Series(text, index=series.index, dtype=object)
-    else:
-        values = series.astype(object).map(str).str.strip()
-    return values.where(series.notna(), "__missing__")
-
-
-def _encode_categorical(series: pd.Series, spec: dict[str, Any]) -> np.ndarray:
-    levels = spec["levels"]
-    codes = pd.Index(levels).get_indexer(_category_strings(series)).astype(np.int64)
-    unseen = codes < 0  # a level not kept in training: rare, new, or missing when training had none
-    if spec["encoding"] == "ordinal":
-        return np.where(unseen, len(levels), codes).astype(np.float64)[:, None]
-    width = len(levels) + (1 if spec["other"] else 0)
-    out = np.zeros((len(series), width), dtype=np.float64)
-    rows = np.flatnonzero(~unseen)
-    out[rows, codes[rows]] = 1.0
-    if spec["other"]:
-        out[unseen, len(levels)] = 1.0
-    return out
-
-
-def _numeric_parts(series: pd.Series, spec: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The raw numbers a non-categorical column contributes, NaN where missing."""
+def _numeric_parts(series: pd.Series, spec: dict[str, Any], features: FeaturesConfig) -> dict[str, np.ndarray]:
+    """The raw numbers a non-categorical column contributes, NaN where missing, by output name."""
     name, kind = spec["column"], spec["kind"]
     if kind == "numeric":
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        return {name: np.where(np.isfinite(values), values, np.nan)}
+        out = {name: np.where(np.isfinite(values), values, np.nan)}
+        if name in features.fourier:
+            out.update(_fourier(name, out[name], features.fourier[name]))
+        return out
     if kind == "boolean":
         text = series.astype(object).map(str).str.strip().str.lower()
-        values = np.where(text.isin(spec["true_values"]), 1.0, 0.0)
-        return {name: np.where(series.isna().to_numpy(), np.nan, values)}
+        return {name: np.where(series.isna().to_numpy(), np.nan, np.where(text.isin(_TRUE), 1.0, 0.0))}
     if kind == "datetime":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            stamps = pd.to_datetime(series, errors="coerce", format="mixed") \
-                if not pd.api.types.is_datetime64_any_dtype(series) else series
-        parts = {p: getattr(stamps.dt, a).to_numpy(dtype=np.float64, na_value=np.nan) for p, a in _DATE_PARTS.items()}
-        return {f"{name}__{p}": v for p, v in parts.items()}
+            stamps = series if pd.api.types.is_datetime64_any_dtype(series) else \
+                pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+        out = {f"{name}__{p}": getattr(stamps.dt, a).to_numpy(dtype=np.float64, na_value=np.nan)
+               for p, a in _DATE_PARTS.items()}
+        if features.datetime_cyclical:
+            for part, period in _CYCLES.items():
+                out.update(_fourier(f"{name}__{part}", out[f"{name}__{part}"], period))
+        return out
     if kind == "text":
         text = series.astype("string")
-        return {
-            f"{name}__chars": text.str.len().to_numpy(dtype=np.float64, na_value=np.nan),
-            f"{name}__words": text.str.split().str.len().to_numpy(dtype=np.float64, na_value=np.nan),
-        }
+        return {f"{name}__chars": text.str.len().to_numpy(dtype=np.float64, na_value=np.nan),
+                f"{name}__words": text.str.split().str.len().to_numpy(dtype=np.float64, na_value=np.nan)}
     raise ValueError(f"column '{name}': kind '{kind}' cannot be turned into features")
+
+
+def _fourier(name: str, values: np.ndarray, period: float) -> dict[str, np.ndarray]:
+    angle = 2.0 * np.pi * values / period
+    return {f"{name}__sin": np.sin(angle), f"{name}__cos": np.cos(angle)}
+
+
+def _fit_bounds(R: np.ndarray, rule: str, threshold: float) -> dict[str, list[float]]:
+    """Capping bounds per numeric output: quartiles +- threshold*IQR, or median +- threshold*robust std."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if rule == "iqr":
+            q1, q3 = np.nanpercentile(R, 25, axis=0), np.nanpercentile(R, 75, axis=0)
+            low, high = q1 - threshold * (q3 - q1), q3 + threshold * (q3 - q1)
+        else:
+            med = np.nanmedian(R, axis=0)
+            mad = 1.4826 * np.nanmedian(np.abs(R - med), axis=0)
+            low, high = med - threshold * mad, med + threshold * mad
+    # A column with no spread (or no values) is not capped.
+    open_ = ~np.isfinite(low) | ~np.isfinite(high) | (high <= low)
+    # JSON has no infinity: an open bound is null.
+    return {"low": [None if o else float(v) for o, v in zip(open_, low)],
+            "high": [None if o else float(v) for o, v in zip(open_, high)]}
+
+
+def _missingness_signal(missing: np.ndarray, y: np.ndarray, task: str) -> float:
+    """p-value of the association between a column being missing and the target."""
+    from scipy import stats
+
+    if task == "classification":
+        table = pd.crosstab(missing, y).to_numpy()
+        if table.shape[0] < 2 or table.shape[1] < 2:
+            return 1.0
+        return float(stats.chi2_contingency(table)[1])
+    y = y.astype(np.float64)
+    if missing.sum() < 2 or (~missing).sum() < 2:
+        return 1.0
+    return float(stats.mannwhitneyu(y[missing], y[~missing]).pvalue)

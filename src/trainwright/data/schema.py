@@ -20,6 +20,10 @@ __all__ = ["ColumnSchema", "Schema", "infer_schema", "infer_column", "infer_task
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier", "empty")
 _BOOL_WORDS = {"true", "false", "yes", "no", "t", "f", "y", "n"}
+# Text that looks like a date: 2021-03-04, 04/03/2021, 4 Mar 2021, Mar 4 2021 (not 1.2.3 or 3/7).
+_DATE_LIKE = re.compile(
+    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}\s+[A-Za-z]{3,}|[A-Za-z]{3,}\.?\s+\d{1,2})"
+)
 _ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key|index|row)($|_)|ID$|Id$")
 
 
@@ -93,8 +97,8 @@ def infer_column(series: pd.Series) -> tuple[str, str]:
             if _ID_NAME.search(str(series.name)):
                 return "identifier", "unique integer per row with an identifier-like name"
             ordered = np.sort(values.to_numpy())
-            if np.all(np.diff(ordered) == 1):
-                return "identifier", "unique consecutive integers (a row number)"
+            if ordered[0] in (0, 1) and np.all(np.diff(ordered) == 1):
+                return "identifier", "unique consecutive integers from 0 or 1 (a row number)"
         return "numeric", "numeric dtype"
     return _infer_text_like(values.astype(str).str.strip(), n, n_unique)
 
@@ -107,10 +111,10 @@ def _infer_text_like(values: pd.Series, n: int, n_unique: int) -> tuple[str, str
     if as_number.notna().mean() >= 0.95:
         return "numeric", "numbers stored as text"
     sample = values.iloc[:500]
-    if sample.str.contains(r"\d", regex=True).mean() >= 0.95:
+    if sample.str.match(_DATE_LIKE).mean() >= 0.95:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
         if parsed.notna().mean() >= 0.95:
             return "datetime", "text that parses as dates"
     words = values.str.split().str.len()
@@ -141,6 +145,10 @@ def infer_task(target: pd.Series) -> tuple[str, str]:
     """
     values = target.dropna()
     n_unique = values.nunique()
+    if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        as_number = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+        if as_number.notna().mean() >= 0.95 and as_number.nunique() > 20:
+            return "regression", f"the target is numbers stored as text ({as_number.nunique()} distinct values)"
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return "classification", f"the target holds labels ({n_unique} distinct values)"
     if _integer_valued(values) and (n_unique <= 2 or (n_unique <= 20 and n_unique * 5 <= len(values))):

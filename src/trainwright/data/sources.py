@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +35,7 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
     return found
 
 
-def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
+def read_table(path: str | Path, fmt: str = "auto", *, allow_empty: bool = False) -> pd.DataFrame:
     """Read a whole table into a DataFrame. The file is only ever read.
 
     Raises:
@@ -57,7 +58,7 @@ def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_json(path, lines=True)
+            frame = _read_json(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
@@ -69,9 +70,22 @@ def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
         if type(exc).__module__.startswith("pyarrow"):
             raise DataError(f"{path}: could not be read as {fmt} ({exc}).", file=str(path)) from None
         raise
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
+    if frame.shape[1] == 0 or (frame.shape[0] == 0 and not allow_empty):
         raise DataError(f"{path} has no data rows (columns: {list(frame.columns)}); add rows below the header.", file=str(path))
     frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    # Values are kept as written: "02134" stays text, numbers are not turned into dates.
+    frame = pd.read_json(path, lines=not head.startswith(b"["), dtype=False)
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            nested = frame[col].map(lambda v: isinstance(v, (dict, list)))
+            if nested.any():  # nested objects become their JSON text
+                frame[col] = frame[col].where(~nested, frame[col][nested].map(json.dumps))
     return frame
 
 
@@ -80,8 +94,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, sep="\t", low_memory=False)
     with path.open("rb") as fh:
         first = fh.readline()
-    if b"," not in first and any(s in first for s in (b";", b"|", b"\t")):
-        # No comma in the header: let pandas sniff ';', '|' or tab.
+    if b"," not in first and b";" in first:
+        # ';'-separated files come from locales that write decimal commas: 3,5 is 3.5.
+        return pd.read_csv(path, sep=";", decimal=",", low_memory=False)
+    if b"," not in first and any(s in first for s in (b"|", b"\t")):
+        # No comma in the header: let pandas sniff '|' or tab.
         return pd.read_csv(path, sep=None, engine="python")
     return pd.read_csv(path, low_memory=False)
 

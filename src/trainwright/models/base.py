@@ -77,12 +77,14 @@ class Learner:
         return hasattr(self, "n_features_in_")
 
     # --- fitting and prediction -------------------------------------------
-    def fit(self, X, y, *, X_valid=None, y_valid=None, deadline: float | None = None) -> "Learner":
+    def fit(self, X, y, *, X_valid=None, y_valid=None, sample_weight=None,
+            deadline: float | None = None) -> "Learner":
         """Fit on ``X`` (rows x features, numeric) and ``y``.
 
         Args:
             X, y: training rows and targets (class labels for classification).
             X_valid, y_valid: validation rows for early stopping and the best iteration.
+            sample_weight: per-row weights of the training rows (e.g. class weights).
             deadline: ``time.monotonic()`` value after which training stops early.
 
         Returns:
@@ -107,10 +109,14 @@ class Learner:
             y_enc = y.astype(np.float64)
             if valid is not None:
                 valid = (valid[0], valid[1].astype(np.float64))
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != (len(X),) or (sample_weight < 0).any():
+                raise DataError(f"sample_weight must be {len(X)} non-negative numbers, got shape {sample_weight.shape}")
         self.n_features_in_ = X.shape[1]
         self.history_: list[dict[str, Any]] = []
         self.stopped_by_ = "completed"
-        self._fit(X, y_enc, valid, deadline)
+        self._fit(X, y_enc, valid, deadline, sample_weight)
         return self
 
     def encode_labels(self, y) -> np.ndarray:
@@ -159,7 +165,7 @@ class Learner:
         return X
 
     # --- hooks for subclasses ---------------------------------------------
-    def _fit(self, X: np.ndarray, y: np.ndarray, valid, deadline) -> None:
+    def _fit(self, X: np.ndarray, y: np.ndarray, valid, deadline, sample_weight) -> None:
         raise NotImplementedError
 
     def _predict_raw(self, X: np.ndarray) -> np.ndarray:

@@ -100,10 +100,10 @@ class LightGBMLearner(Learner):
             params.update(objective="multiclass", metric="multi_logloss", num_class=len(self.classes_))
         return params
 
-    def _fit(self, X, y, valid, deadline) -> None:
+    def _fit(self, X, y, valid, deadline, sample_weight) -> None:
         import lightgbm as lgb
 
-        train_set = lgb.Dataset(X, y, free_raw_data=True)
+        train_set = lgb.Dataset(X, y, weight=sample_weight, free_raw_data=True)
         sets, names = [train_set], ["train"]
         callbacks = []
         evals: dict = {}
@@ -138,8 +138,11 @@ class LightGBMLearner(Learner):
 
     def _predict_raw(self, X) -> np.ndarray:
         raw = np.asarray(self.booster_.predict(X), dtype=np.float64)
-        if self.task == "classification" and raw.ndim == 1:  # binary: P(class 1)
-            raw = np.column_stack([1.0 - raw, raw])
+        if self.task == "classification":
+            if len(self.classes_) == 2:  # binary: P(class 1)
+                raw = raw.reshape(-1)
+                return np.column_stack([1.0 - raw, raw])
+            return raw.reshape(len(X), len(self.classes_))
         return raw
 
     def _save_state(self, directory: Path) -> dict:

@@ -63,7 +63,7 @@ class LinearLearner(Learner):
         self.max_iter = max_iter
         self.seed = seed
 
-    def _fit(self, X, y, valid, deadline) -> None:
+    def _fit(self, X, y, valid, deadline, sample_weight) -> None:
         import time
 
         grid = ALPHA_GRID if self.alpha == "auto" and valid is not None else (
@@ -73,7 +73,7 @@ class LinearLearner(Learner):
             if best is not None and deadline is not None and time.monotonic() > deadline:
                 self.stopped_by_ = "time_budget"
                 break
-            coef, intercept = self._solve(X, y, alpha)
+            coef, intercept = self._solve(X, y, alpha, sample_weight)
             self.coef_, self.intercept_ = coef, intercept
             entry = {"alpha": alpha, "train_loss": self._loss(X, y)}
             if valid is not None:
@@ -85,7 +85,7 @@ class LinearLearner(Learner):
         _, self.alpha_, self.coef_, self.intercept_ = best
         self.best_iteration_ = next(i for i, h in enumerate(self.history_) if h["alpha"] == self.alpha_) + 1
 
-    def _solve(self, X, y, alpha):
+    def _solve(self, X, y, alpha, sample_weight):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -95,7 +95,7 @@ class LinearLearner(Learner):
                 model = LogisticRegression(C=1.0 / alpha, max_iter=self.max_iter, random_state=self.seed)
             else:
                 model = Ridge(alpha=alpha, random_state=self.seed)
-            model.fit(X.astype(np.float64), y)
+            model.fit(X.astype(np.float64), y, sample_weight=sample_weight)
         coef = np.atleast_2d(model.coef_).astype(np.float64)  # (classes or 1, features)
         return coef, np.atleast_1d(model.intercept_).astype(np.float64)
 

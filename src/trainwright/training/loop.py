@@ -37,7 +37,7 @@ def _mean_loss(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, batc
     total = torch.zeros((), dtype=torch.float64, device=X.device)
     for start in range(0, len(X), batch_size):
         xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-        total += loss_fn(model(xb), yb).double() * len(xb)
+        total += loss_fn(model(xb), yb).double().sum()
     return float(total / len(X))
 
 
@@ -49,6 +49,7 @@ def fit_tensors(
     X_valid: torch.Tensor | None = None,
     y_valid: torch.Tensor | None = None,
     *,
+    sample_weight: torch.Tensor | None = None,
     epochs: int,
     batch_size: int,
     lr: float,
@@ -61,7 +62,9 @@ def fit_tensors(
 
     Args:
         X, y: training tensors on the model's device; X is (rows, features).
+        loss_fn: ``loss_fn(output, target)`` -> per-row losses, shape (batch,).
         X_valid, y_valid: validation tensors; without them the last epoch is kept.
+        sample_weight: per-row weights of the training rows, mean 1 (None: all 1).
         patience: epochs without validation improvement before stopping.
         deadline: ``time.monotonic()`` value after which no new epoch starts.
     """
@@ -77,7 +80,8 @@ def fit_tensors(
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             xb, yb = X[idx], y[idx]
-            loss = loss_fn(model(xb), yb)
+            losses = loss_fn(model(xb), yb)  # (batch,)
+            loss = (losses * sample_weight[idx]).mean() if sample_weight is not None else losses.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

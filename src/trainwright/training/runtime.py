@@ -29,6 +29,16 @@ def resolve_device(device: str = "auto") -> str:
     """'auto' -> 'cuda' when a GPU is present, else 'mps' on Apple silicon, else 'cpu'."""
     import torch
 
+    if device == "cuda" and not torch.cuda.is_available():
+        from trainwright.errors import ConfigError
+
+        raise ConfigError("model.device=cuda, but no CUDA GPU is visible to torch; use model.device=auto or cpu",
+                          path="model.device")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        from trainwright.errors import ConfigError
+
+        raise ConfigError("model.device=mps, but Apple MPS is not available; use model.device=auto or cpu",
+                          path="model.device")
     if device != "auto":
         return device
     if torch.cuda.is_available():

@@ -92,7 +92,7 @@ class MLPLearner(Learner):
     def _n_out(self) -> int:
         return len(self.classes_) if self.task == "classification" else 1
 
-    def _fit(self, X, y, valid, deadline) -> None:
+    def _fit(self, X, y, valid, deadline, sample_weight) -> None:
         import torch
 
         from trainwright.training.loop import fit_tensors
@@ -101,8 +101,9 @@ class MLPLearner(Learner):
         device = resolve_device(self.device)
         torch.manual_seed(self.seed)
         self.net_ = build_mlp(X.shape[1], self.hidden_sizes, self._n_out(), self.dropout).to(device)
+        # Losses per row, shape (batch,): the loop weights and averages them.
         if self.task == "classification":
-            loss_fn, y_dtype = torch.nn.functional.cross_entropy, torch.long
+            loss_fn, y_dtype = (lambda out, t: torch.nn.functional.cross_entropy(out, t, reduction="none")), torch.long
             self.y_mean_, self.y_std_ = 0.0, 1.0
         else:
             # Standardise the target so one learning rate suits every scale: (batch, 1) outputs.
@@ -110,7 +111,7 @@ class MLPLearner(Learner):
             y = (y - self.y_mean_) / self.y_std_
             if valid is not None:
                 valid = (valid[0], (valid[1] - self.y_mean_) / self.y_std_)
-            loss_fn, y_dtype = (lambda out, t: torch.nn.functional.mse_loss(out[:, 0], t)), torch.float32
+            loss_fn, y_dtype = (lambda out, t: (out[:, 0] - t) ** 2), torch.float32
 
         def tensors(a, b):
             return (torch.as_tensor(a, dtype=torch.float32, device=device),
@@ -119,8 +120,10 @@ class MLPLearner(Learner):
         Xt, yt = tensors(X, y)
         self.batch_size_ = min(len(Xt), auto_batch_size(len(Xt)) if self.batch_size == "auto" else int(self.batch_size))
         Xv, yv = tensors(*valid) if valid is not None else (None, None)
+        weights = None if sample_weight is None else \
+            torch.as_tensor(sample_weight / sample_weight.mean(), dtype=torch.float32, device=device)
         result = fit_tensors(
-            self.net_, loss_fn, Xt, yt, Xv, yv, epochs=self.epochs,
+            self.net_, loss_fn, Xt, yt, Xv, yv, sample_weight=weights, epochs=self.epochs,
             batch_size=self.batch_size_, lr=self.lr, weight_decay=self.weight_decay,
             patience=self.patience, seed=self.seed, deadline=deadline,
         )

@@ -1,0 +1,176 @@
+"""Cleaning with a written record: every action says what changed, in which column, by which rule,
+how many rows it touched and a sample of their row ids. The input file is never modified.
+
+Stat-free fixes run on all rows before the split (types, category spellings,
+date formats, duplicates, conflicting labels); anything that learns a statistic
+(outlier bounds, constant columns) is fitted on training rows only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["CleanConfig", "CleaningLog", "clean_before_split", "clean_after_split", "apply_category_maps"]
+
+
+class CleanConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    drop_duplicates: bool = Field(True, description="Drop exact duplicate rows (features and target), keeping the first.")
+    resolve_conflicts: Literal["none", "majority", "drop"] = Field(
+        "none", description="Rows with the same features but different labels: keep those with the group's most "
+                            "common label ('majority'), drop the whole group ('drop'), or keep all ('none').")
+    fix_mixed_types: bool = Field(
+        True, description="Columns of numbers stored as text become numeric; the values that are not numbers become missing.")
+    standardize_categories: bool = Field(
+        True, description="Trim and collapse whitespace in text values, and merge spellings that differ only by case "
+                          "into the most frequent spelling.")
+    standardize_dates: bool = Field(True, description="Parse date columns written in several formats into one datetime.")
+    outliers: Literal["none", "cap", "drop"] = Field(
+        "none", description="Numeric outliers: cap them at bounds fitted on training rows (also at prediction time), "
+                            "or drop the training rows that hold them (validation and test rows are never dropped).")
+    outlier_rule: Literal["iqr", "zscore"] = Field(
+        "iqr", description="Bounds: quartiles +- threshold x IQR, or median +- threshold x robust standard deviation.")
+    outlier_threshold: float = Field(3.0, gt=0, description="The threshold of outlier_rule.")
+    drop_constant: bool = Field(True, description="Drop columns with a single value in the training rows.")
+    drop_leaking: bool = Field(
+        True, description="Drop columns the audit finds predicting the target almost perfectly on their own "
+                          "(a leak: the model would be useless on real data).")
+
+
+@dataclass
+class CleaningLog:
+    """The record of cleaning: raw input hash plus one entry per action."""
+
+    raw_sha256: str = ""
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    category_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, action: str, column: str | None, rule: str, rows: pd.Index | np.ndarray | list) -> None:
+        rows = list(rows)
+        self.actions.append({"action": action, "column": column, "rule": rule, "rows_affected": len(rows),
+                             "sample_row_ids": [int(r) for r in rows[:10]]})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"raw_sha256": self.raw_sha256, "actions": self.actions, "category_maps": self.category_maps}
+
+
+def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig, kinds: dict[str, str],
+                       log: CleaningLog) -> pd.DataFrame:
+    """Stat-free cleaning on all rows. Row ids (the frame's index) are kept, so the log refers to file rows.
+
+    Args:
+        kinds: inferred kind and reason per column (from ``infer_column``), as {"col": ("numeric", reason)}.
+    """
+    frame = frame.copy()
+    for col, (kind, reason) in kinds.items():
+        series = frame[col]
+        is_text = not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_datetime64_any_dtype(series) \
+            and not pd.api.types.is_bool_dtype(series)
+        if config.fix_mixed_types and col != target and kind == "numeric" and is_text:
+            as_number = pd.to_numeric(series, errors="coerce")
+            bad = series.notna() & as_number.isna()
+            frame[col] = as_number
+            log.add("fix_mixed_types", col, "numbers stored as text -> numeric; non-numbers -> missing", frame.index[bad])
+        elif config.standardize_dates and col != target and kind == "datetime" and is_text:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+            bad = series.notna() & parsed.isna()
+            frame[col] = parsed
+            log.add("standardize_dates", col, "dates in mixed formats -> one datetime; unparseable -> missing",
+                    frame.index[bad])
+        elif config.standardize_categories and is_text and kind in ("categorical", "boolean"):
+            frame[col] = _standardize(frame[col], col, log)
+    if config.drop_duplicates:
+        dup = frame.duplicated(keep="first")
+        if dup.any():
+            log.add("drop_duplicates", None, "exact duplicate of an earlier row", frame.index[dup])
+            frame = frame[~dup]
+    if config.resolve_conflicts != "none" and target in frame.columns:
+        frame = _resolve_conflicts(frame, target, config.resolve_conflicts, log)
+    return frame
+
+
+def _standardize(series: pd.Series, col: str, log: CleaningLog) -> pd.Series:
+    text = series.astype(object).where(series.isna(), series.astype(str).str.strip().str.replace(r"\s+", " ", regex=True))
+    changed = series.notna() & (text != series.astype(object))
+    counts = text.value_counts()
+    lower = pd.Series(counts.index.str.lower(), index=counts.index)
+    canonical = {}
+    for _, variants in lower.groupby(lower.to_numpy()):
+        if len(variants) > 1:  # e.g. "Male" and "male": the most frequent spelling wins
+            best = counts[variants.index].idxmax()
+            canonical.update({v: best for v in variants.index if v != best})
+    if canonical:
+        merged = text.isin(list(canonical))
+        text = text.where(~merged, text.map(canonical))
+        log.category_maps[col] = canonical
+        log.add("standardize_categories", col, f"merged spellings that differ by case: {canonical}", series.index[merged])
+    if changed.any():
+        log.add("standardize_categories", col, "trimmed and collapsed whitespace", series.index[changed])
+    return text
+
+
+def _resolve_conflicts(frame: pd.DataFrame, target: str, how: str, log: CleaningLog) -> pd.DataFrame:
+    features = [c for c in frame.columns if c != target]
+    key = pd.util.hash_pandas_object(frame[features], index=False)
+    labels_per_key = frame.groupby(key.to_numpy())[target].nunique(dropna=False)
+    conflicted = key.isin(labels_per_key.index[labels_per_key > 1])
+    if not conflicted.any():
+        return frame
+    if how == "drop":
+        log.add("resolve_conflicts", target, "same features, different labels: dropped every such row", frame.index[conflicted])
+        return frame[~conflicted]
+    sub = frame[conflicted]
+    majority = sub.groupby(key[conflicted].to_numpy())[target].agg(lambda s: s.value_counts().index[0])
+    keep_label = key[conflicted].map(majority)
+    drop = sub.index[sub[target].to_numpy() != keep_label.to_numpy()]
+    log.add("resolve_conflicts", target, "same features, different labels: kept the majority label's rows", drop)
+    return frame.drop(index=drop)
+
+
+def clean_after_split(frame: pd.DataFrame, train_rows: np.ndarray, target: str, config: CleanConfig,
+                      kinds: dict[str, str], log: CleaningLog) -> tuple[list[str], np.ndarray]:
+    """Cleaning fitted on training rows: returns (columns to drop, training row positions to keep)."""
+    train = frame.iloc[train_rows]
+    dropped = []
+    if config.drop_constant:
+        for col in kinds:
+            if train[col].nunique(dropna=False) <= 1:
+                dropped.append(col)
+                log.add("drop_constant", col, "a single value in the training rows", [])
+    keep = np.ones(len(train_rows), dtype=bool)
+    if config.outliers == "drop":
+        from trainwright.data.features import _fit_bounds
+
+        numeric = [c for c, k in kinds.items() if k == "numeric" and c not in dropped]
+        for col in numeric:
+            values = pd.to_numeric(train[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            b = _fit_bounds(values[:, None], config.outlier_rule, config.outlier_threshold)
+            low = -np.inf if b["low"][0] is None else b["low"][0]
+            high = np.inf if b["high"][0] is None else b["high"][0]
+            out = (values < low) | (values > high)
+            if out.any():
+                log.add("drop_outliers", col, f"{config.outlier_rule} x {config.outlier_threshold:g}: outside "
+                        f"[{low:.4g}, {high:.4g}] (training rows only)", train.index[out & keep])
+            keep &= ~out
+    return dropped, train_rows[keep]
+
+
+def apply_category_maps(frame: pd.DataFrame, maps: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """Apply at prediction time the spelling merges learned in cleaning."""
+    if not maps:
+        return frame
+    frame = frame.copy()
+    for col, mapping in maps.items():
+        if col in frame.columns:
+            text = frame[col].astype(object).where(frame[col].isna(), frame[col].astype(str).str.strip())
+            frame[col] = text.where(~text.isin(list(mapping)), text.map(mapping))
+    return frame

@@ -1,0 +1,51 @@
+"""Frame-level feature engineering for rows ordered in time: lags and rolling means.
+
+These use only earlier rows, so they are computed the same way on training
+data and on new data (which must then carry its own history rows).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from trainwright.errors import ConfigError, DataError, did_you_mean
+
+__all__ = ["add_time_features", "time_feature_names"]
+
+
+def time_feature_names(lags: dict[str, list[int]], rolling: dict[str, list[int]]) -> list[str]:
+    return [f"{c}__lag{k}" for c, ks in lags.items() for k in ks] + \
+        [f"{c}__roll{w}_mean" for c, ws in rolling.items() for w in ws]
+
+
+def add_time_features(frame: pd.DataFrame, lags: dict[str, list[int]], rolling: dict[str, list[int]],
+                      order_by: str | None) -> pd.DataFrame:
+    """Add ``col__lagK`` (value K rows earlier) and ``col__rollW_mean`` (mean of the W previous rows).
+
+    Rows are ordered by ``order_by`` (stable); the result keeps the input's row order.
+
+    Example:
+        >>> f = pd.DataFrame({"t": [2, 1, 3], "v": [20.0, 10.0, 30.0]})
+        >>> add_time_features(f, {"v": [1]}, {}, "t")["v__lag1"].tolist()
+        [10.0, nan, 20.0]
+    """
+    if not lags and not rolling:
+        return frame
+    if order_by is None:
+        raise ConfigError("features.lags and features.rolling need features.order_by (the column that orders rows in time)",
+                          path="features.order_by")
+    for col in [order_by, *lags, *rolling]:
+        if col not in frame.columns:
+            raise DataError(f"lag/rolling features need column '{col}', which the data lacks.{did_you_mean(col, frame.columns)}",
+                            column=col)
+    ordered = frame.sort_values(order_by, kind="stable")
+    out = frame.copy()
+    for col, ks in lags.items():
+        values = pd.to_numeric(ordered[col], errors="coerce")
+        for k in ks:
+            out[f"{col}__lag{k}"] = values.shift(k).reindex(frame.index)
+    for col, ws in rolling.items():
+        past = pd.to_numeric(ordered[col], errors="coerce").shift(1)  # previous rows only, never the current one
+        for w in ws:
+            out[f"{col}__roll{w}_mean"] = past.rolling(w, min_periods=1).mean().reindex(frame.index)
+    return out

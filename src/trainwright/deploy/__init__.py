@@ -1,0 +1,3 @@
+"""Using trained models: the predictor (export, serving and drift come later)."""
+
+__all__: list[str] = []
