@@ -85,9 +85,12 @@ def main() -> None:
     config = AuditConfig()
     report, total = timed(audit, frame, target="label", config=config, seed=args.seed)
     print(f"audit(): {total:.1f} s, worst={report.worst()}, {len(report.findings)} findings\n")
-    print("| finding | severity | count |\n|---|---|---:|")
-    for f in report.findings:
-        print(f"| {f.check}{' / ' + f.column if f.column else ''} | {f.severity} | {f.count:,} |")
+    print("| check | findings (severity: columns) | rows flagged |\n|---|---|---:|")
+    for check in dict.fromkeys(f.check for f in report.findings):
+        found = report.by_check(check)
+        where = "; ".join(f"{f.severity}: {', '.join(str(g.column or '-') for g in found if g.severity == f.severity)}"
+                          for f in {g.severity: g for g in found}.values())
+        print(f"| {check} | {where} | {sum(f.count for f in found):,} |")
 
     # Per-check seconds, on a fresh context (caches such as codes and hashes are charged to the first user).
     ctx, prep = timed(audit_checks.Context.build, frame, target="label", task=None, config=config,

@@ -165,16 +165,18 @@ def _refuse_overwrite(paths: list[Path], force: bool) -> None:
 
 
 def _print_audit(report) -> None:
-    from rich.table import Table
-
     console = _console()
-    colors = {"error": "red", "warning": "yellow", "info": "dim"}
-    table = Table(title=f"Audit: {report.n_rows} rows x {report.n_columns} columns in {report.seconds:.1f}s")
-    for col in ("severity", "check", "column", "count", "finding", "remedy"):
-        table.add_column(col, overflow="fold")
+    colors = {"error": "red", "warning": "yellow", "info": "cyan"}
+    console.print(f"[bold]Audit[/]: {report.n_rows} rows x {report.n_columns} columns, {len(report.findings)} "
+                  f"findings in {report.seconds:.1f}s")
     for f in sorted(report.findings, key=lambda f: ("error", "warning", "info").index(f.severity)):
-        table.add_row(f"[{colors[f.severity]}]{f.severity}[/]", f.check, f.column or "", str(f.count), f.message, f.remedy)
-    console.print(table if report.findings else "No findings: the data passed every check.")
+        where = f" [bold]{f.column}[/]" if f.column else ""
+        console.print(f"[{colors[f.severity]}]{f.severity:<7}[/] {f.check}{where}: {f.message}")
+        if f.examples:
+            console.print(f"        rows: {', '.join(map(str, f.examples))}", style="dim")
+        console.print(f"        fix: {f.remedy}", style="dim")
+    if not report.findings:
+        console.print("No findings: the data passed every check.")
 
 
 def _cmd_demo(args) -> int:

@@ -86,9 +86,11 @@ class Experiment:
         from trainwright.evaluate.metrics import primary_metric
         from trainwright.experiment_fit import fit_and_save
         from trainwright.experiment_stages import (
-            add_frame_features, check_target, choose_features, fingerprint, load_data, make_splits,
+            add_frame_features, check_target, choose_features, explain_after_cleaning, fingerprint, load_data,
+            make_splits,
             resolve_task, run_audit, target_values,
         )
+        from trainwright.errors import DataError
         from trainwright.runs import Run
 
         rec = self.recipe
@@ -106,10 +108,13 @@ class Experiment:
             kinds = {c.name: (c.kind, c.reason) for c in schema.columns}
             frame = clean_before_split(frame, rec.target, rec.clean, kinds, log)
             y = target_values(frame, rec.target, task, data_path)
-            check_target(self, y, task, data_path)
             features = choose_features(self, frame, schema, data_path)
         with self.stage("split"):
-            splits = make_splits(self, frame, y, task, log)
+            try:
+                check_target(self, y, task, data_path)
+                splits = make_splits(self, frame, y, task)
+            except DataError as exc:
+                raise explain_after_cleaning(exc, log) from None
         with self.stage("audit"):
             report = run_audit(self, frame, task, splits)
         run_dir = self._create_run_dir(data_path)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from trainwright.errors import ConfigError, DataError, did_you_mean
 
-__all__ = ["load_data", "add_frame_features", "resolve_task", "target_values", "check_target", "choose_features",
+__all__ = ["explain_after_cleaning", "load_data", "add_frame_features", "resolve_task", "target_values", "check_target", "choose_features",
            "make_splits", "run_audit", "fingerprint"]
 
 
@@ -135,7 +135,16 @@ def choose_features(exp, frame: pd.DataFrame, schema, path: Path) -> dict[str, s
     return kinds
 
 
-def make_splits(exp, frame: pd.DataFrame, y: np.ndarray, task: str, log):
+def explain_after_cleaning(exc: DataError, log) -> DataError:
+    """A data error found after cleaning says how many rows cleaning removed, when it removed any."""
+    dropped = sum(a["rows_affected"] for a in log.actions if a["action"] in ("drop_duplicates", "resolve_conflicts"))
+    if not dropped:
+        return exc
+    return DataError(f"{exc} (Cleaning first removed {dropped} duplicate or conflicting rows; keep them with "
+                     "--set clean.drop_duplicates=false or clean.resolve_conflicts=none.)", column=exc.column, file=exc.file)
+
+
+def make_splits(exp, frame: pd.DataFrame, y: np.ndarray, task: str):
     from trainwright.data.split import split_rows
 
     s = exp.recipe.split
@@ -154,14 +163,16 @@ def make_splits(exp, frame: pd.DataFrame, y: np.ndarray, task: str, log):
         times = _time_values(frame[s.time_column], s.time_column)
         kwargs["times"] = times
     exp.split_method = method
-    try:
-        return split_rows(len(frame), train=s.train, validation=s.validation, test=s.test, seed=exp.recipe.seed, **kwargs)
-    except DataError as exc:
-        dropped = sum(a["rows_affected"] for a in log.actions if a["action"] in ("drop_duplicates", "resolve_conflicts"))
-        if dropped:
-            raise DataError(f"{exc} (Cleaning removed {dropped} duplicate or conflicting rows first; see "
-                            "clean.drop_duplicates and clean.resolve_conflicts.)") from None
-        raise
+    splits = split_rows(len(frame), train=s.train, validation=s.validation, test=s.test,
+                        seed=exp.recipe.seed, **kwargs)
+    if task == "classification":
+        unseen = sorted(set(y[splits.validation].tolist() + y[splits.test].tolist()) - set(y[splits.train].tolist()), key=str)
+        if unseen:
+            raise DataError(
+                f"class(es) {unseen} of '{exp.recipe.target}' appear in validation or test rows but never in "
+                f"training rows (split.method={method}), so no model could predict them. Add such rows to the "
+                "early data, or use another split.method.", column=exp.recipe.target)
+    return splits
 
 
 def _time_values(series: pd.Series, name: str) -> np.ndarray:

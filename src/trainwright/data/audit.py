@@ -39,7 +39,7 @@ class AuditConfig(BaseModel):
 
     enabled: bool = Field(True, description="Run the data audit (also at the start of every training run).")
     max_rows: int = Field(
-        100_000, ge=100,
+        50_000, ge=100,
         description=(
             "Most rows (a seeded sample) used by the model-based checks (label errors, leakage, multivariate "
             "outliers, split drift) and for column kinds; counting checks always see every row."
@@ -71,15 +71,21 @@ class AuditConfig(BaseModel):
     )
     outlier_z: float = Field(
         3.5, gt=0,
-        description="Robust z-score (distance from the median in MAD units) beyond which a value may be an outlier.",
+        description=(
+            "Robust z-score (distance from the median over MAD/0.6745) beyond which a value may be an outlier; on long "
+            "columns it rises so that a normal column of that size expects under half a value beyond it (Chauvenet)."
+        ),
     )
     outlier_iqr: float = Field(
         3.0, gt=0,
         description="IQRs beyond the quartiles past which a value may be an outlier; a value must pass both this and outlier_z.",
     )
-    outlier_warning_iqr: float = Field(
-        25.0, gt=0,
-        description="IQRs beyond the quartiles past which an outlier looks like an entry or unit error (warning; milder outliers are info).",
+    outlier_warning_gap: float = Field(
+        4.0, gt=0,
+        description=(
+            "Gap, in IQRs, between a column's outliers and its other values at or above which they look like entry "
+            "or unit errors (warning); outliers that trail off a long tail are info."
+        ),
     )
     multivariate_contamination: float = Field(
         0.01, gt=0, le=0.5,

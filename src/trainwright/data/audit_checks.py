@@ -452,6 +452,45 @@ def check_inconsistent_categories(ctx: Context, cfg: AuditConfig) -> list[Findin
 
 # --- values: outliers ---------------------------------------------------------------------------
 
+def _robust_scale(v: np.ndarray):
+    """Quartiles, median and a robust standard deviation (Iglewicz-Hoaglin: MAD / 0.6745, or 1.2533 x the
+    mean absolute deviation when the MAD is 0)."""
+    q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+    mad = np.median(np.abs(v - med))
+    return q1, med, q3, (mad / 0.6745 if mad > 0 else 1.2533 * np.mean(np.abs(v - med)))
+
+
+def _outlier_bounds(v: np.ndarray, cfg: AuditConfig):
+    from scipy.special import ndtri
+
+    """(lower, upper, q1, q3, scale name) on the scale where the column is most symmetric: positive columns
+    whose log is more symmetric (Bowley skewness) are judged on the log scale, so long natural tails
+    (amounts, counts) are not called outliers."""
+    q1, med, q3, sd = _robust_scale(v)
+    space = "raw"
+    if v.min() > 0 and q3 > q1:
+        lq1, lmed, lq3, lsd = _robust_scale(np.log(v))
+        if lq3 > lq1 and abs(lq3 + lq1 - 2 * lmed) / (lq3 - lq1) < abs(q3 + q1 - 2 * med) / (q3 - q1):
+            q1, med, q3, sd, space = lq1, lmed, lq3, lsd, "log"
+    iqr = q3 - q1
+    # Chauvenet: on a long column the z threshold rises until a normal column of that size expects fewer
+    # than half a value beyond it, so a million clean rows do not yield a handful of "outliers" per column.
+    z = max(cfg.outlier_z, float(ndtri(1 - 0.25 / v.size)))
+    lower = min(q1 - cfg.outlier_iqr * iqr, med - z * sd)
+    upper = max(q3 + cfg.outlier_iqr * iqr, med + z * sd)
+    return lower, upper, q1, q3, med, sd, space, z
+
+
+def _detached_gap(t: np.ndarray, lower: float, upper: float) -> float:
+    """The widest empty stretch between the outliers of one side and all other values: entry and unit
+    errors sit apart from the data, while a long natural tail trails off with no gap."""
+    with np.errstate(invalid="ignore"):
+        inside = t[(t >= lower) & (t <= upper)]
+        above, below = t[t > upper], t[t < lower]
+    gaps = [above.min() - inside.max()] if above.size else []
+    return float(max(gaps + ([inside.min() - below.max()] if below.size else []), default=0.0))
+
+
 def check_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     found = []
     for col in ctx.features:
@@ -459,34 +498,28 @@ def check_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
             continue
         x = ctx.numeric(col)
         v = x[~np.isnan(x)]
-        if v.size < 20:
-            continue
-        q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
-        iqr = q3 - q1
-        if iqr <= 0:
+        if v.size < 20 or np.quantile(v, 0.75) <= np.quantile(v, 0.25):
             continue  # mostly one value: 'almost constant' speaks for it
-        mad = np.median(np.abs(v - med))
-        # Iglewicz-Hoaglin: MAD / 0.6745 estimates the standard deviation; mean absolute deviation when MAD is 0.
-        scale = mad / 0.6745 if mad > 0 else 1.2533 * np.mean(np.abs(v - med))
-        lower = min(q1 - cfg.outlier_iqr * iqr, med - cfg.outlier_z * scale)
-        upper = max(q3 + cfg.outlier_iqr * iqr, med + cfg.outlier_z * scale)
+        lower, upper, q1, q3, med, sd, space, z_limit = _outlier_bounds(v, cfg)
+        t = np.log(np.where(x > 0, x, np.nan)) if space == "log" else x
         with np.errstate(invalid="ignore"):
-            rows = np.flatnonzero((x < lower) | (x > upper))
+            rows = np.flatnonzero((t < lower) | (t > upper))
         if rows.size == 0:
             continue
-        z = np.abs(x[rows] - med) / scale
-        rows = rows[np.argsort(-z, kind="stable")]
-        beyond = float(np.max(np.maximum(q1 - x[rows], x[rows] - q3)) / iqr)
-        severity = "warning" if beyond >= cfg.outlier_warning_iqr else "info"
+        z = np.abs(t[rows] - med) / sd
+        rows, z = rows[np.argsort(-z, kind="stable")], np.sort(z)[::-1]
+        gap = _detached_gap(t, lower, upper) / (q3 - q1)
+        severity = "warning" if gap >= cfg.outlier_warning_gap else "info"
+        lo, hi = (np.exp(lower), np.exp(upper)) if space == "log" else (lower, upper)
         found.append(Finding(
             "outliers", severity,
-            f"{_rows(rows.size, ctx.n)} of column '{col}' lie outside [{lower:.4g}, {upper:.4g}] "
-            f"(robust z > {cfg.outlier_z:g} and > {cfg.outlier_iqr:g} IQRs beyond the quartiles)",
+            f"{_rows(rows.size, ctx.n)} of column '{col}' lie outside [{lo:.4g}, {hi:.4g}] "
+            f"(robust z > {z_limit:.3g} and > {cfg.outlier_iqr:g} IQRs beyond the quartiles"
+            f"{', on the log scale' if space == 'log' else ''})",
             str(col), int(rows.size), _ids(rows),
             ("values this far out are usually entry or unit errors: " if severity == "warning" else
              "check they are real; ") + "set clean.outliers=cap to clip them to the bounds, or clean.outliers=drop",
-            {"lower": lower, "upper": upper, "median": med, "iqr": iqr, "max_robust_z": float(z.max()),
-             "max_iqrs_beyond": beyond},
+            {"lower": lo, "upper": hi, "scale": space, "max_robust_z": float(z[0]), "gap_iqrs": gap},
         ))
     return found
 
@@ -499,10 +532,10 @@ def check_multivariate_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]
         raise SkipCheck("needs at least 2 usable feature columns and 100 rows")
     medians = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0, X), axis=0) if X.size else 0
     X = np.where(np.isnan(X), medians, X)
-    forest = IsolationForest(n_estimators=100, contamination=cfg.multivariate_contamination, random_state=ctx.seed,
-                             n_jobs=1).fit(X)
+    # contamination="auto" skips sklearn's scoring pass at fit; the rows are scored once, here
+    forest = IsolationForest(n_estimators=100, random_state=ctx.seed, n_jobs=1).fit(X)
     score = -forest.score_samples(X)  # higher: easier to isolate
-    flagged = np.flatnonzero(forest.predict(X) == -1)
+    flagged = np.flatnonzero(score > np.quantile(score, 1 - cfg.multivariate_contamination))
     if flagged.size == 0:
         return []
     flagged = flagged[np.argsort(-score[flagged], kind="stable")]
@@ -549,13 +582,13 @@ def _lightgbm(ctx: Context, objective: str, n_estimators: int):
     import lightgbm as lgb
 
     return lgb.LGBMClassifier(
-        objective=objective, n_estimators=n_estimators, learning_rate=0.1, num_leaves=15, min_child_samples=10,
+        objective=objective, n_estimators=n_estimators, learning_rate=0.2, num_leaves=15, min_child_samples=10, max_bin=63,
         subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=ctx.seed, num_threads=ctx.threads,
         deterministic=True, force_row_wise=True, verbose=-1,
     )
 
 
-def out_of_fold_proba(ctx: Context, X: np.ndarray, y: np.ndarray, n_estimators: int = 100):
+def out_of_fold_proba(ctx: Context, X: np.ndarray, y: np.ndarray, n_estimators: int = 50):
     """(n, n_classes) out-of-fold predicted probabilities from a seeded 5-fold LightGBM, and the models' gain."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -621,7 +654,7 @@ def check_label_errors(ctx: Context, cfg: AuditConfig) -> list[Finding]:
         "out-of-fold probability of their own label is below the class's typical confidence while another class is confident",
         str(ctx.target), int(hits.size), _ids(rows[hits]),
         "review the example rows (most suspicious first) and correct their labels; the audit changes nothing",
-        {"rows_checked": len(rows), "share": share,
+        {"rows_checked": len(rows), "share": share, "rows": [int(r) for r in rows[hits[:1000]]],
          "examples": [{"row": int(rows[i]), "given": str(classes[kept[y[i]]]), "suggested": str(classes[suggested[i]]),
                        "margin": float(margin[i])} for i in hits[:5]]},
     )]

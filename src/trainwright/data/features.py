@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainwright.data import encode
 from trainwright.data.impute import NumericImputer
@@ -54,6 +54,13 @@ class PreprocessConfig(BaseModel):
         20, ge=2, description="Most frequent categories kept per column; rarer ones share an '__other__' level.")
     drop_identifiers: bool = Field(True, description="Drop identifier-like columns (unique per row), which cannot generalise.")
     drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
+
+    @model_validator(mode="after")
+    def _multiple_needs_iterative(self) -> "PreprocessConfig":
+        if self.multiple_imputations > 1 and self.numeric_impute != "iterative":
+            raise ValueError("preprocess.multiple_imputations > 1 draws imputations from a model: "
+                             "set preprocess.numeric_impute=iterative")
+        return self
 
     @field_validator("missing_indicators", mode="before")
     @classmethod

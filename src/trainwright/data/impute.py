@@ -175,7 +175,10 @@ def _column_fill(R: np.ndarray, strategy: str, fill_value: float) -> np.ndarray:
 
 
 def _nan_center_scale(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(all="ignore"):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: centre 0, scale 1
         center = np.nan_to_num(np.nanmean(R, axis=0)) if len(R) else np.zeros(R.shape[1])
         scale = np.nan_to_num(np.nanstd(R, axis=0), nan=1.0) if len(R) else np.ones(R.shape[1])
     return center, np.where(scale > 0, scale, 1.0)
