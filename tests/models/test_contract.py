@@ -115,3 +115,21 @@ def test_time_budget_stops_training():
     gbm = make("lightgbm", "regression").set_params(n_estimators=100_000, early_stopping_rounds=100_000)
     gbm.fit(Xtr, ytr, X_valid=Xva, y_valid=yva, deadline=time.monotonic() - 1)
     assert gbm.stopped_by_ == "time_budget" and len(gbm.history_) == 1
+
+
+def test_sample_weight_shifts_predictions(case):
+    name, task = case
+    Xtr, ytr, Xva, yva = data(task)
+    if task == "classification":
+        w = np.where(ytr == "barbera", 8.0, 1.0)
+        plain = make(name, task).fit(Xtr, ytr).predict_proba(Xva)
+        weighted = make(name, task).fit(Xtr, ytr, sample_weight=w).predict_proba(Xva)
+        col = list(make(name, task).fit(Xtr, ytr).classes_).index("barbera")
+        assert weighted[:, col].mean() > plain[:, col].mean() + 0.01
+    else:
+        w = np.where(ytr > np.median(ytr), 8.0, 1.0)
+        plain = make(name, task).fit(Xtr, ytr).predict(Xva)
+        weighted = make(name, task).fit(Xtr, ytr, sample_weight=w).predict(Xva)
+        assert weighted.mean() > plain.mean() + 1.0
+    with pytest.raises(Exception, match="sample_weight"):
+        make(name, task).fit(Xtr, ytr, sample_weight=np.ones(3))

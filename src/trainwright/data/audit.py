@@ -35,6 +35,13 @@ _SPLIT_NAMES = ("train", "validation", "test")
 
 
 class AuditConfig(BaseModel):
+    """Thresholds of the data audit, one field per check (the recipe's ``audit:`` section).
+
+    Example:
+        >>> AuditConfig(max_rows=20_000, drift_auc=0.8).leakage_score
+        0.95
+    """
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = Field(True, description="Run the data audit (also at the start of every training run).")
@@ -55,7 +62,10 @@ class AuditConfig(BaseModel):
     )
     missing_together: float = Field(
         0.9, gt=0, le=1,
-        description="Overlap (Jaccard) of two columns' missing rows at or above which they are reported as missing together.",
+        description=(
+            "Overlap (Jaccard) of two columns' missing rows at or above which they are reported as missing "
+            "together."
+        ),
     )
     almost_constant_share: float = Field(
         0.99, gt=0.5, le=1,
@@ -67,18 +77,24 @@ class AuditConfig(BaseModel):
     )
     mixed_share: float = Field(
         0.9, gt=0.5, lt=1,
-        description="Share of a text column's values that parse as numbers at or above which the rest are reported as bad values (numbers stored as text).",
+        description=(
+            "Share of a text column's values that parse as numbers at or above which the rest are reported as bad "
+            "values (numbers stored as text)."
+        ),
     )
     outlier_z: float = Field(
         3.5, gt=0,
         description=(
             "Robust z-score (distance from the median over MAD/0.6745) beyond which a value may be an outlier; on long "
-            "columns it rises so that a normal column of that size expects under half a value beyond it (Chauvenet)."
+            "columns it rises so that a normal column of that size expects 0.05 values beyond it (after Chauvenet)."
         ),
     )
     outlier_iqr: float = Field(
         3.0, gt=0,
-        description="IQRs beyond the quartiles past which a value may be an outlier; a value must pass both this and outlier_z.",
+        description=(
+            "IQRs beyond the quartiles past which a value may be an outlier; a value must pass both this and "
+            "outlier_z."
+        ),
     )
     outlier_warning_gap: float = Field(
         4.0, gt=0,
@@ -89,11 +105,16 @@ class AuditConfig(BaseModel):
     )
     multivariate_contamination: float = Field(
         0.01, gt=0, le=0.5,
-        description="Expected share of multivariate outliers; the IsolationForest flags this share of the sampled rows.",
+        description=(
+            "Expected share of multivariate outliers; the IsolationForest flags this share of the sampled rows."
+        ),
     )
     imbalance_ratio: float = Field(
         3.0, gt=1,
-        description="Ratio of the largest to the smallest class at or above which imbalance is reported (class weights advised).",
+        description=(
+            "Ratio of the largest to the smallest class at or above which imbalance is reported (class weights "
+            "advised)."
+        ),
     )
     strong_imbalance_ratio: float = Field(
         10.0, gt=1,
@@ -101,23 +122,38 @@ class AuditConfig(BaseModel):
     )
     label_error_share: float = Field(
         0.02, gt=0, le=1,
-        description="Share of checked rows flagged as likely label errors at or above which the finding is a warning (below: info).",
+        description=(
+            "Share of checked rows flagged as likely label errors at or above which the finding is a warning "
+            "(below: info)."
+        ),
     )
     leakage_score: float = Field(
         0.95, gt=0, le=1,
-        description="Out-of-fold score of a one-column model (balanced accuracy, or R^2 for regression) at or above which the column leaks the target.",
+        description=(
+            "Out-of-fold score of a one-column model (balanced accuracy, or R^2 for regression) at or above which "
+            "the column leaks the target."
+        ),
     )
     near_copy: float = Field(
         0.95, gt=0, le=1,
-        description="Association with the target (Cramer's V of a low-cardinality column, or |Spearman| for regression) at or above which a column is a near-copy of the target.",
+        description=(
+            "Association with the target (Cramer's V of a low-cardinality column, or |Spearman| for regression) "
+            "at or above which a column is a near-copy of the target."
+        ),
     )
     contamination_share: float = Field(
         0.01, ge=0, le=1,
-        description="Share of a validation/test split also found in train at or above which contamination is an error (any is a warning).",
+        description=(
+            "Share of a validation/test split also found in train at or above which contamination is an error "
+            "(any is a warning)."
+        ),
     )
     drift_auc: float = Field(
         0.7, gt=0.5, le=1,
-        description="Cross-validated AUC of a classifier telling train rows from test rows at or above which the split drifts.",
+        description=(
+            "Cross-validated AUC of a classifier telling train rows from test rows at or above which the split "
+            "drifts."
+        ),
     )
 
     @model_validator(mode="after")
@@ -344,7 +380,7 @@ def _render_html(report: AuditReport, title: str) -> str:
                 f"<div class='msg'>{esc(f.message)}</div><div class='remedy'>What to do: {esc(f.remedy)}</div>"
                 + (f"<div class='rows'>Example rows (0-based): {esc(rows)}</div>" if rows else "")
                 + (f"<details><summary class='rows'>Details</summary><pre>"
-                   f"{esc(json.dumps(_jsonable(f.details), indent=1))}</pre></details>" if f.details else "")
+                   f"{esc(json.dumps(_jsonable(f.details), separators=(', ', ': ')))}</pre></details>" if f.details else "")
                 + "</div>"
             )
     if report.skipped:

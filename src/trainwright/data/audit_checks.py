@@ -33,6 +33,11 @@ def _rows(k: int, n: int) -> str:
     return f"{k:,} row{'s' if k != 1 else ''} ({100 * k / max(n, 1):.1f}%)"
 
 
+def _s(k: int, one: str, many: str) -> str:
+    """The verb or noun that agrees with ``k``: ``_s(1, "is", "are")``."""
+    return one if k == 1 else many
+
+
 def _ids(positions, k: int = 5) -> list[int]:
     return [int(p) for p in np.asarray(positions)[:k]]
 
@@ -119,16 +124,15 @@ class Context:
         if pd.api.types.is_numeric_dtype(s) or kind == "numeric" or (kind == "identifier" and not self.is_text(col)):
             return self.numeric(col, rows)
         codes, uniques = self.codes(col)
+        codes = codes[rows]
         if kind == "boolean":
             level = uniques.astype(str).str.strip().str.lower().isin(_TRUE).astype(np.float64)
         elif kind == "datetime":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                parsed = pd.to_datetime(pd.Series(uniques.astype(str)), errors="coerce", format="mixed")
-            level = np.where(parsed.isna(), np.nan, parsed.to_numpy("datetime64[s]").astype(np.int64))
+            level = np.full(len(uniques), np.nan)
+            used = np.unique(codes[codes >= 0])  # parse only the values these rows hold
+            level[used] = _epoch_seconds(pd.Series(uniques[used].astype(str)))
         else:
             level = np.arange(len(uniques), dtype=np.float64)
-        codes = codes[rows]
         return np.where(codes >= 0, np.asarray(level, np.float64)[np.maximum(codes, 0)] if len(level) else 0, np.nan)
 
     def matrix(self, rows: np.ndarray, kinds=_MODEL_KINDS) -> tuple[np.ndarray, list]:
@@ -157,7 +161,7 @@ class Context:
                     normal = pd.factorize(_normalised_text(uniques))[0]
                     parts[i] = np.where(codes >= 0, normal[np.maximum(codes, 0)] if normal.size else -1, -1)
                 else:
-                    parts[i] = s.to_numpy()
+                    parts[i] = s.array
             frame = pd.DataFrame(parts) if parts else pd.DataFrame(index=range(self.n))
             self.cache["features"] = pd.util.hash_pandas_object(frame, index=False).to_numpy()
         return self.cache["features"]
@@ -178,6 +182,20 @@ class Context:
             raise SkipCheck("no target given")
         if task is not None and self.task != task:
             raise SkipCheck(f"needs a {task} target (the task is {self.task})")
+
+
+def _epoch_seconds(text: pd.Series) -> np.ndarray:
+    """Dates written as text -> float seconds (NaN where unparseable). The format pandas infers from the
+    first value parses most rows at vectorised speed; only the rest go through the slow mixed-format parser."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(text, errors="coerce")
+        rest = parsed.isna() & text.notna()
+        if rest.any():
+            parsed[rest] = pd.to_datetime(text[rest], errors="coerce", format="mixed")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(None)
+    return np.where(parsed.isna(), np.nan, parsed.to_numpy("datetime64[s]").astype(np.int64))
 
 
 def _column_kinds(frame: pd.DataFrame, sample: np.ndarray) -> dict:
@@ -201,7 +219,8 @@ def check_duplicates(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     if exact.any():
         ex = _ids(np.flatnonzero(exact))
         found.append(Finding(
-            "exact_duplicates", "warning", f"{_rows(int(exact.sum()), n)} are exact duplicates of earlier rows",
+            "exact_duplicates", "warning", f"{_rows(int(exact.sum()), n)} "
+            + _s(int(exact.sum()), "is an exact duplicate of an earlier row", "are exact duplicates of earlier rows"),
             None, int(exact.sum()), ex, "drop them: set clean.drop_duplicates=true",
             {"first_copy_of_examples": [[e, int(first_exact[e])] for e in ex]},
         ))
@@ -215,7 +234,8 @@ def check_duplicates(ctx: Context, cfg: AuditConfig) -> list[Finding]:
         ex = _ids(np.flatnonzero(near))
         found.append(Finding(
             "near_duplicates", "warning",
-            f"{_rows(int(near.sum()), n)} repeat an earlier row once case, spaces and float rounding "
+            f"{_rows(int(near.sum()), n)} {_s(int(near.sum()), 'repeats', 'repeat')} an earlier row once case, "
+            "spaces and float rounding "
             f"({cfg.round_decimals} decimals) are ignored",
             None, int(near.sum()), ex,
             "set clean.standardize_categories=true and clean.drop_duplicates=true to merge and drop them",
@@ -226,6 +246,8 @@ def check_duplicates(ctx: Context, cfg: AuditConfig) -> list[Finding]:
 
 def check_conflicting_labels(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     ctx.need_target("classification")
+    if not ctx.features:
+        raise SkipCheck("no feature columns")
     labels, _ = ctx.labels()
     rows = np.flatnonzero(labels >= 0)
     hashes = ctx.feature_hash()[rows]
@@ -239,7 +261,8 @@ def check_conflicting_labels(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     k, groups = len(table), int(table["h"].nunique())
     return [Finding(
         "conflicting_labels", "warning",
-        f"{_rows(k, ctx.n)} in {groups:,} groups share the same features but carry different labels",
+        f"{_rows(k, ctx.n)} in {groups:,} {_s(groups, 'group', 'groups')} share the same features but carry "
+        "different labels",
         None, k, _ids(table["pos"]),
         "set clean.resolve_conflicts=true (keeps each group's most common label), or correct the labels",
         {"groups": groups},
@@ -256,7 +279,8 @@ def check_missing(ctx: Context, cfg: AuditConfig) -> list[Finding]:
             continue
         ex, share = _ids(np.flatnonzero(ctx.frame[col].isna().to_numpy())), k / n
         if ctx.target is not None and col == ctx.target:
-            found.append(Finding("missing_values", "warning", f"{_rows(int(k), n)} have no target value", str(col),
+            found.append(Finding("missing_values", "warning",
+                                 f"{_rows(int(k), n)} {_s(int(k), 'has', 'have')} no target value", str(col),
                                  int(k), ex, "these rows cannot be used for training; fill in the target or drop them",
                                  {"share": share}))
         elif k == n:
@@ -266,7 +290,7 @@ def check_missing(ctx: Context, cfg: AuditConfig) -> list[Finding]:
             warn = share >= cfg.missing_share
             found.append(Finding(
                 "missing_values", "warning" if warn else "info",
-                f"{_rows(int(k), n)} have no value in column '{col}'", str(col), int(k), ex,
+                f"{_rows(int(k), n)} {_s(int(k), 'has', 'have')} no value in column '{col}'", str(col), int(k), ex,
                 "imputation fills them from training rows, and preprocess.missing_indicators=true keeps the "
                 "fact that a value was missing" + ("; with this many missing, check why or drop the column" if warn else ""),
                 {"share": share},
@@ -355,10 +379,11 @@ def check_identifiers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
             codes, uniques = ctx.codes(col)
             present = int((codes >= 0).sum())
             share = len(uniques) / max(present, 1)
-            flagged, reason = present > 20 and share >= cfg.identifier_share, f"{100 * share:.1f}% of its values are distinct"
-            parsed = ctx.parsed(col)
-            if flagged and (~np.isnan(parsed)).mean() >= cfg.mixed_share and np.any(np.mod(parsed, 1) > 0):
-                flagged = False  # decimal numbers stored as text: mixed_types speaks for them
+            flagged = present > 20 and share >= cfg.identifier_share
+            reason = f"{100 * share:.1f}% of its values are distinct"
+            if flagged:  # decimal numbers stored as text are not keys: mixed_types speaks for them
+                parsed = ctx.parsed(col)
+                flagged = not ((~np.isnan(parsed)).mean() >= cfg.mixed_share and np.any(np.mod(parsed, 1) > 0))
         else:
             flagged = kind == "identifier"
             reason = infer_column(ctx.frame[col])[1] if flagged else ""
@@ -390,7 +415,8 @@ def check_mixed_types(ctx: Context, cfg: AuditConfig) -> list[Finding]:
             rows = np.flatnonzero(np.isin(codes, bad))
             found.append(Finding(
                 "mixed_types", "warning",
-                f"{_rows(k, ctx.n)} of column '{col}' are not numbers although {100 * share:.1f}% of its values are",
+                f"{_rows(k, ctx.n)} of column '{col}' {_s(k, 'is not a number', 'are not numbers')} although "
+                f"{100 * share:.1f}% of its values are",
                 str(col), k, _ids(rows),
                 "set clean.fix_mixed_types=true (the values that are not numbers become missing), or fix them at the source",
                 {"numeric_share": share, "bad_values": [[str(uniques[i]), int(counts[i])] for i in order[:5]]},
@@ -415,7 +441,8 @@ def _date_formats(ctx: Context, col, codes, text: pd.Index, counts: np.ndarray) 
                 for s in np.argsort(-rows_per_shape, kind="stable")]
     return [Finding(
         "mixed_types", "warning",
-        f"column '{col}' mixes {len(shapes)} date formats; {_rows(k, ctx.n)} differ from the most common one "
+        f"column '{col}' mixes {len(shapes)} date formats; {_rows(k, ctx.n)} {_s(k, 'differs', 'differ')} from "
+        "the most common one "
         f"(e.g. {examples[0][0]!r} and {examples[1][0]!r})",
         str(col), k, _ids(np.flatnonzero(np.isin(codes, other))),
         "set clean.fix_mixed_types=true to parse every format into one date, and check day/month order",
@@ -442,8 +469,9 @@ def check_inconsistent_categories(ctx: Context, cfg: AuditConfig) -> list[Findin
         groups = [[str(uniques[c]) for c in g["code"]] for _, g in variants.groupby("normal", sort=False)]
         found.append(Finding(
             "inconsistent_categories", "warning",
-            f"column '{col}' spells {len(groups)} value(s) in several ways that differ only in case or spaces "
-            f"(e.g. {groups[0][:3]}); {_rows(k, ctx.n)} use a less common spelling",
+            f"column '{col}' spells {len(groups)} {_s(len(groups), 'value', 'values')} in several ways that "
+            "differ only in case or spaces "
+            f"(e.g. {groups[0][:3]}); {_rows(k, ctx.n)} {_s(k, 'uses', 'use')} a less common spelling",
             str(col), k, _ids(np.flatnonzero(np.isin(codes, minor))),
             "set clean.standardize_categories=true", {"variants": groups[:10]},
         ))
@@ -461,11 +489,11 @@ def _robust_scale(v: np.ndarray):
 
 
 def _outlier_bounds(v: np.ndarray, cfg: AuditConfig):
+    """(lower, upper, q1, q3, median, robust sd, scale name, z threshold) on the scale where the column is
+    most symmetric: positive columns whose log is more symmetric (Bowley skewness) are judged on the log scale, so long natural tails
+    (amounts, counts) are not called outliers."""
     from scipy.special import ndtri
 
-    """(lower, upper, q1, q3, scale name) on the scale where the column is most symmetric: positive columns
-    whose log is more symmetric (Bowley skewness) are judged on the log scale, so long natural tails
-    (amounts, counts) are not called outliers."""
     q1, med, q3, sd = _robust_scale(v)
     space = "raw"
     if v.min() > 0 and q3 > q1:
@@ -473,9 +501,10 @@ def _outlier_bounds(v: np.ndarray, cfg: AuditConfig):
         if lq3 > lq1 and abs(lq3 + lq1 - 2 * lmed) / (lq3 - lq1) < abs(q3 + q1 - 2 * med) / (q3 - q1):
             q1, med, q3, sd, space = lq1, lmed, lq3, lsd, "log"
     iqr = q3 - q1
-    # Chauvenet: on a long column the z threshold rises until a normal column of that size expects fewer
-    # than half a value beyond it, so a million clean rows do not yield a handful of "outliers" per column.
-    z = max(cfg.outlier_z, float(ndtri(1 - 0.25 / v.size)))
+    # After Chauvenet: on a long column the z threshold rises until a normal column of that size expects
+    # 0.05 values beyond it (Chauvenet's 0.5, made stricter because a table has many columns), so a million
+    # clean rows do not yield a value or two of "outliers" in every other column.
+    z = max(cfg.outlier_z, float(ndtri(1 - 0.025 / v.size)))
     lower = min(q1 - cfg.outlier_iqr * iqr, med - z * sd)
     upper = max(q3 + cfg.outlier_iqr * iqr, med + z * sd)
     return lower, upper, q1, q3, med, sd, space, z
@@ -513,7 +542,7 @@ def check_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
         lo, hi = (np.exp(lower), np.exp(upper)) if space == "log" else (lower, upper)
         found.append(Finding(
             "outliers", severity,
-            f"{_rows(rows.size, ctx.n)} of column '{col}' lie outside [{lo:.4g}, {hi:.4g}] "
+            f"{_rows(rows.size, ctx.n)} of column '{col}' {_s(rows.size, 'lies', 'lie')} outside [{lo:.4g}, {hi:.4g}] "
             f"(robust z > {z_limit:.3g} and > {cfg.outlier_iqr:g} IQRs beyond the quartiles"
             f"{', on the log scale' if space == 'log' else ''})",
             str(col), int(rows.size), _ids(rows),
@@ -525,13 +554,16 @@ def check_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
 
 
 def check_multivariate_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
+    from scipy.stats import rankdata
     from sklearn.ensemble import IsolationForest
 
     X, cols = ctx.matrix(ctx.sample)
     if X.shape[1] < 2 or X.shape[0] < 100:
         raise SkipCheck("needs at least 2 usable feature columns and 100 rows")
     medians = np.nanmedian(np.where(np.isnan(X).all(axis=0), 0, X), axis=0) if X.size else 0
-    X = np.where(np.isnan(X), medians, X)
+    # Ranks (ties averaged), so a long-tailed column's natural extremes do not crowd out rows whose values
+    # are each ordinary but together unusual; IsolationForest's random cuts then fall evenly in rank space.
+    X = rankdata(np.where(np.isnan(X), medians, X), axis=0) / X.shape[0]
     # contamination="auto" skips sklearn's scoring pass at fit; the rows are scored once, here
     forest = IsolationForest(n_estimators=100, random_state=ctx.seed, n_jobs=1).fit(X)
     score = -forest.score_samples(X)  # higher: easier to isolate
@@ -543,7 +575,7 @@ def check_multivariate_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]
     return [Finding(
         "multivariate_outliers", "info",
         f"{flagged.size:,} of {m:,} rows checked ({100 * flagged.size / m:.1f}%) are unusual combinations of "
-        f"values (IsolationForest, expected share {cfg.multivariate_contamination:g})",
+        f"values (IsolationForest on ranks, expected share {cfg.multivariate_contamination:g})",
         None, int(flagged.size), _ids(ctx.sample[flagged]),
         "look at the example rows (most unusual first); fix or drop the ones that are errors",
         {"rows_checked": m, "columns": [str(c) for c in cols], "threshold_score": float(score[flagged].min())},
@@ -558,7 +590,8 @@ def check_class_imbalance(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     counts = np.bincount(labels[labels >= 0], minlength=len(classes))
     if len(classes) < 2:
         return [Finding("class_imbalance", "error", f"the target holds a single class ({classes[:1]})",
-                        str(ctx.target), int(counts.sum()), [], "a classifier needs at least two classes; check the target", {})]
+                        str(ctx.target), int(counts.sum()), [],
+                        "a classifier needs at least two classes; check the target", {})]
     lo, hi = int(np.argmin(counts)), int(np.argmax(counts))
     ratio = counts[hi] / max(counts[lo], 1)
     if ratio < cfg.imbalance_ratio:
@@ -577,13 +610,14 @@ def check_class_imbalance(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     )]
 
 
-def _lightgbm(ctx: Context, objective: str, n_estimators: int):
+def _lightgbm(ctx: Context, objective: str, n_estimators: int, n_rows: int):
     quiet_openmp()
     import lightgbm as lgb
 
     return lgb.LGBMClassifier(
         objective=objective, n_estimators=n_estimators, learning_rate=0.2, num_leaves=15, min_child_samples=10, max_bin=63,
-        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=ctx.seed, num_threads=ctx.threads,
+        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=ctx.seed,
+        num_threads=ctx.threads if n_rows >= 20_000 else 1,  # on small data, thread start-up costs more than it saves
         deterministic=True, force_row_wise=True, verbose=-1,
     )
 
@@ -596,7 +630,7 @@ def out_of_fold_proba(ctx: Context, X: np.ndarray, y: np.ndarray, n_estimators: 
     proba, gain = np.zeros((len(y), k)), np.zeros(X.shape[1])
     folds = StratifiedKFold(n_splits=min(5, int(np.bincount(y).min())), shuffle=True, random_state=ctx.seed)
     for train, held in folds.split(X, y):
-        model = _lightgbm(ctx, "binary" if k == 2 else "multiclass", n_estimators).fit(X[train], y[train])
+        model = _lightgbm(ctx, "binary" if k == 2 else "multiclass", n_estimators, len(train)).fit(X[train], y[train])
         proba[held] = model.predict_proba(X[held])
         gain += model.booster_.feature_importance("gain")
     return proba, gain / max(gain.sum(), 1e-12)
@@ -647,14 +681,20 @@ def check_label_errors(ctx: Context, cfg: AuditConfig) -> list[Finding]:
         return []
     hits = hits[np.argsort(-margin[hits], kind="stable")]
     share = hits.size / len(rows)
+    skill = float(np.mean([np.mean(proba[y == j].argmax(axis=1) == j) for j in range(len(kept))]))
+    # Confident learning trusts the model; when the features barely predict the label, hard rows look mislabelled.
+    caveat = (f"; the out-of-fold model is weak (balanced accuracy {skill:.2f}), so many may be hard cases rather "
+              "than wrong labels" if skill < 0.7 else "")
     suggested = kept[np.argmax(np.where(np.eye(len(kept), dtype=bool)[y], -1, proba), axis=1)]
     return [Finding(
         "label_errors", "warning" if share >= cfg.label_error_share else "info",
         f"{hits.size:,} of {len(rows):,} labelled rows checked ({100 * share:.1f}%) look mislabelled: their "
-        "out-of-fold probability of their own label is below the class's typical confidence while another class is confident",
+        "out-of-fold probability of their own label is below the class's typical confidence while another class is "
+        f"confident{caveat}",
         str(ctx.target), int(hits.size), _ids(rows[hits]),
         "review the example rows (most suspicious first) and correct their labels; the audit changes nothing",
-        {"rows_checked": len(rows), "share": share, "rows": [int(r) for r in rows[hits[:1000]]],
+        {"rows_checked": len(rows), "share": share, "model_balanced_accuracy": skill,
+         "rows": [int(r) for r in rows[hits[:1000]]],  # all flagged rows, most suspicious first (at most 1,000)
          "examples": [{"row": int(rows[i]), "given": str(classes[kept[y[i]]]), "suggested": str(classes[suggested[i]]),
                        "margin": float(margin[i])} for i in hits[:5]]},
     )]
@@ -698,7 +738,7 @@ def _one_column_score(bins: np.ndarray, y: np.ndarray, fold: np.ndarray, task: s
     return float(1 - np.sum((y - predicted) ** 2) / max(np.sum((y - y.mean()) ** 2), 1e-12))
 
 
-def _near_copy(values: np.ndarray, y: np.ndarray, bins: np.ndarray, task: str, categorical: bool) -> float | None:
+def _near_copy(values: np.ndarray, y: np.ndarray, bins: np.ndarray, task: str) -> float | None:
     """|Spearman| with a numeric target, or Cramer's V of a column with few levels with the classes."""
     if task == "regression":
         ok = ~np.isnan(values)
@@ -734,10 +774,9 @@ def check_target_leakage(ctx: Context, cfg: AuditConfig) -> list[Finding]:
         if ctx.kinds[col] not in _MODEL_KINDS and not (ctx.kinds[col] == "identifier" and not ctx.is_text(col)):
             continue
         values = ctx.encoded(col, rows)
-        categorical = ctx.kinds[col] == "categorical"
-        bins = _bins(values, categorical)
+        bins = _bins(values, categorical=ctx.kinds[col] == "categorical")
         score = _one_column_score(bins, y, fold, ctx.task)
-        copy = _near_copy(values, y, bins, ctx.task, categorical)
+        copy = _near_copy(values, y, bins, ctx.task)
         if score < cfg.leakage_score and (copy is None or copy < cfg.near_copy):
             continue
         why = (f"predicts the target on its own with an out-of-fold {metric} of {score:.3f}"
@@ -756,6 +795,8 @@ def check_target_leakage(ctx: Context, cfg: AuditConfig) -> list[Finding]:
 def check_contamination(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     if not ctx.splits or "train" not in ctx.splits:
         raise SkipCheck("no train split given")
+    if not ctx.features:
+        raise SkipCheck("no feature columns")
     hashes, train = ctx.feature_hash(), ctx.splits["train"]
     found = []
     for name in ("validation", "test"):
