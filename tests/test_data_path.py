@@ -161,3 +161,52 @@ def test_cli_bad_and_odd_input(tmp_path, penguins):
     penguins.head(4).assign(island="Atlantis").to_csv(tmp_path / "new.csv", index=False)
     run_cli("predict", "r", "new.csv", "-o", "p.csv", cwd=tmp_path, check=True)
     assert len(pd.read_csv(tmp_path / "p.csv")) == 4
+
+
+def test_cross_validation_folds_fit_on_their_own_training_rows(tmp_path, penguins, monkeypatch):
+    from trainwright.data.features import Preprocessor
+
+    fitted = []
+    original = Preprocessor.fit
+
+    def spy(self, frame, y=None):
+        fitted.append(set(frame.index))
+        return original(self, frame, y)
+
+    monkeypatch.setattr(Preprocessor, "fit", spy)
+    penguins.to_csv(tmp_path / "p.csv", index=False)
+    run = trainwright.train(tmp_path / "p.csv", target="species", out=tmp_path / "r",
+                            overrides=["model.type=linear", "split.cv.method=stratified", "split.cv.n_splits=3"])
+    splits = json.loads((run.path / "splits.json").read_text())
+    test, train = set(splits["test"]), set(splits["train"])
+    assert len(fitted) == 1 + 3 and fitted[0] == train
+    for rows in fitted:
+        assert not rows & test
+    pool = train | set(splits["validation"])
+    for rows in fitted[1:]:
+        held = pool - rows  # the fold's validation rows
+        assert 0.25 < len(held) / len(pool) < 0.4
+
+
+def test_audit_command_writes_reports_and_finds_planted_problems(tmp_path, penguins):
+    planted = pd.concat([penguins, penguins.head(6)], ignore_index=True).assign(leak=lambda f: f["species"])
+    planted.to_csv(tmp_path / "planted.csv", index=False)
+    proc = run_cli("audit", "planted.csv", "--target", "species", "--json", "a.json", "--html", "a.html", cwd=tmp_path,
+                   check=True)
+    report = json.loads((tmp_path / "a.json").read_text())
+    checks = {f["check"]: f for f in report["findings"]}
+    assert checks["exact_duplicates"]["count"] == 6 and checks["exact_duplicates"]["examples"][:2] == [344, 345]
+    assert checks["target_leakage"]["column"] == "leak" and checks["target_leakage"]["severity"] == "error"
+    assert "target_leakage" in proc.stdout and "leak" in proc.stdout
+    html = (tmp_path / "a.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "target_leakage" in html
+    proc = run_cli("audit", "planted.csv", "--json", "a.json", cwd=tmp_path)
+    assert proc.returncode == 2 and "--force" in proc.stderr  # never overwrites without --force
+    # in a run, the leaking column is dropped, logged and recorded
+    run = trainwright.train(tmp_path / "planted.csv", target="species", out=tmp_path / "r",
+                            overrides=["model.type=linear"])
+    assert "leak" not in run.info["features"]
+    log = json.loads((run.path / "cleaning_log.json").read_text())
+    assert any(a["action"] == "drop_leaking" and a["column"] == "leak" for a in log["actions"])
+    assert (run.path / "audit.html").is_file()
+    assert any(f["check"] == "exact_duplicates" for f in json.loads((run.path / "audit.json").read_text())["findings"])

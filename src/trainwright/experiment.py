@@ -99,7 +99,7 @@ class Experiment:
             log = CleaningLog(raw_sha256=file_sha256(data_path))
             raw_shape = frame.shape
         with self.stage("schema"):
-            frame = add_frame_features(self, frame)
+            frame = raw = add_frame_features(self, frame)
             frame, task = resolve_task(self, frame, data_path)
             primary_metric(task, rec.evaluate.metric)  # a metric of the wrong task fails before any work
             schema = infer_schema(frame)
@@ -116,7 +116,7 @@ class Experiment:
             except DataError as exc:
                 raise explain_after_cleaning(exc, log) from None
         with self.stage("audit"):
-            report = run_audit(self, frame, task, splits)
+            report = run_audit(self, raw, frame.index.to_numpy(), task, splits)
         run_dir = self._create_run_dir(data_path)
         try:
             fit_and_save(self, run_dir, frame, y, task, features, splits, log, report, fp)

@@ -6,7 +6,6 @@ created, so bad input leaves nothing behind.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -194,20 +193,22 @@ def _time_values(series: pd.Series, name: str) -> np.ndarray:
     return values
 
 
-def run_audit(exp, frame: pd.DataFrame, task: str, splits):
-    """The data audit with the real split (contamination and drift included); None when disabled."""
+def run_audit(exp, raw: pd.DataFrame, row_ids: np.ndarray, task: str, splits):
+    """The data audit of the file's rows as read (before cleaning), with the real split, so every row
+    number in a finding is a row number of the file; None when disabled.
+
+    Args:
+        raw: the rows as read (plus lag features), indexed 0..n-1.
+        row_ids: file row number of each row of the cleaned frame the split was made on.
+    """
     from trainwright.data.audit import audit
 
     cfg = exp.recipe.audit
     if not cfg.enabled:
         return None
-    report = audit(frame.reset_index(drop=True), target=exp.recipe.target, task=task, config=cfg,
-                   splits=splits.as_dict(), seed=exp.recipe.seed)
-    # The audit counts positions; the run speaks of row numbers of the file.
-    row_ids = frame.index.to_numpy()
-    report = dataclasses.replace(report, findings=tuple(
-        dataclasses.replace(f, examples=[int(row_ids[i]) for i in f.examples if 0 <= int(i) < len(row_ids)])
-        for f in report.findings))
+    file_splits = {name: row_ids[positions] for name, positions in splits.as_dict().items()}
+    report = audit(raw.reset_index(drop=True), target=exp.recipe.target, task=task, config=cfg,
+                   splits=file_splits, seed=exp.recipe.seed)
     for finding in report.findings:
         if finding.severity in ("warning", "error"):
             exp._log(f"audit {finding.severity}: {finding.message}")

@@ -5,7 +5,9 @@ identifier and mixed-type columns, outliers, class imbalance, likely label error
 target leakage and, given splits, train/test contamination and split drift) and
 returns an ``AuditReport``: findings with counts, example row ids, a severity and
 a remedy naming the recipe setting that fixes it. The checks themselves live in
-``audit_checks.py``; this module holds the public types and the report.
+``audit_checks.py`` (the counting checks and the list of all checks) and
+``audit_models.py`` (the shared context and the model-based checks); this module
+holds the public types and the report.
 
 Row ids are 0-based positions in the frame given to ``audit``. The model-based
 checks (label errors, leakage, multivariate outliers, split drift) and the column
