@@ -50,7 +50,7 @@ def test_balancing_sees_training_rows_only(tmp_path, data_dir, monkeypatch):
 
     monkeypatch.setattr(balance_module, "balance", spy)
     frame = pd.read_csv(data_dir / "breast_cancer.csv")
-    frame = pd.concat([frame[frame.target == "benign"], frame[frame.target == "malignant"].head(40)])
+    frame = pd.concat([frame[frame.target == "benign"], frame[frame.target == "malignant"].head(25)])
     frame.to_csv(tmp_path / "imb.csv", index=False)
     run = trainwright.train(tmp_path / "imb.csv", target="target", out=tmp_path / "r",
                             overrides=["balance.method=auto", "audit.enabled=false"])

@@ -36,7 +36,9 @@ def balance_training_rows(exp, X, y, pre, task: str, *, record: bool = False):
         raise ConfigError(f"balance.method={method} applies to classification only; set balance.method=none",
                           path="balance.method")
     if method == "auto":
-        method, reason = choose_method(y, has_categorical=bool(pre.categorical_groups()))
+        a = exp.recipe.audit
+        method, reason = choose_method(y, has_categorical=bool(pre.categorical_groups()),
+                                       mild=a.imbalance_ratio, strong=a.strong_imbalance_ratio)
         if record:
             exp.decide("balance.method", method, reason)
     out = balance(X, y, method, seed=exp.recipe.seed, categorical_groups=pre.categorical_groups())

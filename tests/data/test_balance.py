@@ -54,11 +54,12 @@ def test_class_weights_equalise_total_weight(imbalanced):
 
 
 def test_auto_choice():
-    assert choose_method(np.array([0] * 50 + [1] * 45))[0] == "none"
-    assert choose_method(np.array([0] * 60 + [1] * 30))[0] == "class_weight"
-    assert choose_method(np.array([0] * 90 + [1] * 10))[0] == "smote"
-    assert choose_method(np.array([0] * 90 + [1] * 10), has_categorical=True)[0] == "smotenc"
+    assert choose_method(np.array([0] * 50 + [1] * 20))[0] == "none"
+    assert choose_method(np.array([0] * 90 + [1] * 10))[0] == "class_weight"
+    assert choose_method(np.array([0] * 200 + [1] * 10))[0] == "smote"
+    assert choose_method(np.array([0] * 200 + [1] * 10), has_categorical=True)[0] == "smotenc"
     assert choose_method(np.array([0] * 90 + [1] * 3))[0] == "oversample"
+    assert choose_method(np.array([0] * 90 + [1] * 10), mild=10, strong=20)[0] == "none"
 
 
 def test_errors():

@@ -41,23 +41,24 @@ def class_weights(y: np.ndarray) -> np.ndarray:
     return (len(y) / (len(classes) * counts))[codes]
 
 
-def choose_method(y: np.ndarray, *, has_categorical: bool = False) -> tuple[str, str]:
-    """The remedy ``auto`` picks from the imbalance: (method, reason).
+def choose_method(y: np.ndarray, *, has_categorical: bool = False, mild: float = 3.0,
+                  strong: float = 10.0) -> tuple[str, str]:
+    """The remedy ``auto`` picks from the imbalance, with the audit's thresholds: (method, reason).
 
-    Ratio majority/minority below 1.5: none; below 4: class weights; otherwise
-    synthetic oversampling (SMOTE-NC with categorical features), or random
-    oversampling when the minority class is too small for 5 neighbours.
+    Ratio majority/minority below ``mild``: none; below ``strong``: class weights; otherwise
+    synthetic oversampling (SMOTE-NC with categorical features), or random oversampling when the
+    minority class is too small for 5 neighbours.
     """
     _, counts = np.unique(y, return_counts=True)
     ratio = counts.max() / counts.min()
-    if ratio < 1.5:
-        return "none", f"classes are balanced (majority/minority ratio {ratio:.2f})"
-    if ratio < 4:
-        return "class_weight", f"mild imbalance (ratio {ratio:.2f}): weight rows instead of changing them"
+    if ratio < mild:
+        return "none", f"majority/minority ratio {ratio:.2f} is below audit.imbalance_ratio={mild:g}"
+    if ratio < strong:
+        return "class_weight", f"imbalance ratio {ratio:.2f}: weight rows instead of changing them"
     if counts.min() <= 5:
         return "oversample", f"strong imbalance (ratio {ratio:.1f}) with only {counts.min()} minority rows: too few for SMOTE"
     method = "smotenc" if has_categorical else "smote"
-    return method, f"strong imbalance (ratio {ratio:.1f}): synthesise minority rows with {method.upper()}"
+    return method, f"strong imbalance (ratio {ratio:.1f} >= audit.strong_imbalance_ratio): synthesise minority rows with {method.upper()}"
 
 
 def balance(X: np.ndarray, y: np.ndarray, method: str, *, seed: int = 0,
@@ -154,6 +155,7 @@ class BalanceConfig(BaseModel):
                     "smote_tomek", "smote_enn"] = Field(
         "none",
         description="Class balancing on training rows only (never validation or test). 'auto' picks from the "
-                    "imbalance: none below ratio 1.5, class weights below 4, else SMOTE (SMOTE-NC with categorical "
-                    "features). Off by default because resampling shifts predicted probabilities; the audit "
+                    "imbalance ratio of the training rows with the audit's thresholds: none below "
+                    "audit.imbalance_ratio, class weights below audit.strong_imbalance_ratio, else SMOTE (SMOTE-NC "
+                    "with categorical features). Off by default because resampling shifts predicted probabilities; the audit "
                     "recommends it when classes are imbalanced.")
