@@ -57,7 +57,7 @@ def test_mlp_from_recipe_and_set(tmp_path, penguins_csv):
     run_cli("init", penguins_csv, "--target", "species", "-o", tmp_path / "r.yaml", cwd=tmp_path, check=True)
     text = (tmp_path / "r.yaml").read_text()
     assert "# Most boosting rounds" in text and "classification" in text
-    run_cli("train", "--recipe", tmp_path / "r.yaml", "--set", "model.type=mlp", "--set", "model.epochs=30",
+    run_cli("train", "--recipe", tmp_path / "r.yaml", "--set", "model.type=mlp", "--set", "train.epochs=30",
             "--seed", "3", "--out", tmp_path / "mlp", cwd=tmp_path, check=True)
     info = json.loads((tmp_path / "mlp" / "run.json").read_text())
     assert info["model"] == "mlp" and info["status"] == "completed"

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "train": "trainwright.experiment",
     "audit": "trainwright.experiment",
+    "lr_find": "trainwright.experiment",
     "Experiment": "trainwright.experiment",
     "load": "trainwright.runs",
     "Run": "trainwright.runs",
@@ -37,7 +38,7 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # for editors and type checkers; at run time names load lazily
     from trainwright.config.recipe import Recipe
     from trainwright.errors import ArtifactError, ConfigError, DataError, NotFittedError, TrainwrightError
-    from trainwright.experiment import Experiment, audit, train
+    from trainwright.experiment import Experiment, audit, lr_find, train
     from trainwright.runs import Run, list_runs, load
 
 

@@ -33,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory (default: runs/<time>-<data name>)")
     t.add_argument("--seed", type=int, help="seed for the split and the models (default 42)")
     t.add_argument("--time-budget", type=float, metavar="SECONDS", help="wall-time bound for the whole run")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its newest checkpoint")
+    t.add_argument("--nproc", type=int, metavar="N", help="data-parallel processes for neural models (DDP)")
+
+    lf = sub.add_parser("lr-find", help="sweep the learning rate of a neural model, plot loss against it, suggest one")
+    lf.add_argument("data", nargs="?", help="CSV, Parquet or JSON Lines file (or data.path in the recipe)")
+    lf.add_argument("--target", help="column to predict")
+    lf.add_argument("--recipe", help="YAML recipe")
+    lf.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    lf.add_argument("--plot", metavar="OUT.svg", help="write the loss-vs-lr plot as SVG")
+    lf.add_argument("--force", action="store_true", help="replace the plot file if it exists")
 
     a = sub.add_parser("audit", help="audit a data file: duplicates, missing values, outliers, imbalance, "
                                      "label errors, leakage, split contamination and drift")
@@ -126,11 +136,40 @@ class _RichReporter:
 
 def _cmd_train(args) -> int:
     import trainwright
+    from trainwright.errors import ConfigError
+    from trainwright.training.distributed import init_from_env, rank
 
+    if args.resume and any([args.data, args.target, args.recipe, args.overrides, args.task, args.out, args.seed,
+                            args.time_budget]):
+        raise ConfigError("--resume RUN_DIR continues a run with the recipe it started with; give no data, "
+                          "--target, --recipe, --set, --task, --out, --seed or --time-budget with it")
+    distributed = init_from_env()  # under torchrun: every rank runs the command, rank 0 writes
+    reporter = _RichReporter() if rank() == 0 else None
     run = trainwright.train(args.data, target=args.target, recipe=args.recipe, overrides=args.overrides,
                             task=args.task, out=args.out, seed=args.seed, time_budget=args.time_budget,
-                            reporter=_RichReporter())
-    _summary(run)
+                            reporter=reporter, resume=args.resume, nproc=args.nproc)
+    if rank() == 0:
+        _summary(run)
+    if distributed:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def _cmd_lr_find(args) -> int:
+    import trainwright
+    from trainwright.runs import write_text
+
+    if args.plot:
+        _refuse_overwrite([Path(args.plot)], args.force)
+    result = trainwright.lr_find(args.data, target=args.target, recipe=args.recipe, overrides=args.overrides)
+    console = _console()
+    console.print(f"suggested learning rate: [bold]{result.suggestion:.3g}[/] ({result.reason})")
+    console.print(f"use it with: --set train.optimizer.lr={result.suggestion:.3g}")
+    if args.plot:
+        write_text(Path(args.plot), result.to_svg())
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -345,7 +384,7 @@ def _cmd_runs(args) -> int:
 
 
 _COMMANDS = {
-    "train": _cmd_train, "audit": _cmd_audit, "demo": _cmd_demo, "predict": _cmd_predict, "evaluate": _cmd_evaluate,
+    "train": _cmd_train, "lr-find": _cmd_lr_find, "audit": _cmd_audit, "demo": _cmd_demo, "predict": _cmd_predict, "evaluate": _cmd_evaluate,
     "init": _cmd_init, "schema": _cmd_schema, "runs": _cmd_runs,
 }
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 
-__all__ = ["Experiment", "train", "audit", "Reporter"]
+__all__ = ["Experiment", "train", "audit", "lr_find", "Reporter"]
 
 
 class Reporter:
@@ -24,6 +25,21 @@ class Reporter:
 
     def info(self, message: str) -> None:
         pass
+
+
+@dataclass
+class Prepared:
+    """What the stages before fitting produce."""
+
+    raw: Any
+    frame: Any
+    y: Any
+    task: str
+    features: dict
+    splits: Any
+    log: Any
+    fp: dict
+    data_path: Path
 
 
 class Experiment:
@@ -47,6 +63,8 @@ class Experiment:
         self.reporter = reporter or Reporter()
         self.started = started if started is not None else time.monotonic()
         self.decisions: list[dict[str, Any]] = []
+        self.resume = False
+        self.extra_callbacks: tuple = ()
         self.dropped_columns: list[str] = []
         self.log: list[str] = []
 
@@ -68,6 +86,25 @@ class Experiment:
             yield
         self._log(f"stage {name} done in {time.monotonic() - t0:.2f}s")
 
+    def fit_options(self, model_type: str) -> dict:
+        """Checkpointing and resume for a learner of this run (neural learners use them)."""
+        run_dir = getattr(self, "run_dir", None)
+        if run_dir is None:
+            return {}
+        return {"checkpoint_dir": run_dir / "checkpoints" / model_type, "resume": self.resume,
+                "callbacks": self.callbacks(run_dir, model_type)}
+
+    def callbacks(self, run_dir: Path, model_type: str) -> tuple:
+        from trainwright.training.callbacks import JsonlLogger, MLflowLogger, TensorBoardLogger
+
+        log = self.recipe.train.log
+        out = [JsonlLogger(run_dir / f"history-{model_type}.jsonl")]
+        if log.tensorboard:
+            out.append(TensorBoardLogger(run_dir / "tensorboard" / model_type))
+        if log.mlflow:
+            out.append(MLflowLogger())
+        return tuple(out) + tuple(self.extra_callbacks)
+
     @property
     def deadline(self) -> float | None:
         budget = self.recipe.train.time_budget
@@ -80,18 +117,38 @@ class Experiment:
         Raises:
             DataError, ConfigError: bad input, found before any run directory is written.
         """
+        from trainwright.experiment_fit import fit_and_save
+        from trainwright.runs import Run
+        from trainwright.training.distributed import rank
+
+        p = self.prepare()
+        with self.stage("audit"):
+            from trainwright.experiment_stages import run_audit
+
+            report = run_audit(self, p.raw, p.frame.index.to_numpy(), p.task, p.splits)
+        if rank() != 0:  # under torchrun only rank 0 writes the run; the others write to a folder that is dropped
+            import tempfile
+
+            self.out, self.resume = tempfile.mkdtemp(prefix="trainwright-rank-"), False
+        run_dir = self.run_dir = self._create_run_dir(p.data_path, p.fp)
+        try:
+            fit_and_save(self, run_dir, p.frame, p.y, p.task, p.features, p.splits, p.log, report, p.fp)
+        except BaseException as exc:
+            self._mark_failed(run_dir, exc)
+            raise
+        return Run(run_dir)
+
+    def prepare(self) -> "Prepared":
+        """The stages before fitting: load, schema, clean, split. Checks all input; writes nothing."""
         from trainwright.data.clean import CleaningLog, clean_before_split
         from trainwright.data.schema import infer_schema
         from trainwright.data.sources import file_sha256
+        from trainwright.errors import DataError
         from trainwright.evaluate.metrics import primary_metric
-        from trainwright.experiment_fit import fit_and_save
         from trainwright.experiment_stages import (
             add_frame_features, check_target, choose_features, explain_after_cleaning, fingerprint, load_data,
-            make_splits,
-            resolve_task, run_audit, target_values,
+            make_splits, resolve_task, target_values,
         )
-        from trainwright.errors import DataError
-        from trainwright.runs import Run
 
         rec = self.recipe
         with self.stage("load"):
@@ -115,23 +172,33 @@ class Experiment:
                 splits = make_splits(self, frame, y, task)
             except DataError as exc:
                 raise explain_after_cleaning(exc, log) from None
-        with self.stage("audit"):
-            report = run_audit(self, raw, frame.index.to_numpy(), task, splits)
-        run_dir = self._create_run_dir(data_path)
-        try:
-            fit_and_save(self, run_dir, frame, y, task, features, splits, log, report, fp)
-        except BaseException as exc:
-            self._mark_failed(run_dir, exc)
-            raise
-        return Run(run_dir)
+        return Prepared(raw, frame, y, task, features, splits, log, fp, data_path)
 
-    def _create_run_dir(self, data_path: Path) -> Path:
+    def _create_run_dir(self, data_path: Path, fp: dict) -> Path:
         from trainwright.runs import new_run_dir, write_json
 
+        if self.resume:
+            return self._reopen_run_dir(Path(self.out), fp)
         name = data_path.stem.replace(" ", "_")[:40] or "run"
         run_dir = new_run_dir(self.out, runs_dir=self.runs_dir, name=name)
         self.run_info = {"format_version": 1, "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                          "data": str(data_path), "target": self.recipe.target}
+        write_json(run_dir / "run.json", self.run_info)
+        return run_dir
+
+    def _reopen_run_dir(self, run_dir: Path, fp: dict) -> Path:
+        import json
+
+        from trainwright.errors import DataError
+        from trainwright.runs import write_json
+
+        old = json.loads((run_dir / "fingerprint.json").read_text()) if (run_dir / "fingerprint.json").is_file() else {}
+        if old and old.get("sha256") != fp["sha256"]:
+            raise DataError(f"{fp['file']} changed since run {run_dir} started (content hash differs); a resumed run "
+                            "must see the same data. Train a new run instead.", file=fp["file"])
+        self.run_info = json.loads((run_dir / "run.json").read_text())
+        self.run_info.update(status="running", resumed=self.run_info.get("resumed", 0) + 1)
+        self.run_info.pop("error", None)
         write_json(run_dir / "run.json", self.run_info)
         return run_dir
 
@@ -147,7 +214,7 @@ class Experiment:
 
 def train(data=None, *, target: str | None = None, recipe=None, overrides: list[str] | None = None,
           task: str | None = None, out=None, seed: int | None = None, time_budget: float | None = None,
-          runs_dir="runs", reporter: Reporter | None = None):
+          runs_dir="runs", reporter: Reporter | None = None, resume=None, nproc: int | None = None):
     """Train a model from a data file and/or a recipe; returns the finished ``Run``.
 
     Args:
@@ -159,6 +226,9 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
         out: run directory; default ``runs/<time>-<data name>``.
         seed: seed for the split and the models.
         time_budget: seconds for the whole run.
+        resume: a run directory whose training was interrupted: continue it from its newest
+            checkpoint, with the recipe it was started with (the other arguments must be None).
+        nproc: data-parallel processes for neural learners (``train.nproc``).
 
     Returns:
         Run: metrics in ``run.metrics``; ``run.predict(frame)`` for new rows.
@@ -171,9 +241,18 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
         >>> run = trainwright.train("penguins.csv", target="species")  # doctest: +SKIP
         >>> run.metrics["test"]["accuracy"]                             # doctest: +SKIP
     """
+    started = time.monotonic()
+    if resume is not None:
+        return _resume(Path(resume), started, reporter, nproc)
+    rec, given = _recipe_from_args(data, target, recipe, overrides, task=task, seed=seed, time_budget=time_budget,
+                                   nproc=nproc)
+    return Experiment(rec, given=given, out=out, runs_dir=runs_dir, reporter=reporter, started=started).run()
+
+
+def _recipe_from_args(data, target, recipe, overrides, *, task=None, seed=None, time_budget=None, nproc=None):
+    """(validated Recipe, the recipe as given) from the arguments of ``train``."""
     from trainwright.config.io import apply_overrides, load_recipe, parse_recipe
 
-    started = time.monotonic()
     base_dir = None
     if isinstance(recipe, (str, Path)):
         base_dir = Path(recipe).parent
@@ -183,7 +262,7 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
     if isinstance(raw.get("data"), str):
         raw["data"] = {"path": raw["data"]}
     if data is not None:
-        raw["data"] = {**raw.get("data", {}), "path": str(data)}
+        raw["data"] = {**raw.get("data", {}), "path": str(Path(data).resolve())}
     elif base_dir is not None and isinstance(raw.get("data"), dict):
         # A relative data path in a recipe file is relative to the recipe's folder.
         path = raw["data"].get("path")
@@ -192,8 +271,9 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
     for key, value in (("target", target), ("task", task), ("seed", seed)):
         if value is not None:
             raw[key] = value
-    if time_budget is not None:
-        raw["train"] = {**raw.get("train", {}), "time_budget": time_budget}
+    for key, value in (("time_budget", time_budget), ("nproc", nproc)):
+        if value is not None:
+            raw["train"] = {**raw.get("train", {}), key: value}
     given = apply_overrides(raw, list(overrides or []))
     rec = parse_recipe(given)
     if rec.data.path is None:
@@ -201,7 +281,29 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
 
         raise ConfigError("no data given: pass a data file (trainwright train DATA ...) or set data.path in the recipe",
                           path="data.path")
-    return Experiment(rec, given=given, out=out, runs_dir=runs_dir, reporter=reporter, started=started).run()
+    return rec, given
+
+
+def _resume(run_dir: Path, started: float, reporter, nproc):
+    import json
+
+    import yaml
+
+    from trainwright.config.io import parse_recipe
+    from trainwright.errors import ArtifactError
+
+    info_path = run_dir / "run.json"
+    if not info_path.is_file() or not (run_dir / "recipe.yaml").is_file():
+        raise ArtifactError(f"--resume {run_dir}: not a trainwright run directory (no run.json / recipe.yaml)")
+    status = json.loads(info_path.read_text()).get("status")
+    if status == "completed":
+        raise ArtifactError(f"--resume {run_dir}: the run already completed; there is nothing to resume")
+    given = yaml.safe_load((run_dir / "recipe.yaml").read_text()) or {}
+    if nproc is not None:
+        given["train"] = {**given.get("train", {}), "nproc": nproc}
+    exp = Experiment(parse_recipe(given), given=given, out=run_dir, reporter=reporter, started=started)
+    exp.resume = True
+    return exp.run()
 
 
 def audit(data, *, target: str | None = None, task: str | None = None, overrides: list[str] | None = None,
@@ -247,3 +349,45 @@ def audit(data, *, target: str | None = None, task: str | None = None, overrides
         except DataError:
             splits = None  # too small to split: the split checks are skipped
     return run_checks(frame, target=target, task=task, config=config, splits=splits, seed=seed)
+
+
+def lr_find(data=None, *, target: str | None = None, recipe=None, overrides: list[str] | None = None):
+    """Sweep the learning rate of the recipe's neural model on its training rows (Smith's range test).
+
+    Returns:
+        LRFinderResult: rates, smoothed losses and the suggested rate (``.to_svg()`` plots them).
+
+    Example:
+        >>> result = trainwright.lr_find("penguins.csv", target="species")   # doctest: +SKIP
+        >>> result.suggestion                                                # doctest: +SKIP
+    """
+    import numpy as np
+    import torch
+
+    from trainwright.experiment_fit import make_preprocessor
+    from trainwright.models.neural.layers import build_mlp
+    from trainwright.models.neural.tabular import MLPConfig
+    from trainwright.training.lr_finder import find_lr
+    from trainwright.training.loop import resolve_batch_size
+
+    rec, given = _recipe_from_args(data, target, recipe, overrides)
+    exp = Experiment(rec, given=given)
+    p = exp.prepare()
+    rows = p.frame.iloc[p.splits.train]
+    pre = make_preprocessor(exp, p.features, p.task, seed=rec.seed)
+    X = torch.as_tensor(pre.fit_transform(rows, p.y[p.splits.train]))
+    if p.task == "classification":
+        classes, codes = np.unique(p.y[p.splits.train], return_inverse=True)
+        y, n_out = torch.as_tensor(codes), len(classes)
+        loss_fn = torch.nn.functional.cross_entropy
+    else:
+        values = p.y[p.splits.train].astype(np.float64)
+        y, n_out = torch.as_tensor((values - values.mean()) / (values.std() or 1.0), dtype=torch.float32), 1
+        loss_fn = lambda out, t: torch.nn.functional.mse_loss(out[:, 0], t)  # noqa: E731
+    arch = rec.model if isinstance(rec.model, MLPConfig) else MLPConfig()
+    torch.manual_seed(rec.seed)
+    model = build_mlp(X.shape[1], list(arch.hidden_sizes), n_out, dropout=arch.dropout, norm=arch.norm,
+                      residual=arch.residual, activation=arch.activation, dropconnect=arch.dropconnect, init=arch.init)
+    optimizer = rec.train.optimizer.model_copy(update={"lr": 1e-3})
+    return find_lr(model, loss_fn, X, y, optimizer=optimizer, batch_size=resolve_batch_size(rec.train, len(X)),
+                   seed=rec.seed)

@@ -154,6 +154,8 @@ def _save_outputs(exp, run_dir: Path, task, metric, config, learner, metrics, bo
     write_json(run_dir / "cleaning_log.json", log.to_dict())
     resolved = exp.recipe.model_copy(deep=True)
     resolved.task, resolved.model = task, config
+    if getattr(learner, "neural", False):
+        resolved.train.batch_size = learner.batch_size_
     resolved.data.path = str(Path(exp.recipe.data.path).resolve())  # replayable from any folder
     resolved.evaluate.metric = metric
     resolved.split.method = exp.split_method

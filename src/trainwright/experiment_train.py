@@ -28,7 +28,7 @@ def train_candidates(exp, task: str, X: dict, Y: dict, sample_weight=None):
             board.append({"model": config.type, "status": "skipped", "reason": "time budget used up"})
             exp._log(f"{config.type}: skipped, time budget used up")
             continue
-        learner = build_learner(config, task=task, seed=rec.seed)
+        learner = build_learner(config, task=task, seed=rec.seed, train=rec.train)
         for module in learner.requires:  # import cost (torch: ~1.5 s) counts, and is paid before the share is set
             importlib.import_module(module)
         deadline = exp.deadline
@@ -38,7 +38,7 @@ def train_candidates(exp, task: str, X: dict, Y: dict, sample_weight=None):
             deadline = time.monotonic() + max(remaining, 0.0) / (len(configs) - i)
         t0 = time.monotonic()
         learner.fit(X["train"], Y["train"], X_valid=X["validation"], y_valid=Y["validation"],
-                    sample_weight=sample_weight, deadline=deadline)
+                    sample_weight=sample_weight, deadline=deadline, **exp.fit_options(config.type))
         seconds = time.monotonic() - t0
         valid = score_learner(task, learner, X["validation"], Y["validation"])
         board.append({"model": config.type, "status": "trained", "validation": valid, "fit_seconds": round(seconds, 3),
@@ -59,21 +59,19 @@ def resolved_config(config, learner):
     """The config with its 'auto' values replaced by what the learner chose."""
     if config.type == "linear" and config.alpha == "auto":
         return config.model_copy(update={"alpha": learner.alpha_})
-    if config.type == "mlp" and config.batch_size == "auto":
-        return config.model_copy(update={"batch_size": learner.batch_size_})
     return config
 
 
-def fixed_config(config, learner):
-    """The config with its iteration count fixed at what the trained learner chose, so a refit
-    needs no validation rows (cross-validation scores fold rows it never used for stopping)."""
+def fixed_config(config, learner, train):
+    """(model config, train config) with the iteration count fixed at what the trained learner chose, so a
+    refit needs no validation rows (cross-validation scores fold rows it never used for stopping)."""
     if config.type == "lightgbm":
-        return config.model_copy(update={"n_estimators": learner.best_iteration_})
+        return config.model_copy(update={"n_estimators": learner.best_iteration_}), train
     if config.type == "mlp":
-        return config.model_copy(update={"epochs": learner.best_iteration_})
+        return config, train.model_copy(update={"epochs": max(1, learner.best_iteration_)})
     if config.type == "linear":
-        return config.model_copy(update={"alpha": learner.alpha_})
-    return config
+        return config.model_copy(update={"alpha": learner.alpha_}), train
+    return config, train
 
 
 def train_members(exp, frame, y, task: str, kinds, positions, config, m: int) -> list:
@@ -89,7 +87,7 @@ def train_members(exp, frame, y, task: str, kinds, positions, config, m: int) ->
         pre = make_preprocessor(exp, kinds, task, seed=seed, posterior=True)
         Xt = pre.fit_transform(frame.iloc[train], y[train])
         Xt, yt, w = balance_training_rows(exp, Xt, y[train], pre, task)
-        learner = build_learner(config, task=task, seed=seed)
+        learner = build_learner(config, task=task, seed=seed, train=exp.recipe.train)
         learner.fit(Xt, yt, X_valid=pre.transform(frame.iloc[valid]), y_valid=y[valid], sample_weight=w,
                     deadline=exp.deadline)
         members.append((pre, learner))
@@ -114,16 +112,16 @@ def cross_validate(exp, frame, y, task: str, kinds, splits, config, learner) -> 
     labels = y[pool] if task == "classification" and cv.method in ("stratified", "repeated") else None
     folds = cross_validation_folds(len(pool), method=cv.method, n_splits=cv.n_splits, n_repeats=cv.n_repeats,
                                    labels=labels, groups=groups, seed=rec.seed)
-    fixed = fixed_config(config, learner)
+    fixed, fixed_train = fixed_config(config, learner, rec.train)
     per_fold = []
     for k, (tr, va) in enumerate(folds):
         tr, va = pool[tr], pool[va]
         pre = make_preprocessor(exp, kinds, task, seed=rec.seed)
         Xt, yt, w = balance_training_rows(exp, pre.fit_transform(frame.iloc[tr], y[tr]), y[tr], pre, task)
-        model = build_learner(fixed, task=task, seed=rec.seed).fit(Xt, yt, sample_weight=w)
+        model = build_learner(fixed, task=task, seed=rec.seed, train=fixed_train).fit(Xt, yt, sample_weight=w)
         per_fold.append(score_learner(task, model, pre.transform(frame.iloc[va]), y[va]))
         exp._log(f"fold {k + 1}/{len(folds)}: {per_fold[-1]}")
-    summary = {"method": cv.method, "n_folds": len(folds), "refit": fixed.model_dump(), "folds": per_fold}
+    summary = {"method": cv.method, "n_folds": len(folds), "refit": fixed.model_dump(mode="json"), "folds": per_fold}
     for name in per_fold[0]:
         values = [f[name] for f in per_fold if f[name] is not None]
         summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))} if values else None

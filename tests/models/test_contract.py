@@ -11,7 +11,7 @@ from trainwright.models import MODEL_CONFIGS, build_learner, load_learner
 from trainwright.registry import LEARNERS
 
 # Small settings keep the suite fast; the contract does not depend on them.
-FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"epochs": 40, "hidden_sizes": [32]}}
+FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"train": {"epochs": 40}, "hidden_sizes": [32]}}
 
 
 def data(task):
@@ -109,7 +109,7 @@ def test_time_budget_stops_training():
     import time
 
     Xtr, ytr, Xva, yva = data("regression")
-    learner = make("mlp", "regression").set_params(epochs=10_000, patience=10_000)
+    learner = make("mlp", "regression").set_params(train={"epochs": 10_000, "early_stopping": {"patience": 10_000}})
     learner.fit(Xtr, ytr, X_valid=Xva, y_valid=yva, deadline=time.monotonic() + 0.3)
     assert learner.stopped_by_ == "time_budget" and len(learner.history_) < 10_000
     gbm = make("lightgbm", "regression").set_params(n_estimators=100_000, early_stopping_rounds=100_000)

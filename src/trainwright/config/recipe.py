@@ -18,6 +18,7 @@ from trainwright.models.auto import AutoConfig
 from trainwright.models.gbdt import LightGBMConfig
 from trainwright.models.linear import LinearConfig
 from trainwright.models.neural.tabular import MLPConfig
+from trainwright.training.loop import LoopConfig
 
 __all__ = [
     "Section",
@@ -86,7 +87,9 @@ class SplitConfig(Section):
         return self
 
 
-class TrainConfig(Section):
+class TrainConfig(LoopConfig):
+    """Run-wide settings, and how neural models train (LightGBM and linear models use only time_budget)."""
+
     time_budget: Optional[float] = Field(
         None, gt=0, description="Seconds of wall time for the whole run; learners stop early to fit it."
     )

@@ -78,7 +78,7 @@ class Learner:
 
     # --- fitting and prediction -------------------------------------------
     def fit(self, X, y, *, X_valid=None, y_valid=None, sample_weight=None,
-            deadline: float | None = None) -> "Learner":
+            deadline: float | None = None, checkpoint_dir=None, resume: bool = False, callbacks=()) -> "Learner":
         """Fit on ``X`` (rows x features, numeric) and ``y``.
 
         Args:
@@ -86,6 +86,8 @@ class Learner:
             X_valid, y_valid: validation rows for early stopping and the best iteration.
             sample_weight: per-row weights of the training rows (e.g. class weights).
             deadline: ``time.monotonic()`` value after which training stops early.
+            checkpoint_dir, resume, callbacks: for neural learners: where checkpoints go, whether to
+                continue from the newest one, and loop callbacks. Other learners ignore them.
 
         Returns:
             self
@@ -113,6 +115,7 @@ class Learner:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
             if sample_weight.shape != (len(X),) or (sample_weight < 0).any():
                 raise DataError(f"sample_weight must be {len(X)} non-negative numbers, got shape {sample_weight.shape}")
+        self._fit_options = {"checkpoint_dir": checkpoint_dir, "resume": resume, "callbacks": callbacks}
         self.n_features_in_ = X.shape[1]
         self.history_: list[dict[str, Any]] = []
         self.stopped_by_ = "completed"
@@ -229,12 +232,15 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def build_learner(config, *, task: str, seed: int) -> Learner:
-    """Build the learner a model config describes (``config.type`` names it in the registry)."""
+def build_learner(config, *, task: str, seed: int, train=None) -> Learner:
+    """Build the learner a model config describes (``config.type`` names it in the registry).
+
+    ``train`` (the recipe's train section) goes to neural learners, which train with the loop."""
     from trainwright.registry import LEARNERS
 
     cls = LEARNERS.get(config.type)
-    return cls(task=task, seed=seed, **config.model_dump(exclude={"type"}))
+    extra = {"train": train} if getattr(cls, "neural", False) and train is not None else {}
+    return cls(task=task, seed=seed, **config.model_dump(exclude={"type"}), **extra)
 
 
 def load_learner(directory: str | Path) -> Learner:
@@ -253,6 +259,8 @@ def _as_matrix(X) -> np.ndarray:
 
 
 def _jsonable(value):
+    if hasattr(value, "model_dump"):  # a pydantic config
+        return value.model_dump(mode="json")
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,108 +1,451 @@
-"""The minimal training loop: in-memory tensor batches by index, AdamW, early stopping.
+"""The training loop every neural model in trainwright trains with.
 
-It reads top to bottom: shuffle an index, slice a batch, forward, loss,
-backward, step; evaluate; keep the best weights.
+``fit`` reads top to bottom: for each epoch, shuffle an index, and for each
+mini-batch slice tensors by index (no per-sample Python), then ``Trainer.step``:
+forward (autocast), loss (+ regularizers), backward (scaled), and every
+``accumulate`` micro-batches: unscale, clip, optimizer step, schedule step,
+EMA. Then evaluate, let callbacks observe, checkpoint. ``Trainer`` is public so
+a user can drive their own loop with the same step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
 
 import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-__all__ = ["FitResult", "fit_tensors", "param_groups"]
+from trainwright.errors import ConfigError, TrainwrightError
+from trainwright.training.callbacks import Callback, EarlyStopping, EarlyStoppingConfig, TrainState
+from trainwright.training.optim import OptimizerConfig, build_optimizer
+from trainwright.training.regularize import (
+    EMA, SWA, RegularizeConfig, add_input_noise, cutmix, fgsm, mixup, penalty, pgd, soft_cross_entropy,
+)
+from trainwright.training.schedules import ScheduleConfig, build_schedule
+
+__all__ = ["LoopConfig", "CheckpointConfig", "LogConfig", "Trainer", "FitResult", "fit", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(TrainwrightError, FloatingPointError):
+    """Loss or gradients became NaN or infinite."""
+
+
+class CheckpointConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    enabled: bool = Field(True, description="Write checkpoints into the run (for --resume).")
+    every_steps: int = Field(0, ge=0, description="Checkpoint every N optimizer steps; 0: at every epoch end.")
+    keep_last: int = Field(2, ge=1, description="Checkpoints kept; older ones are deleted.")
+
+
+class LogConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    tensorboard: bool = Field(False, description="Write TensorBoard scalars into the run's tensorboard/ folder.")
+    mlflow: bool = Field(False, description="Log metrics to MLflow's active tracking target.")
+
+
+class LoopConfig(BaseModel):
+    """How neural models train (ignored by LightGBM and linear models)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    epochs: int = Field(300, ge=1, description="Most passes over the training rows; early stopping usually ends sooner.")
+    batch_size: Union[int, Literal["auto"]] = Field(
+        "auto", description="Rows per mini-batch. 'auto': training rows / 16, between 32 and 256.")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="The optimizer.")
+    schedule: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(type="plateau"),
+                                     description="The learning-rate schedule (with optional linear warmup).")
+    regularize: RegularizeConfig = Field(default_factory=RegularizeConfig, description="Regularization techniques.")
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig, description="Early stopping.")
+    clip_grad_norm: Optional[float] = Field(None, gt=0, description="Clip the global gradient norm to this value.")
+    clip_grad_value: Optional[float] = Field(None, gt=0, description="Clip each gradient element to +-this value.")
+    accumulate: int = Field(1, ge=1, description="Micro-batches whose gradients add up before one optimizer step.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="'auto': fp32 on CPU; bf16 on CUDA where supported, else fp16 with a gradient scaler. "
+                            "bf16 autocast works on CPU too; fp16 needs CUDA.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory.")
+    compile: bool = Field(False, description="torch.compile the model.")
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpoints for resume.")
+    log: LogConfig = Field(default_factory=LogConfig, description="Optional loggers.")
+    nproc: int = Field(1, ge=1, description="Data-parallel processes (DistributedDataParallel; gloo on CPU, NCCL on CUDA).")
+
+    @model_validator(mode="after")
+    def _checks(self) -> "LoopConfig":
+        if self.clip_grad_norm and self.clip_grad_value:
+            raise ValueError("set train.clip_grad_norm or train.clip_grad_value, not both")
+        return self
 
 
 @dataclass
 class FitResult:
-    history: list[dict] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = 0
     stopped_by: str = "completed"
+    resumed_from_step: int | None = None
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on weight matrices only; never on biases or norm parameters."""
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+def _precision(config: LoopConfig, device: str) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, use a gradient scaler)."""
+    p = config.precision
+    if p == "auto":
+        if device != "cuda":
+            return None, False
+        p = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if p == "fp32":
+        return None, False
+    if p == "fp16" and device != "cuda":
+        raise ConfigError("train.precision=fp16 needs a CUDA GPU; on CPU use bf16 or fp32", path="train.precision")
+    return (torch.bfloat16, False) if p == "bf16" else (torch.float16, True)
 
 
-@torch.no_grad()
-def _mean_loss(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=X.device)
-    for start in range(0, len(X), batch_size):
-        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-        total += loss_fn(model(xb), yb).double().sum()
-    return float(total / len(X))
-
-
-def fit_tensors(
-    model: nn.Module,
-    loss_fn,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    X_valid: torch.Tensor | None = None,
-    y_valid: torch.Tensor | None = None,
-    *,
-    sample_weight: torch.Tensor | None = None,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    weight_decay: float,
-    patience: int,
-    seed: int,
-    deadline: float | None = None,
-) -> FitResult:
-    """Train ``model`` in place; on return it holds the weights of the best validation epoch.
+class Trainer:
+    """A model, its optimizer and schedule, and one training step.
 
     Args:
-        X, y: training tensors on the model's device; X is (rows, features).
-        loss_fn: ``loss_fn(output, target)`` -> per-row losses, shape (batch,).
-        X_valid, y_valid: validation tensors; without them the last epoch is kept.
-        sample_weight: per-row weights of the training rows, mean 1 (None: all 1).
-        patience: epochs without validation improvement before stopping.
-        deadline: ``time.monotonic()`` value after which no new epoch starts.
+        model: the network; outputs (batch, classes) logits or (batch, 1) values.
+        config: the loop settings.
+        task: "classification" or "regression".
+        n_classes: classes (classification).
+        steps_per_epoch: optimizer steps per epoch (for schedules).
+        seed: seed of the data order, noise and mixing.
+        device: "cpu", "cuda" or "mps".
+        ddp: wrap the model in DistributedDataParallel (the process group must be initialised).
+
+    Example:
+        >>> trainer = Trainer(model, LoopConfig(), task="regression", steps_per_epoch=10)   # doctest: +SKIP
+        >>> loss = trainer.step(xb, yb)                                                    # doctest: +SKIP
     """
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr)
-    result = FitResult()
-    best_loss, best_state, bad_epochs = float("inf"), None, 0
-    n = len(X)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(n, generator=generator).to(X.device)
-        total = torch.zeros((), dtype=torch.float64, device=X.device)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            xb, yb = X[idx], y[idx]
-            losses = loss_fn(model(xb), yb)  # (batch,)
-            loss = (losses * sample_weight[idx]).mean() if sample_weight is not None else losses.mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach().double() * len(idx)
-        entry = {"epoch": epoch, "train_loss": float(total / n), "lr": lr}
-        if X_valid is not None:
-            entry["validation_loss"] = _mean_loss(model, loss_fn, X_valid, y_valid, 4096)
-        result.history.append(entry)
-        score = entry.get("validation_loss", entry["train_loss"])
-        if score < best_loss - 1e-7:
-            best_loss, bad_epochs, result.best_epoch = score, 0, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-        if X_valid is not None and bad_epochs >= patience:
-            result.stopped_by = "early_stopping"
-            break
-        if deadline is not None and time.monotonic() > deadline:
-            result.stopped_by = "time_budget"
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+
+    def __init__(self, model: nn.Module, config: LoopConfig, *, task: str, n_classes: int = 1,
+                 steps_per_epoch: int = 1, seed: int = 0, device: str = "cpu", ddp: bool = False) -> None:
+        self.config, self.task, self.n_classes, self.device = config, task, n_classes, device
+        self.reg: RegularizeConfig = config.regularize
+        if self.reg.cutmix_alpha > 0 and task == "regression":
+            raise ConfigError("train.regularize.cutmix_alpha applies to image classification", path="train.regularize.cutmix_alpha")
+        self.module = model.to(device)
+        net = torch.compile(self.module) if config.compile else self.module
+        if ddp:
+            net = nn.parallel.DistributedDataParallel(net)
+        self.net = net
+        self.optimizer = build_optimizer(self.module, config.optimizer)
+        self.schedule = build_schedule(self.optimizer, config.schedule, steps_per_epoch=steps_per_epoch,
+                                       epochs=config.epochs)
+        self.autocast_dtype, use_scaler = _precision(config, device)
+        self.scaler = torch.amp.GradScaler(device, enabled=use_scaler)
+        self.generator = torch.Generator().manual_seed(seed + 7919)
+        self.ema = EMA(self.module, self.reg.ema_decay) if self.reg.ema_decay > 0 else None
+        self.swa = SWA(self.module) if self.reg.swa_start_epoch > 0 else None
+        self.micro = 0          # micro-batches since the last optimizer step
+        self.steps = 0          # optimizer steps taken
+        self.swa_updates = 0
+
+    # --- one step ---------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device if self.device != "mps" else "cpu", dtype=self.autocast_dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.gradient_checkpointing and self.net.training and isinstance(self.module, nn.Sequential):
+            from torch.utils.checkpoint import checkpoint_sequential
+
+            return checkpoint_sequential(self.net, max(1, min(4, len(self.module))), x, use_reentrant=False)
+        return self.net(x)
+
+    def row_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-row losses (batch,): cross-entropy (hard or soft targets) or squared error."""
+        if self.task == "regression":
+            return (out[:, 0].float() - y) ** 2
+        if y.ndim == 2:  # soft targets from mixing
+            return soft_cross_entropy(out.float(), y, self.reg.label_smoothing)
+        return F.cross_entropy(out.float(), y, reduction="none", label_smoothing=self.reg.label_smoothing)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Train on one micro-batch; every ``accumulate`` calls, step the optimizer. Returns the loss (detached)."""
+        reg = self.reg
+        if reg.input_noise > 0:
+            x = add_input_noise(x, reg.input_noise, self.generator)
+        if reg.mixup_alpha > 0 or reg.cutmix_alpha > 0:
+            target = F.one_hot(y, self.n_classes).float() if self.task == "classification" else y
+            x, y = (cutmix if reg.cutmix_alpha > 0 else mixup)(x, target, reg.cutmix_alpha or reg.mixup_alpha, self.generator)
+        if reg.adversarial != "none":
+            self.net.eval()  # attack the model as it predicts (dropout off), then train on clean + adversarial rows
+            if reg.adversarial == "fgsm":
+                x_adv = fgsm(self.net, self.row_losses, x, y, reg.adversarial_eps)
+            else:
+                x_adv = pgd(self.net, self.row_losses, x, y, reg.adversarial_eps, reg.pgd_step_size, reg.pgd_steps,
+                            self.generator)
+            self.net.train()
+            x, y = torch.cat([x, x_adv]), torch.cat([y, y])
+            weight = torch.cat([weight, weight]) if weight is not None else None
+        with self._autocast():
+            losses = self.row_losses(self.forward(x), y)  # (batch,)
+        loss = (losses * weight).mean() if weight is not None else losses.mean()
+        if reg.l1 > 0 or reg.l2 > 0:
+            loss = loss + penalty(self.module, reg.l1, reg.l2)
+        if not torch.isfinite(loss):
+            raise self._diverged(loss)
+        self.scaler.scale(loss / self.config.accumulate).backward()
+        self.micro += 1
+        if self.micro == self.config.accumulate:
+            self._optimizer_step()
+        return loss.detach()
+
+    def _optimizer_step(self) -> None:
+        cfg = self.config
+        self.scaler.unscale_(self.optimizer)
+        if cfg.clip_grad_norm:
+            norm = nn.utils.clip_grad_norm_(self.module.parameters(), cfg.clip_grad_norm)
+            if not torch.isfinite(norm):
+                raise self._diverged(None)
+        elif cfg.clip_grad_value:
+            nn.utils.clip_grad_value_(self.module.parameters(), cfg.clip_grad_value)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.schedule.step_batch()
+        if self.ema is not None:
+            self.ema.update(self.module)
+        self.micro = 0
+        self.steps += 1
+
+    def _diverged(self, loss) -> TrainingDivergedError:
+        worst_name, worst = "none", 0.0
+        for name, p in self.module.named_parameters():
+            if p.grad is not None:
+                g = p.grad.detach().abs().max().item()
+                if not math.isfinite(g) or g > worst:
+                    worst_name, worst = name, g
+                    if not math.isfinite(g):
+                        break
+        value = "n/a" if loss is None else f"{loss.item()}"
+        return TrainingDivergedError(
+            f"training diverged at optimizer step {self.steps}: loss {value}, largest gradient {worst} in "
+            f"'{worst_name}'. Lower train.optimizer.lr, set train.clip_grad_norm (e.g. 1.0), or check the inputs "
+            "for extreme values.")
+
+    # --- evaluation and state -------------------------------------------------------------------
+    def eval_module(self) -> nn.Module:
+        """The weights to evaluate and keep: the EMA average when enabled."""
+        if self.ema is None:
+            return self.module
+        if not hasattr(self, "_shadow"):
+            self._shadow = copy.deepcopy(self.module)
+        self.ema.copy_to(self._shadow)
+        return self._shadow
+
+    @torch.no_grad()
+    def evaluate(self, X: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> dict[str, torch.Tensor]:
+        """Sums over the rows: loss, and correct predictions (classification) or squared error."""
+        module = self.eval_module()
+        module.eval()
+        loss = torch.zeros((), dtype=torch.float64, device=X.device)
+        extra = torch.zeros((), dtype=torch.float64, device=X.device)
+        for start in range(0, len(X), batch_size):
+            xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+            with self._autocast():
+                out = module(xb)
+            loss += self.row_losses(out, yb).double().sum()
+            if self.task == "classification":
+                extra += (out.argmax(dim=1) == yb).double().sum()
+        return {"loss_sum": loss, "extra_sum": extra, "n": torch.tensor(float(len(X)), dtype=torch.float64, device=X.device)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
+                "ema": self.ema.state_dict() if self.ema else None, "swa": self.swa.state_dict() if self.swa else None,
+                "generator": self.generator.get_state(), "micro": self.micro, "steps": self.steps,
+                "swa_updates": self.swa_updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        if self.swa is not None:
+            self.swa.load_state_dict(state["swa"])
+        self.generator.set_state(state["generator"])
+        self.micro, self.steps, self.swa_updates = state["micro"], state["steps"], state["swa_updates"]
+
+
+def _world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_reduce(*tensors: torch.Tensor) -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        for t in tensors:
+            dist.all_reduce(t)
+
+
+def resolve_batch_size(config: LoopConfig, n_rows: int) -> int:
+    """'auto': training rows / 16, clipped to [32, 256]; never more than the rows."""
+    size = int(min(256, max(32, n_rows // 16))) if config.batch_size == "auto" else int(config.batch_size)
+    return max(1, min(size, n_rows))
+
+
+def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tensor | None = None,
+        y_valid: torch.Tensor | None = None, *, config: LoopConfig, task: str, n_classes: int = 1,
+        sample_weight: torch.Tensor | None = None, seed: int = 0, device: str = "cpu", deadline: float | None = None,
+        callbacks: tuple[Callback, ...] = (), checkpoint_dir: Path | None = None, resume: bool = False,
+        signature: dict[str, Any] | None = None) -> FitResult:
+    """Train ``model`` in place on tensors already on ``device``; returns the history.
+
+    On return the model holds the weights to keep: the best epoch's (early stopping with
+    restore_best), the SWA average, or the EMA average. Inside an initialised process group the
+    loop is data-parallel: each rank takes its share of every global batch and metrics are summed
+    across ranks.
+
+    Args:
+        X, y: training rows (rows, features...) and targets (class indices or values).
+        X_valid, y_valid: validation rows for early stopping and metrics.
+        sample_weight: per-row weights of the training rows, mean 1.
+        deadline: ``time.monotonic()`` value after which no new epoch starts.
+        checkpoint_dir: where checkpoints go; with ``resume`` the newest one is loaded first.
+        signature: identifies the model (type, shapes); resuming a checkpoint of another model fails.
+
+    Raises:
+        ConfigError: impossible settings (accumulation longer than an epoch, fp16 on CPU, ...).
+        ArtifactError: the checkpoint to resume belongs to another model.
+        TrainingDivergedError: loss or gradients became NaN/Inf.
+    """
+    from trainwright.training.checkpoint import load_latest
+
+    rank, world = _world()
+    n, B = len(X), resolve_batch_size(config, len(X))
+    batches = math.ceil(n / B)
+    if config.accumulate > batches:
+        raise ConfigError(f"train.accumulate={config.accumulate} is more than the {batches} mini-batches of an epoch; "
+                          f"lower it or the batch size", path="train.accumulate")
+    trainer = Trainer(model, config, task=task, n_classes=n_classes, steps_per_epoch=math.ceil(batches / config.accumulate),
+                      seed=seed, device=device, ddp=world > 1)
+    early = EarlyStopping(config.early_stopping) if X_valid is not None and len(X_valid) else None
+    cbs = [c for c in (early, *callbacks) if c is not None]
+    state = TrainState(epochs=config.epochs, steps_per_epoch=math.ceil(batches / config.accumulate), is_main=rank == 0)
+    result, best = FitResult(), None
+    partial = torch.zeros(2, dtype=torch.float64, device=device)  # (loss sum, rows) of the epoch so far
+    if resume and checkpoint_dir is not None:
+        ckpt = load_latest(Path(checkpoint_dir))
+        if ckpt is not None:
+            best, partial = _restore(ckpt, trainer, state, cbs, signature, partial)
+            result.resumed_from_step = trainer.steps
+    for cb in cbs:
+        cb.on_fit_start(state)
+    while state.epoch < config.epochs and not state.stop:
+        for cb in cbs:
+            cb.on_epoch_start(state)
+        trainer.net.train()
+        # The order of an epoch depends on (seed, epoch) only, so a resumed run replays it exactly.
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + state.epoch)).to(device)
+        for start in range(state.batch * B, n, B):
+            idx = order[start:start + B][rank::world]  # this rank's share of the global batch
+            loss = trainer.step(X[idx], y[idx], sample_weight[idx] if sample_weight is not None else None)
+            partial[0] += loss * len(idx)  # no .item(): no device sync per step
+            partial[1] += len(idx)
+            state.batch += 1
+            if trainer.micro == 0:
+                state.step = trainer.steps
+                for cb in cbs:
+                    cb.on_step_end(state)
+                every = config.checkpoint.every_steps
+                if every and checkpoint_dir is not None and config.checkpoint.enabled and trainer.steps % every == 0:
+                    _save(checkpoint_dir, trainer, state, cbs, best, signature, partial, rank)
+        if trainer.micro > 0:  # a partial accumulation at the end of the epoch still updates
+            trainer._optimizer_step()
+        state.epoch, state.batch, state.step = state.epoch + 1, 0, trainer.steps
+        _all_reduce(partial)
+        metrics = {"train_loss": float(partial[0] / partial[1])}
+        partial = torch.zeros(2, dtype=torch.float64, device=device)
+        if early is not None:
+            metrics.update(_validation_metrics(trainer, X_valid, y_valid, rank, world, task))
+        state.metrics, state.lr = metrics, trainer.optimizer.param_groups[-1]["lr"]
+        trainer.schedule.step_epoch(metrics.get("validation_loss", metrics["train_loss"]))
+        if trainer.swa is not None and state.epoch >= config.regularize.swa_start_epoch:
+            trainer.swa.update(trainer.module)
+            trainer.swa_updates += 1
+        state.history.append({"epoch": state.epoch, **metrics, "lr": state.lr})
+        for cb in cbs:
+            cb.on_evaluate_end(state)
+        for cb in cbs:
+            cb.on_epoch_end(state)
+        if early is not None and early.improved:
+            best = {k: v.detach().clone() for k, v in trainer.eval_module().state_dict().items()}
+        if deadline is not None and time.monotonic() > deadline and not state.stop:
+            state.stop, state.stop_reason = True, "time_budget"
+        if checkpoint_dir is not None and config.checkpoint.enabled and not config.checkpoint.every_steps:
+            _save(checkpoint_dir, trainer, state, cbs, best, signature, partial, rank)
+    _finish(trainer, config, early, best, X, B)
+    for cb in cbs:
+        cb.on_fit_end(state)
+    result.history, result.stopped_by = state.history, state.stop_reason or "completed"
+    result.best_epoch = early.best_epoch if early is not None else state.epoch
     return result
+
+
+def _validation_metrics(trainer: Trainer, Xv, yv, rank: int, world: int, task: str) -> dict[str, float]:
+    sums = trainer.evaluate(Xv[rank::world], yv[rank::world])
+    packed = torch.stack([sums["loss_sum"], sums["extra_sum"], sums["n"]])
+    _all_reduce(packed)
+    loss, extra, count = (float(v) for v in packed)
+    if task == "classification":
+        return {"validation_loss": loss / count, "validation_accuracy": extra / count}
+    return {"validation_loss": loss / count, "validation_rmse": math.sqrt(loss / count)}
+
+
+def _finish(trainer: Trainer, config: LoopConfig, early, best, X, batch_size: int) -> None:
+    if trainer.swa is not None and trainer.swa_updates > 0:
+        trainer.swa.copy_to(trainer.module)
+        trainer.swa.bn_update(trainer.module, X, batch_size)
+    elif early is not None and config.early_stopping.restore_best and best is not None:
+        trainer.module.load_state_dict(best)
+    elif trainer.ema is not None:
+        trainer.ema.copy_to(trainer.module)
+    trainer.module.eval()
+
+
+def _save(directory, trainer: Trainer, state: TrainState, cbs, best, signature, partial, rank: int) -> None:
+    if rank != 0:
+        return
+    from trainwright.training.checkpoint import save_checkpoint
+
+    payload = {
+        "trainer": trainer.state_dict(), "best": best, "signature": signature or {},
+        "train_state": {"epoch": state.epoch, "batch": state.batch, "step": state.step, "history": state.history},
+        "callbacks": [cb.state_dict() for cb in cbs], "partial": partial.cpu(),
+        "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+    }
+    save_checkpoint(Path(directory), payload, step=trainer.steps * 1000 + state.batch, keep_last=trainer.config.checkpoint.keep_last)
+
+
+def _restore(ckpt, trainer: Trainer, state: TrainState, cbs, signature, partial):
+    from trainwright.errors import ArtifactError
+
+    if signature is not None and ckpt["signature"] != signature:
+        raise ArtifactError(f"the checkpoint to resume is of another model ({ckpt['signature']}), not "
+                            f"{signature}; resume with the recipe the run was started with")
+    trainer.load_state_dict(ckpt["trainer"])
+    s = ckpt["train_state"]
+    state.epoch, state.batch, state.step, state.history = s["epoch"], s["batch"], s["step"], s["history"]
+    for cb, cb_state in zip(cbs, ckpt["callbacks"]):
+        cb.load_state_dict(cb_state)
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if ckpt["rng"]["cuda"]:
+        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+    return ckpt["best"], ckpt["partial"].to(partial.device)

@@ -1,134 +1,145 @@
-"""A multilayer perceptron for tabular rows, trained by trainwright's own loop."""
+"""A multilayer perceptron for tabular rows, trained by trainwright's loop (``trainwright.training.loop``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainwright.models.base import Learner
 
-__all__ = ["MLPConfig", "MLPLearner", "build_mlp"]
+__all__ = ["MLPConfig", "MLPLearner"]
 
 
 class MLPConfig(BaseModel):
+    """The network. How it trains (epochs, optimizer, schedule, regularization...) is the recipe's `train` section."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     type: Literal["mlp"] = "mlp"
     hidden_sizes: list[int] = Field(
-        default_factory=lambda: [256, 256], min_length=1, description="Width of each hidden layer."
-    )
+        default_factory=lambda: [256, 256], min_length=1, description="Width of each hidden layer.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
-    epochs: int = Field(300, ge=1, description="Most passes over the training rows.")
-    batch_size: Union[int, Literal["auto"]] = Field(
-        "auto",
-        description="Rows per mini-batch. 'auto': training rows / 16, between 32 and 256, so small data still gets several steps per epoch.",
-    )
-    lr: float = Field(1e-3, gt=0, description="AdamW learning rate.")
-    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay (not applied to biases).")
-    patience: int = Field(20, ge=1, description="Epochs without validation improvement before stopping.")
+    norm: Literal["none", "batch", "layer"] = Field("none", description="Normalisation in each hidden block.")
+    residual: bool = Field(False, description="Skip connections around blocks whose input and output widths match.")
+    activation: Literal["relu", "gelu", "silu", "tanh"] = Field("relu", description="Activation of the hidden layers.")
+    dropconnect: float = Field(0.0, ge=0, lt=1, description="DropConnect: drop weights (not activations) with this probability.")
+    init: Literal["default", "xavier", "kaiming", "orthogonal"] = Field(
+        "kaiming", description="Weight initialisation (biases start at 0).")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train.")
 
 
 _D = MLPConfig()
-
-
-def auto_batch_size(n_rows: int) -> int:
-    """Training rows / 16, clipped to [32, 256]."""
-    return int(min(256, max(32, n_rows // 16)))
-
-
-def build_mlp(n_in: int, hidden_sizes, n_out: int, dropout: float):
-    """Linear -> ReLU -> Dropout blocks, then a linear head. Returns an ``nn.Sequential``."""
-    from torch import nn
-
-    layers, width = [], n_in
-    for size in hidden_sizes:
-        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
-        width = size
-    layers.append(nn.Linear(width, n_out))
-    return nn.Sequential(*layers)
+_ARCH = ("hidden_sizes", "dropout", "norm", "residual", "activation", "dropconnect", "init")
 
 
 class MLPLearner(Learner):
-    """An MLP (PyTorch) with AdamW and early stopping; regression targets are standardised.
+    """An MLP (PyTorch) trained by trainwright's loop; regression targets are standardised.
+
+    Args:
+        train: the loop settings (a ``LoopConfig``, a dict of its fields, or None for the defaults).
 
     Example:
         >>> import numpy as np
         >>> X = np.random.default_rng(0).normal(size=(64, 3)); y = (X[:, 0] > 0).astype(int)
-        >>> MLPLearner(epochs=2, hidden_sizes=[8]).fit(X, y).predict_proba(X[:1]).shape
+        >>> MLPLearner(hidden_sizes=[8], train={"epochs": 2}).fit(X, y).predict_proba(X[:1]).shape
         (1, 2)
     """
 
     name = "mlp"
     requires = ("torch", "safetensors.torch")
+    neural = True
 
     def __init__(
         self,
         task: str = "classification",
         hidden_sizes=tuple(_D.hidden_sizes),
         dropout: float = _D.dropout,
-        epochs: int = _D.epochs,
-        batch_size=_D.batch_size,
-        lr: float = _D.lr,
-        weight_decay: float = _D.weight_decay,
-        patience: int = _D.patience,
+        norm: str = _D.norm,
+        residual: bool = _D.residual,
+        activation: str = _D.activation,
+        dropconnect: float = _D.dropconnect,
+        init: str = _D.init,
         device: str = _D.device,
+        train: Any = None,
         seed: int = 0,
     ) -> None:
         self.task = task
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.patience = patience
+        self.norm = norm
+        self.residual = residual
+        self.activation = activation
+        self.dropconnect = dropconnect
+        self.init = init
         self.device = device
+        self.train = train
         self.seed = seed
 
     def _n_out(self) -> int:
         return len(self.classes_) if self.task == "classification" else 1
 
+    def loop_config(self):
+        """The ``LoopConfig`` this learner trains with."""
+        from trainwright.training.loop import LoopConfig
+
+        cfg = self.train
+        if cfg is None:
+            return LoopConfig()
+        if isinstance(cfg, BaseModel):
+            cfg = cfg.model_dump(exclude={"time_budget"})
+        return LoopConfig(**{k: v for k, v in dict(cfg).items() if k != "time_budget"})
+
+    def _build_kwargs(self) -> dict[str, Any]:
+        return {"n_in": self.n_features_in_, "hidden_sizes": list(self.hidden_sizes), "n_out": self._n_out(),
+                **{k: getattr(self, k) for k in _ARCH if k != "hidden_sizes"}}
+
     def _fit(self, X, y, valid, deadline, sample_weight) -> None:
         import torch
 
-        from trainwright.training.loop import fit_tensors
+        from trainwright.models.neural.layers import build_mlp
+        from trainwright.training.loop import fit, resolve_batch_size
         from trainwright.training.runtime import resolve_device
 
-        device = resolve_device(self.device)
-        torch.manual_seed(self.seed)
-        self.net_ = build_mlp(X.shape[1], self.hidden_sizes, self._n_out(), self.dropout).to(device)
-        # Losses per row, shape (batch,): the loop weights and averages them.
-        if self.task == "classification":
-            loss_fn, y_dtype = (lambda out, t: torch.nn.functional.cross_entropy(out, t, reduction="none")), torch.long
-            self.y_mean_, self.y_std_ = 0.0, 1.0
-        else:
-            # Standardise the target so one learning rate suits every scale: (batch, 1) outputs.
+        cfg, device = self.loop_config(), resolve_device(self.device)
+        if self.task == "regression":
+            # Standardise the target so one learning rate suits every scale.
             self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
             y = (y - self.y_mean_) / self.y_std_
-            if valid is not None:
-                valid = (valid[0], (valid[1] - self.y_mean_) / self.y_std_)
-            loss_fn, y_dtype = (lambda out, t: (out[:, 0] - t) ** 2), torch.float32
+            valid = None if valid is None else (valid[0], (valid[1] - self.y_mean_) / self.y_std_)
+        else:
+            self.y_mean_, self.y_std_ = 0.0, 1.0
+        y_dtype = torch.long if self.task == "classification" else torch.float32
+        on = "cpu" if cfg.nproc > 1 else device
+        tensors = {"X": torch.as_tensor(X, dtype=torch.float32, device=on), "y": torch.as_tensor(y, dtype=y_dtype, device=on)}
+        if valid is not None:
+            tensors.update(X_valid=torch.as_tensor(valid[0], dtype=torch.float32, device=on),
+                           y_valid=torch.as_tensor(valid[1], dtype=y_dtype, device=on))
+        if sample_weight is not None:
+            tensors["sample_weight"] = torch.as_tensor(sample_weight / sample_weight.mean(), dtype=torch.float32, device=on)
+        self.batch_size_ = resolve_batch_size(cfg, len(X))
+        options = getattr(self, "_fit_options", {})
+        fit_kwargs = {"config": cfg, "task": self.task, "n_classes": self._n_out(), "seed": self.seed,
+                      "deadline": deadline, "checkpoint_dir": options.get("checkpoint_dir"),
+                      "resume": options.get("resume", False), "callbacks": tuple(options.get("callbacks", ())),
+                      "signature": {"type": "mlp", **self._build_kwargs()}}
+        if cfg.nproc > 1:
+            from trainwright.training.distributed import spawn_fit
 
-        def tensors(a, b):
-            return (torch.as_tensor(a, dtype=torch.float32, device=device),
-                    torch.as_tensor(b, dtype=y_dtype, device=device))
-
-        Xt, yt = tensors(X, y)
-        self.batch_size_ = min(len(Xt), auto_batch_size(len(Xt)) if self.batch_size == "auto" else int(self.batch_size))
-        Xv, yv = tensors(*valid) if valid is not None else (None, None)
-        weights = None if sample_weight is None else \
-            torch.as_tensor(sample_weight / sample_weight.mean(), dtype=torch.float32, device=device)
-        result = fit_tensors(
-            self.net_, loss_fn, Xt, yt, Xv, yv, sample_weight=weights, epochs=self.epochs,
-            batch_size=self.batch_size_, lr=self.lr, weight_decay=self.weight_decay,
-            patience=self.patience, seed=self.seed, deadline=deadline,
-        )
+            state, result = spawn_fit(cfg.nproc, ("trainwright.models.neural.layers:build_mlp", self._build_kwargs()),
+                                      tensors, fit_kwargs, device)
+            self.net_ = build_mlp(**self._build_kwargs())
+            self.net_.load_state_dict(state)
+        else:
+            torch.manual_seed(self.seed)
+            self.net_ = build_mlp(**self._build_kwargs()).to(device)
+            result = fit(self.net_, tensors["X"], tensors["y"], tensors.get("X_valid"), tensors.get("y_valid"),
+                         sample_weight=tensors.get("sample_weight"), device=device, **fit_kwargs)
         self.history_, self.best_iteration_, self.stopped_by_ = result.history, result.best_epoch, result.stopped_by
-        self.net_ = self.net_.cpu()
+        self.resumed_from_step_ = result.resumed_from_step
+        self.net_ = self.net_.cpu().eval()
 
     def _predict_raw(self, X) -> np.ndarray:
         import torch
@@ -150,7 +161,9 @@ class MLPLearner(Learner):
     def _load_state(self, directory: Path, extra: dict) -> None:
         from safetensors.torch import load_file
 
+        from trainwright.models.neural.layers import build_mlp
+
         self.y_mean_, self.y_std_, self.batch_size_ = extra["y_mean"], extra["y_std"], extra["batch_size"]
-        self.net_ = build_mlp(self.n_features_in_, self.hidden_sizes, self._n_out(), self.dropout)
+        self.net_ = build_mlp(**self._build_kwargs())
         self.net_.load_state_dict(load_file(str(directory / extra["weights_file"])))
         self.net_.eval()

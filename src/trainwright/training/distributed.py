@@ -1,0 +1,106 @@
+"""Data-parallel training with DistributedDataParallel.
+
+Two ways in: ``trainwright train ... --nproc N`` spawns N local processes for the
+neural fit (``spawn_fit``), and ``torchrun`` starts the whole command N times
+(``init_from_env``; every rank runs the same deterministic stages, only rank 0
+writes). gloo on CPU, NCCL on CUDA. Multi-node is torchrun's job::
+
+    torchrun --nnodes 2 --nproc_per_node 4 --rdzv_backend c10d --rdzv_endpoint HOST:29500 \\
+        -m trainwright train data.csv --target y --set model.type=mlp
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["spawn_fit", "init_from_env", "rank", "backend_for"]
+
+
+def backend_for(device: str) -> str:
+    return "nccl" if device == "cuda" else "gloo"
+
+
+def rank() -> int:
+    """This process's rank (0 when not distributed)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def init_from_env() -> bool:
+    """Join the process group torchrun describes in the environment; False when not under torchrun."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return dist.is_initialized()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend_for(device))
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn_fit(nproc: int, build: tuple[str, dict[str, Any]], tensors: dict[str, Any], fit_kwargs: dict[str, Any],
+              device: str) -> tuple[dict[str, torch.Tensor], Any]:
+    """Train in ``nproc`` local processes; returns (rank 0's final weights, its FitResult).
+
+    Args:
+        build: ("module:function", kwargs) that builds the model; every rank builds it with the same seed.
+        tensors: X, y, X_valid, y_valid, sample_weight (CPU tensors, shared with the workers).
+        fit_kwargs: the other arguments of ``trainwright.training.loop.fit``.
+    """
+    import torch.multiprocessing as mp
+
+    if device == "cuda" and torch.cuda.device_count() < nproc:
+        from trainwright.errors import ConfigError
+
+        raise ConfigError(f"train.nproc={nproc} needs {nproc} GPUs, {torch.cuda.device_count()} visible", path="train.nproc")
+    with tempfile.TemporaryDirectory(prefix="trainwright-ddp-") as tmp:
+        out = Path(tmp) / "rank0.pt"
+        mp.spawn(_worker, args=(nproc, _free_port(), build, tensors, fit_kwargs, device, str(out)), nprocs=nproc, join=True)
+        saved = torch.load(out, weights_only=True)
+    from trainwright.training.loop import FitResult
+
+    return saved["state"], FitResult(**saved["result"])
+
+
+def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, device: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from trainwright.training.loop import fit
+    from trainwright.training.runtime import cpu_threads
+
+    torch.set_num_threads(max(1, cpu_threads() // nproc))  # the cores are shared between the ranks
+    dist.init_process_group(backend_for(device), init_method=f"tcp://127.0.0.1:{port}", rank=rank_, world_size=nproc)
+    try:
+        dev = f"cuda:{rank_}" if device == "cuda" else device
+        if device == "cuda":
+            torch.cuda.set_device(rank_)
+        module, _, attr = build[0].partition(":")
+        torch.manual_seed(fit_kwargs.get("seed", 0))
+        model = getattr(importlib.import_module(module), attr)(**build[1])
+        moved = {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in tensors.items()}
+        result = fit(model, moved["X"], moved["y"], moved.get("X_valid"), moved.get("y_valid"),
+                     sample_weight=moved.get("sample_weight"), device=device, **fit_kwargs)
+        if rank_ == 0:
+            import dataclasses
+
+            torch.save({"state": {k: v.cpu() for k, v in model.state_dict().items()},
+                        "result": dataclasses.asdict(result)}, out)
+    finally:
+        dist.destroy_process_group()

@@ -1,0 +1,545 @@
+"""Regularization for the neural loop: penalties, input noise, MixUp/CutMix, adversarial inputs, EMA and SWA.
+
+Each technique is a plain function (or a small class for the weight averages)
+that the loop calls in one visible line; ``RegularizeConfig`` switches them on
+from the recipe. Randomness always comes from an explicit ``torch.Generator``
+(or torch's global generator where the signature has none) so that a resumed
+run draws the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from trainwright.errors import ArtifactError, ConfigError
+
+__all__ = [
+    "RegularizeConfig",
+    "penalty",
+    "add_input_noise",
+    "mixup",
+    "cutmix",
+    "soft_cross_entropy",
+    "fgsm",
+    "pgd",
+    "EMA",
+    "SWA",
+    "check_inputs",
+]
+
+# Config path named in error messages; the recipe section that holds RegularizeConfig.
+_PATH = "train.regularize"
+
+
+class RegularizeConfig(BaseModel):
+    """Regularization switches of the neural loop; every default is off (no change to training).
+
+    Example:
+        >>> RegularizeConfig(label_smoothing=0.1, mixup_alpha=0.2).mixup_alpha
+        0.2
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="Classification only: share of each target moved evenly onto all classes.")
+    l1: float = Field(0.0, ge=0, description="Weight of the L1 penalty, sum of |w| over weight matrices (not biases or norms).")
+    l2: float = Field(
+        0.0, ge=0,
+        description="Weight of an explicit L2 penalty, sum of w^2 over weight matrices; added to the optimizer's weight decay.")
+    input_noise: float = Field(
+        0.0, ge=0, description="Std of Gaussian noise added to training inputs (features are standardised, so ~0.05-0.2).")
+    mixup_alpha: float = Field(
+        0.0, ge=0, description="MixUp: > 0 mixes pairs of training rows and their targets with weight ~ Beta(alpha, alpha).")
+    cutmix_alpha: float = Field(
+        0.0, ge=0, description="CutMix (image inputs only): > 0 pastes a box from another image, area share ~ Beta(alpha, alpha).")
+    adversarial: Literal["none", "fgsm", "pgd"] = Field(
+        "none", description="Train on adversarial inputs made by FGSM (one signed-gradient step) or PGD (several, projected).")
+    adversarial_eps: float = Field(0.05, gt=0, description="L-infinity radius of the adversarial perturbation.")
+    pgd_steps: int = Field(3, ge=1, description="PGD: gradient steps per batch.")
+    pgd_step_size: float = Field(0.02, gt=0, description="PGD: size of each signed-gradient step.")
+    ema_decay: float = Field(
+        0.0, ge=0, lt=1,
+        description="> 0: keep an exponential moving average of the weights (e.g. 0.999); evaluate and save the average.")
+    swa_start_epoch: int = Field(
+        0, ge=0, description="> 0: stochastic weight averaging of the weights at each epoch end from this epoch on; 0 = off.")
+
+
+def check_inputs(config: RegularizeConfig, x: torch.Tensor) -> None:
+    """Fail before training when the switches cannot apply to inputs shaped like ``x``.
+
+    Args:
+        config: the regularization settings.
+        x: a batch (or all) of the training inputs.
+
+    Raises:
+        ConfigError: CutMix on inputs that are not images (batch, channels, h, w), or input noise,
+            MixUp or adversarial training on integer inputs (token ids).
+
+    Example:
+        >>> check_inputs(RegularizeConfig(mixup_alpha=0.2), torch.zeros(4, 3))
+    """
+    if config.cutmix_alpha > 0 and x.ndim != 4:
+        raise ConfigError(
+            f"{_PATH}.cutmix_alpha={config.cutmix_alpha} needs image inputs (batch, channels, height, width), "
+            f"got inputs with shape {tuple(x.shape)}; use {_PATH}.mixup_alpha for other inputs",
+            path=f"{_PATH}.cutmix_alpha")
+    if not torch.is_floating_point(x):
+        for name, on in (("input_noise", config.input_noise > 0), ("mixup_alpha", config.mixup_alpha > 0),
+                         ("adversarial", config.adversarial != "none")):
+            if on:
+                raise ConfigError(
+                    f"{_PATH}.{name}={getattr(config, name)!r} needs real-valued inputs, got {x.dtype} "
+                    f"(token ids?); turn it off for this model", path=f"{_PATH}.{name}")
+
+
+def penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor:
+    """``l1 * sum|w| + l2 * sum w^2`` over the weight matrices (``ndim >= 2``); biases and norm parameters excluded.
+
+    Args:
+        model: the network.
+        l1: weight of the L1 term.
+        l2: weight of the squared L2 term.
+
+    Returns:
+        A scalar tensor on the model's device, to add to the mean loss; 0 when both weights are 0.
+
+    Example:
+        >>> lin = nn.Linear(2, 1); _ = lin.weight.data.fill_(2.0)
+        >>> round(penalty(lin, l1=0.5, l2=0.1).item(), 5)  # 0.5 * 4 + 0.1 * 8
+        2.8
+    """
+    params = [p for p in model.parameters() if p.ndim >= 2 and p.requires_grad]
+    device = params[0].device if params else torch.device("cpu")
+    total = torch.zeros((), device=device)
+    if l1 == 0 and l2 == 0:
+        return total
+    for w in params:
+        if l1:
+            total = total + l1 * w.abs().sum()
+        if l2:
+            total = total + l2 * w.square().sum()
+    return total
+
+
+def _generator_device(x: torch.Tensor, generator: torch.Generator | None) -> torch.device:
+    """Draw on the generator's device (a CPU generator cannot fill a CUDA tensor), then move."""
+    return generator.device if generator is not None else x.device
+
+
+def add_input_noise(x: torch.Tensor, std: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Return ``x`` plus Gaussian noise of standard deviation ``std`` (``x`` itself when ``std`` is 0).
+
+    Args:
+        x: training inputs, any shape, floating point.
+        std: noise standard deviation, in the units of the (standardised) inputs.
+        generator: source of the noise; ``None`` uses torch's global generator.
+
+    Returns:
+        A new tensor shaped like ``x``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> add_input_noise(torch.zeros(1000, 4), 0.1, g).std().item() > 0.09
+        True
+    """
+    if std == 0:
+        return x
+    noise = torch.randn(x.shape, generator=generator, device=_generator_device(x, generator), dtype=x.dtype)
+    return x + std * noise.to(x.device)
+
+
+def _beta(alpha: float, generator: torch.Generator) -> float:
+    """One Beta(alpha, alpha) draw, determined by ``generator`` (torch's Beta takes no generator)."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+    return float(np.random.default_rng(seed).beta(alpha, alpha))
+
+
+def _permutation(n: int, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.randperm(n, generator=generator, device=generator.device).to(x.device)
+
+
+def _mix_targets(y_soft: torch.Tensor, perm: torch.Tensor, lam: float) -> torch.Tensor:
+    # y_soft: (batch, classes) probabilities or (batch,) regression targets.
+    if not torch.is_floating_point(y_soft):
+        raise ConfigError(f"MixUp/CutMix need soft targets (probabilities or real values), got {y_soft.dtype}; "
+                          "one-hot encode class labels first", path=f"{_PATH}.mixup_alpha")
+    return lam * y_soft + (1.0 - lam) * y_soft[perm]
+
+
+def mixup(x: torch.Tensor, y_soft: torch.Tensor, alpha: float,
+          generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """MixUp (Zhang et al. 2018): each row becomes ``lam * row + (1 - lam) * other row``, targets alike.
+
+    One ``lam ~ Beta(alpha, alpha)`` and one random pairing per batch, the same for inputs and targets.
+
+    Args:
+        x: inputs (batch, ...), floating point.
+        y_soft: targets (batch, classes) as probabilities, or (batch,) real values for regression.
+        alpha: Beta parameter, > 0 (small values keep most rows nearly unmixed).
+        generator: source of ``lam`` and the pairing.
+
+    Returns:
+        ``(mixed x, mixed y)``, shaped like the inputs.
+
+    Raises:
+        ConfigError: ``alpha <= 0`` or integer targets.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> xm, ym = mixup(torch.eye(4), torch.eye(4), 0.4, g)
+        >>> bool(torch.allclose(xm, ym))
+        True
+    """
+    if alpha <= 0:
+        raise ConfigError(f"{_PATH}.mixup_alpha must be > 0 to mix, got {alpha}", path=f"{_PATH}.mixup_alpha")
+    lam = _beta(alpha, generator)
+    perm = _permutation(len(x), x, generator)
+    return lam * x + (1.0 - lam) * x[perm], _mix_targets(y_soft, perm, lam)
+
+
+def _cut_box(height: int, width: int, lam: float, generator: torch.Generator) -> tuple[int, int, int, int]:
+    """A box covering about ``1 - lam`` of the image, centred at a uniform pixel, clipped to the image."""
+    ratio = float(np.sqrt(1.0 - lam))
+    cut_h, cut_w = int(height * ratio), int(width * ratio)
+    cy, cx = (int(v) for v in torch.randint(0, 2**31 - 1, (2,), generator=generator, device=generator.device))
+    cy, cx = cy % height, cx % width
+    top, bottom = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height)
+    left, right = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width)
+    return top, bottom, left, right
+
+
+def cutmix(x: torch.Tensor, y_soft: torch.Tensor, alpha: float,
+           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix (Yun et al. 2019): paste a box from a paired image; the targets mix by the pasted area share.
+
+    Args:
+        x: images (batch, channels, height, width).
+        y_soft: targets (batch, classes) as probabilities, or (batch,) real values.
+        alpha: Beta parameter of the kept share, > 0.
+        generator: source of the share, the box position and the pairing.
+
+    Returns:
+        ``(mixed x, mixed y)``; row i of y is ``(1 - s) * y[i] + s * y[pair(i)]`` where ``s`` is the
+        exact share of pixels pasted (after clipping the box to the image).
+
+    Raises:
+        ConfigError: inputs that are not 4-D images, ``alpha <= 0`` or integer targets.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> xm, ym = cutmix(torch.zeros(2, 1, 8, 8), torch.eye(2), 1.0, g)
+        >>> xm.shape, ym.shape
+        (torch.Size([2, 1, 8, 8]), torch.Size([2, 2]))
+    """
+    if x.ndim != 4:
+        raise ConfigError(f"{_PATH}.cutmix_alpha needs image inputs (batch, channels, height, width), got shape "
+                          f"{tuple(x.shape)}; use {_PATH}.mixup_alpha for other inputs", path=f"{_PATH}.cutmix_alpha")
+    if alpha <= 0:
+        raise ConfigError(f"{_PATH}.cutmix_alpha must be > 0 to mix, got {alpha}", path=f"{_PATH}.cutmix_alpha")
+    height, width = x.shape[-2:]
+    lam = _beta(alpha, generator)
+    top, bottom, left, right = _cut_box(height, width, lam, generator)
+    perm = _permutation(len(x), x, generator)
+    mixed = x.clone()
+    mixed[:, :, top:bottom, left:right] = x[perm, :, top:bottom, left:right]
+    kept = 1.0 - (bottom - top) * (right - left) / (height * width)
+    return mixed, _mix_targets(y_soft, perm, kept)
+
+
+def soft_cross_entropy(logits: torch.Tensor, y_soft: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross entropy against target distributions, with optional label smoothing.
+
+    Smoothing follows ``F.cross_entropy``: targets become ``(1 - s) * y + s / classes``.
+
+    Args:
+        logits: (batch, classes) raw scores.
+        y_soft: (batch, classes) target probabilities (mixed or one-hot), or (batch,) integer labels.
+        label_smoothing: share ``s`` in [0, 1).
+
+    Returns:
+        Per-row losses, shape (batch,).
+
+    Raises:
+        ConfigError: ``label_smoothing`` outside [0, 1).
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.0]])
+        >>> round(float(soft_cross_entropy(logits, torch.tensor([[1.0, 0.0]]))), 4)
+        0.1269
+    """
+    if not 0 <= label_smoothing < 1:
+        raise ConfigError(f"{_PATH}.label_smoothing must be in [0, 1), got {label_smoothing}",
+                          path=f"{_PATH}.label_smoothing")
+    n_classes = logits.shape[1]
+    if not torch.is_floating_point(y_soft):
+        y_soft = F.one_hot(y_soft.long(), n_classes)
+    y_soft = y_soft.to(logits.dtype)
+    if label_smoothing:
+        y_soft = y_soft * (1.0 - label_smoothing) + label_smoothing / n_classes
+    return -(y_soft * F.log_softmax(logits, dim=1)).sum(dim=1)  # (batch,)
+
+
+def _input_gradient(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """d mean-loss / d x, without touching the parameters' ``.grad``."""
+    x = x.detach().requires_grad_(True)
+    loss = loss_fn(model(x), y).mean()
+    return torch.autograd.grad(loss, x)[0]
+
+
+class _Frozen:
+    """Put the model in eval mode while attacking: no BatchNorm statistics updates, no dropout noise."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model, self.was_training = model, model.training
+
+    def __enter__(self) -> None:
+        self.model.eval()
+
+    def __exit__(self, *exc) -> None:
+        self.model.train(self.was_training)
+
+
+def fgsm(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+    """Fast gradient sign method (Goodfellow et al. 2015): ``x + eps * sign(grad_x loss)``.
+
+    The gradient is taken with the model in eval mode (its mode is restored after), and the
+    parameters' ``.grad`` are left untouched.
+
+    Args:
+        model: the network.
+        loss_fn: ``loss_fn(output, y)`` -> per-row losses (batch,).
+        x: clean inputs (batch, ...), floating point.
+        y: targets, as ``loss_fn`` takes them.
+        eps: L-infinity radius.
+
+    Returns:
+        Adversarial inputs shaped like ``x``, detached, within ``eps`` of ``x`` in every entry.
+
+    Example:
+        >>> net = nn.Linear(3, 2); x = torch.zeros(4, 3); y = torch.tensor([0, 1, 0, 1])
+        >>> ce = lambda out, t: F.cross_entropy(out, t, reduction="none")
+        >>> float((fgsm(net, ce, x, y, 0.1) - x).abs().max()) <= 0.1 + 1e-6
+        True
+    """
+    with _Frozen(model):
+        grad = _input_gradient(model, loss_fn, x, y)
+    return (x + eps * grad.sign()).detach()
+
+
+def pgd(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, eps: float, step_size: float, steps: int,
+        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Projected gradient descent attack (Madry et al. 2018) in the L-infinity ball, from a random start.
+
+    Args:
+        model: the network (attacked in eval mode; its mode is restored after).
+        loss_fn: ``loss_fn(output, y)`` -> per-row losses (batch,).
+        x: clean inputs (batch, ...), floating point.
+        y: targets, as ``loss_fn`` takes them.
+        eps: L-infinity radius.
+        step_size: size of each signed-gradient ascent step.
+        steps: number of steps, >= 1.
+        generator: source of the uniform random start; ``None`` uses torch's global generator.
+
+    Returns:
+        Adversarial inputs shaped like ``x``, detached, within ``eps`` of ``x``.
+
+    Example:
+        >>> net = nn.Linear(3, 2); x = torch.zeros(4, 3); y = torch.tensor([0, 1, 0, 1])
+        >>> ce = lambda out, t: F.cross_entropy(out, t, reduction="none")
+        >>> float((pgd(net, ce, x, y, 0.1, 0.05, 3) - x).abs().max()) <= 0.1 + 1e-6
+        True
+    """
+    x = x.detach()
+    start = torch.rand(x.shape, generator=generator, device=_generator_device(x, generator), dtype=x.dtype)
+    adv = x + eps * (2.0 * start.to(x.device) - 1.0)  # uniform in [x - eps, x + eps]
+    with _Frozen(model):
+        for _ in range(steps):
+            adv = adv + step_size * _input_gradient(model, loss_fn, adv, y).sign()
+            adv = torch.min(torch.max(adv, x - eps), x + eps)  # project back onto the ball
+    return adv.detach()
+
+
+def _named_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters and buffers by name, as ``state_dict`` names them."""
+    return {**dict(model.named_parameters()), **dict(model.named_buffers())}
+
+
+def _check_names(kind: str, have: dict, model_names) -> None:
+    missing, extra = sorted(set(model_names) - set(have)), sorted(set(have) - set(model_names))
+    if missing or extra:
+        raise ArtifactError(f"the {kind} weights do not fit this model (missing {missing[:5]}, unexpected "
+                            f"{extra[:5]}); it was made for a different architecture")
+
+
+class _Average:
+    """Shared part of EMA and SWA: a copy of every parameter and buffer, copied back on demand."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.average = {k: v.detach().clone() for k, v in _named_tensors(model).items()}
+        self.param_names = [k for k, _ in model.named_parameters()]
+
+    def _pairs(self, model: nn.Module, names) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        tensors = _named_tensors(model)
+        _check_names(type(self).__name__, self.average, tensors)
+        return [self.average[k] for k in names], [tensors[k].detach() for k in names]
+
+    @torch.no_grad()
+    def copy_to(self, model: nn.Module) -> None:
+        """Overwrite the model's parameters and buffers with the averaged ones."""
+        tensors = _named_tensors(model)
+        _check_names(type(self).__name__, self.average, tensors)
+        for name, t in tensors.items():
+            t.copy_(self.average[name])
+
+    def _copy(self) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in self.average.items()}
+
+    @torch.no_grad()
+    def _load_average(self, average: dict) -> None:
+        _check_names(type(self).__name__, self.average, average)
+        for name, t in average.items():
+            self.average[name].copy_(t)  # keeps this object's device and dtype
+
+
+class EMA(_Average):
+    """Exponential moving average of the weights: ``avg = decay * avg + (1 - decay) * w`` after each step.
+
+    Floating-point parameters and buffers are averaged; integer buffers (BatchNorm's batch
+    counter) follow the model. Evaluate with ``copy_to`` on a copy of the model (or save the
+    training weights first and load them back after).
+
+    Args:
+        model: the network whose current weights start the average.
+        decay: in (0, 1), e.g. 0.999; closer to 1 averages over more steps.
+
+    Raises:
+        ConfigError: ``decay`` outside (0, 1).
+
+    Example:
+        >>> net = nn.Linear(2, 1); ema = EMA(net, 0.9)
+        >>> _ = net.weight.data.add_(1.0); ema.update(net); ema.num_updates
+        1
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        if not 0 < decay < 1:
+            raise ConfigError(f"{_PATH}.ema_decay must be in (0, 1), got {decay}", path=f"{_PATH}.ema_decay")
+        super().__init__(model)
+        self.decay = float(decay)
+        self.num_updates = 0
+        self._float_names = [k for k, v in self.average.items() if torch.is_floating_point(v)]
+        self._other_names = [k for k in self.average if not torch.is_floating_point(self.average[k])]
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Move the average toward the model's current weights; call after each optimizer step."""
+        avg, cur = self._pairs(model, self._float_names)
+        if avg:
+            torch._foreach_lerp_(avg, cur, 1.0 - self.decay)  # avg += (1 - decay) * (cur - avg)
+        for a, c in zip(*self._pairs(model, self._other_names)):
+            a.copy_(c)
+        self.num_updates += 1
+
+    def state_dict(self) -> dict:
+        """``{"decay", "num_updates", "average": {name: tensor}}`` for an exact resume."""
+        return {"decay": self.decay, "num_updates": self.num_updates, "average": self._copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned.
+
+        Raises:
+            ArtifactError: the saved average belongs to a different architecture.
+        """
+        self._load_average(state["average"])
+        self.decay, self.num_updates = float(state["decay"]), int(state["num_updates"])
+
+
+class SWA(_Average):
+    """Stochastic weight averaging (Izmailov et al. 2018): the equal-weight mean of the weights at epoch ends.
+
+    Parameters are averaged; buffers follow the latest snapshot until ``bn_update`` recomputes
+    the BatchNorm statistics for the averaged weights.
+
+    Args:
+        model: the network; the average starts empty and takes its first snapshot at ``update``.
+
+    Example:
+        >>> net = nn.Linear(1, 1); swa = SWA(net)
+        >>> for v in (1.0, 3.0):
+        ...     _ = net.weight.data.fill_(v); swa.update(net)
+        >>> swa.copy_to(net); net.weight.item()
+        2.0
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model)
+        self.n_averaged = 0
+        params = set(self.param_names)
+        self._buffer_names = [k for k in self.average if k not in params]
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Add the model's current weights to the mean; call once per epoch end from the start epoch on."""
+        self.n_averaged += 1
+        avg, cur = self._pairs(model, self.param_names)
+        if avg:
+            torch._foreach_lerp_(avg, cur, 1.0 / self.n_averaged)  # running mean: avg += (cur - avg) / n
+        for a, c in zip(*self._pairs(model, self._buffer_names)):
+            a.copy_(c)
+
+    @torch.no_grad()
+    def bn_update(self, model: nn.Module, X: torch.Tensor, batch_size: int) -> None:
+        """Load the averaged weights into ``model`` and recompute its BatchNorm statistics on ``X``.
+
+        The statistics are the equal-weight mean over batches of ``X`` (on the model's device);
+        only BatchNorm layers run in train mode, so dropout adds no noise. The new statistics are
+        kept in the average too. Without BatchNorm layers this only copies the weights.
+
+        Args:
+            model: the network to receive the average.
+            X: training inputs (rows, ...).
+            batch_size: rows per forward pass.
+        """
+        self.copy_to(model)
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        modes = {m: m.training for m in model.modules()}
+        momenta = {m: m.momentum for m in norms}
+        model.eval()
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches
+            m.train()
+        try:
+            for start in range(0, len(X), batch_size):
+                xb = X[start:start + batch_size]
+                if len(xb) > 1 or start == 0:  # a trailing single row cannot give batch statistics
+                    model(xb)
+        finally:
+            for m, mode in modes.items():
+                m.train(mode)
+            for m, momentum in momenta.items():
+                m.momentum = momentum
+        for name, t in model.named_buffers():
+            self.average[name].copy_(t)
+
+    def state_dict(self) -> dict:
+        """``{"n_averaged", "average": {name: tensor}}`` for an exact resume."""
+        return {"n_averaged": self.n_averaged, "average": self._copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned.
+
+        Raises:
+            ArtifactError: the saved average belongs to a different architecture.
+        """
+        self._load_average(state["average"])
+        self.n_averaged = int(state["n_averaged"])

@@ -1,0 +1,88 @@
+"""Fault and scale tests: a real process killed with SIGKILL and resumed ends bit for bit where an
+uninterrupted run ends; two data-parallel processes match one process."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from sklearn.datasets import load_digits
+
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def digits_csv(tmp_path_factory):
+    X, y = load_digits(return_X_y=True)
+    frame = pd.DataFrame(X, columns=[f"p{i}" for i in range(64)]).assign(digit=y)
+    path = tmp_path_factory.mktemp("digits") / "digits.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+SETTINGS = ["--set", "model.type=mlp", "--set", "model.hidden_sizes=[128, 128]", "--set", "model.dropout=0.2",
+            "--set", "train.epochs=120", "--set", "train.early_stopping.patience=1000",
+            "--set", "train.checkpoint.every_steps=5", "--set", "audit.enabled=false"]
+
+
+def test_kill_and_resume_is_bit_exact(tmp_path, digits_csv):
+    run_cli("train", digits_csv, "--target", "digit", *SETTINGS, "--out", "whole", cwd=tmp_path, check=True)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "trainwright", "train", str(digits_csv), "--target", "digit", *SETTINGS,
+                             "--out", "broken"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = tmp_path / "broken" / "checkpoints" / "mlp"
+    deadline = time.monotonic() + 120
+    while not (checkpoints.is_dir() and any(p.suffix == ".pt" for p in checkpoints.iterdir())):
+        assert proc.poll() is None, "training ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 1.5))  # a random step, mid-epoch
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert json.loads((tmp_path / "broken" / "run.json").read_text())["status"] == "running"
+    assert not (tmp_path / "broken" / "model").exists()
+    run_cli("train", "--resume", "broken", cwd=tmp_path, check=True)
+    a = load_file(str(tmp_path / "whole" / "model" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "broken" / "model" / "weights.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    info = json.loads((tmp_path / "broken" / "run.json").read_text())
+    assert info["status"] == "completed" and info["resumed"] == 1
+    learner = json.loads((tmp_path / "broken" / "model" / "learner.json").read_text())
+    assert learner["history"] == json.loads((tmp_path / "whole" / "model" / "learner.json").read_text())["history"]
+    # resuming a finished run, or with other arguments, is refused
+    proc = run_cli("train", "--resume", "broken", cwd=tmp_path)
+    assert proc.returncode == 2 and "already completed" in proc.stderr
+    proc = run_cli("train", "--resume", "broken", "--seed", "3", cwd=tmp_path)
+    assert proc.returncode == 2 and "--resume RUN_DIR continues a run" in proc.stderr
+
+
+def test_two_processes_match_one(tmp_path):
+    from trainwright.models.neural.tabular import MLPLearner
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    train = {"epochs": 4, "batch_size": 64, "schedule": {"type": "constant"}, "checkpoint": {"enabled": False}}
+    one = MLPLearner(hidden_sizes=[64], dropout=0.0, train=train, seed=0).fit(X[:1400], y[:1400],
+                                                                               X_valid=X[1400:], y_valid=y[1400:])
+    two = MLPLearner(hidden_sizes=[64], dropout=0.0, train={**train, "nproc": 2}, seed=0).fit(
+        X[:1400], y[:1400], X_valid=X[1400:], y_valid=y[1400:])
+    p1, p2 = one.predict_proba(X[1400:]), two.predict_proba(X[1400:])
+    assert np.abs(p1 - p2).max() < 1e-3
+    assert np.mean(p1.argmax(1) == p2.argmax(1)) > 0.99
+    assert [round(h["validation_loss"], 3) for h in one.history_] == [round(h["validation_loss"], 3) for h in two.history_]
+
+
+def test_cli_nproc(tmp_path, digits_csv):
+    run_cli("train", digits_csv, "--target", "digit", "--set", "model.type=mlp", "--set", "train.epochs=3",
+            "--set", "audit.enabled=false", "--nproc", "2", "--out", "ddp", cwd=tmp_path, check=True)
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.8
+    assert "nproc: 2" in (tmp_path / "ddp" / "recipe.resolved.yaml").read_text()
