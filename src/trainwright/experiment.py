@@ -126,7 +126,8 @@ class Experiment:
             from trainwright.experiment_stages import run_audit
 
             report = run_audit(self, p.raw, p.frame.index.to_numpy(), p.task, p.splits)
-        if rank() != 0:  # under torchrun only rank 0 writes the run; the others write to a folder that is dropped
+        scratch = rank() != 0
+        if scratch:  # under torchrun only rank 0 writes the run; the others write to a folder that is dropped
             import tempfile
 
             self.out, self.resume = tempfile.mkdtemp(prefix="trainwright-rank-"), False
@@ -136,7 +137,12 @@ class Experiment:
         except BaseException as exc:
             self._mark_failed(run_dir, exc)
             raise
-        return Run(run_dir)
+        run = Run(run_dir)
+        if scratch:
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return run
 
     def prepare(self) -> "Prepared":
         """The stages before fitting: load, schema, clean, split. Checks all input; writes nothing."""

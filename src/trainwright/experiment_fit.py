@@ -82,6 +82,8 @@ def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, log, report,
         Xb, yb, weight = balance_training_rows(exp, X["train"], Y["train"], pre, task, record=True)
     with exp.stage("train"):
         learner, config, board, metric = train_candidates(exp, task, {**X, "train": Xb}, {**Y, "train": yb}, weight)
+        if getattr(learner, "lr_found_", None):
+            exp.decide("train.optimizer.lr", learner.lr_found_["lr"], f"LR finder: {learner.lr_found_['reason']}")
     members = [(pre, learner)]
     if m > 1:
         with exp.stage("impute"):
@@ -156,6 +158,8 @@ def _save_outputs(exp, run_dir: Path, task, metric, config, learner, metrics, bo
     resolved.task, resolved.model = task, config
     if getattr(learner, "neural", False):
         resolved.train.batch_size = learner.batch_size_
+        if getattr(learner, "lr_found_", None):
+            resolved.train.optimizer.lr = learner.lr_found_["lr"]
     resolved.data.path = str(Path(exp.recipe.data.path).resolve())  # replayable from any folder
     resolved.evaluate.metric = metric
     resolved.split.method = exp.split_method

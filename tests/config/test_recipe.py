@@ -99,3 +99,24 @@ def test_load_recipe_errors(tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_recipe(bad)
+
+
+def test_unknown_optimizer_and_schedule_list_the_known_ones():
+    with pytest.raises(ConfigError) as info:
+        parse_recipe({"target": "y", "train": {"optimizer": {"type": "adamm"}, "schedule": {"type": "cosinee"}}})
+    msg = str(info.value)
+    assert "train.optimizer.type: must be one of 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'radam', 'nadam' or " \
+           "'adabelief', got 'adamm'. Did you mean 'adam'?" in msg
+    assert "train.schedule.type: must be one of" in msg and "'onecycle'" in msg and "Did you mean 'cosine'?" in msg
+
+
+def test_neural_training_settings_validate():
+    rec = parse_recipe({"target": "y", "model": {"type": "mlp"}, "train": {
+        "optimizer": {"type": "sgd", "nesterov": True, "lr": "auto"}, "schedule": {"type": "onecycle", "warmup_steps": 10},
+        "regularize": {"label_smoothing": 0.1, "mixup_alpha": 0.2, "adversarial": "fgsm", "ema_decay": 0.99},
+        "clip_grad_norm": 1.0, "accumulate": 4, "precision": "bf16", "gradient_checkpointing": True}})
+    assert rec.train.optimizer.lr == "auto" and rec.train.accumulate == 4
+    with pytest.raises(ConfigError, match="train.precision: must be one of"):
+        parse_recipe({"target": "y", "train": {"precision": "fp8"}})
+    with pytest.raises(ConfigError, match="clip_grad_norm or train.clip_grad_value"):
+        parse_recipe({"target": "y", "train": {"clip_grad_norm": 1.0, "clip_grad_value": 1.0}})

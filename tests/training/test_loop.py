@@ -210,3 +210,22 @@ def test_cutmix_needs_images(digits):
     assert len(result.history) == 1
     with pytest.raises(ConfigError, match="cutmix"):
         fit(model(), X, y.float(), config=cfg(regularize={"cutmix_alpha": 1.0}), task="regression")
+
+
+def test_logging_callbacks(tmp_path, digits):
+    import importlib.util
+    import json
+
+    from trainwright.training.callbacks import ConsoleProgress, JsonlLogger, MLflowLogger, TensorBoardLogger
+
+    X, y, Xv, yv = digits
+    fit(model(), X[:256], y[:256], Xv, yv, config=cfg(epochs=2), task="classification", n_classes=10,
+        callbacks=(JsonlLogger(tmp_path / "h.jsonl"), ConsoleProgress()))
+    lines = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
+    assert [entry["epoch"] for entry in lines] == [1, 2] and "validation_loss" in lines[0]
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ConfigError, match="pip install tensorboard"):
+            TensorBoardLogger(tmp_path / "tb")
+    if importlib.util.find_spec("mlflow") is None:
+        with pytest.raises(ConfigError, match="pip install mlflow"):
+            MLflowLogger()

@@ -147,12 +147,12 @@ def _explain(err: dict, raw: dict) -> str:
     received = err.get("input")
     if isinstance(received, (dict, list)):
         received = json.dumps(received)[:80]
-    message = err["msg"]
+    message, hint = err["msg"], ""
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
-        message = f"must be one of {expected}{did_you_mean(str(received), options)}"
-    return f"{path}: {message}, got {received!r}"
+        message, hint = f"must be one of {expected}", did_you_mean(str(received), options)
+    return f"{path}: {message}, got {received!r}.{hint}"
 
 
 def starter_recipe(data_path: str, target: str, notes: dict[str, str] | None = None) -> str:

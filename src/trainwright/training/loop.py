@@ -27,7 +27,7 @@ from trainwright.errors import ConfigError, TrainwrightError
 from trainwright.training.callbacks import Callback, EarlyStopping, EarlyStoppingConfig, TrainState
 from trainwright.training.optim import OptimizerConfig, build_optimizer
 from trainwright.training.regularize import (
-    EMA, SWA, RegularizeConfig, add_input_noise, cutmix, fgsm, mixup, penalty, pgd, soft_cross_entropy,
+    EMA, SWA, RegularizeConfig, add_input_noise, check_inputs, cutmix, fgsm, mixup, penalty, pgd, soft_cross_entropy,
 )
 from trainwright.training.schedules import ScheduleConfig, build_schedule
 
@@ -169,6 +169,16 @@ class Trainer:
             return soft_cross_entropy(out.float(), y, self.reg.label_smoothing)
         return F.cross_entropy(out.float(), y, reduction="none", label_smoothing=self.reg.label_smoothing)
 
+    def mean_loss(self, out: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+        """The batch loss. Unweighted hard targets take torch's fused mean reduction (fewer ops per step)."""
+        if weight is not None:
+            return (self.row_losses(out, y) * weight).mean()
+        if self.task == "regression":
+            return F.mse_loss(out[:, 0].float(), y)
+        if y.ndim == 1:
+            return F.cross_entropy(out, y, label_smoothing=self.reg.label_smoothing)
+        return self.row_losses(out, y).mean()
+
     def step(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Train on one micro-batch; every ``accumulate`` calls, step the optimizer. Returns the loss (detached)."""
         reg = self.reg
@@ -188,13 +198,14 @@ class Trainer:
             x, y = torch.cat([x, x_adv]), torch.cat([y, y])
             weight = torch.cat([weight, weight]) if weight is not None else None
         with self._autocast():
-            losses = self.row_losses(self.forward(x), y)  # (batch,)
-        loss = (losses * weight).mean() if weight is not None else losses.mean()
+            loss = self.mean_loss(self.forward(x), y, weight)
         if reg.l1 > 0 or reg.l2 > 0:
             loss = loss + penalty(self.module, reg.l1, reg.l2)
-        if not torch.isfinite(loss):
+        # On CPU reading the loss costs nothing; on a GPU it would wait for the device every step,
+        # so there a NaN is caught at the epoch's end (it spreads into the epoch loss).
+        if self.device == "cpu" and not math.isfinite(loss.item()):
             raise self._diverged(loss)
-        self.scaler.scale(loss / self.config.accumulate).backward()
+        self.scaler.scale(loss / self.config.accumulate if self.config.accumulate > 1 else loss).backward()
         self.micro += 1
         if self.micro == self.config.accumulate:
             self._optimizer_step()
@@ -334,6 +345,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
     if config.accumulate > batches:
         raise ConfigError(f"train.accumulate={config.accumulate} is more than the {batches} mini-batches of an epoch; "
                           f"lower it or the batch size", path="train.accumulate")
+    check_inputs(config.regularize, X[:1])  # e.g. CutMix on inputs that are not images: fail before training
     trainer = Trainer(model, config, task=task, n_classes=n_classes, steps_per_epoch=math.ceil(batches / config.accumulate),
                       seed=seed, device=device, ddp=world > 1)
     early = EarlyStopping(config.early_stopping) if X_valid is not None and len(X_valid) else None
@@ -341,6 +353,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
     state = TrainState(epochs=config.epochs, steps_per_epoch=math.ceil(batches / config.accumulate), is_main=rank == 0)
     result, best = FitResult(), None
     partial = torch.zeros(2, dtype=torch.float64, device=device)  # (loss sum, rows) of the epoch so far
+    rows = 0  # rows of the epoch not yet added to partial[1] (a Python int: cheaper than a tensor op per step)
     if resume and checkpoint_dir is not None:
         ckpt = load_latest(Path(checkpoint_dir))
         if ckpt is not None:
@@ -357,8 +370,8 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
         for start in range(state.batch * B, n, B):
             idx = order[start:start + B][rank::world]  # this rank's share of the global batch
             loss = trainer.step(X[idx], y[idx], sample_weight[idx] if sample_weight is not None else None)
-            partial[0] += loss * len(idx)  # no .item(): no device sync per step
-            partial[1] += len(idx)
+            partial[0].add_(loss, alpha=len(idx))  # a tensor sum: no device sync per step
+            rows += len(idx)
             state.batch += 1
             if trainer.micro == 0:
                 state.step = trainer.steps
@@ -366,13 +379,18 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
                     cb.on_step_end(state)
                 every = config.checkpoint.every_steps
                 if every and checkpoint_dir is not None and config.checkpoint.enabled and trainer.steps % every == 0:
+                    partial[1] += rows
+                    rows = 0
                     _save(checkpoint_dir, trainer, state, cbs, best, signature, partial, rank)
         if trainer.micro > 0:  # a partial accumulation at the end of the epoch still updates
             trainer._optimizer_step()
         state.epoch, state.batch, state.step = state.epoch + 1, 0, trainer.steps
+        partial[1] += rows
         _all_reduce(partial)
         metrics = {"train_loss": float(partial[0] / partial[1])}
-        partial = torch.zeros(2, dtype=torch.float64, device=device)
+        if not math.isfinite(metrics["train_loss"]):
+            raise trainer._diverged(None)
+        partial, rows = torch.zeros(2, dtype=torch.float64, device=device), 0
         if early is not None:
             metrics.update(_validation_metrics(trainer, X_valid, y_valid, rank, world, task))
         state.metrics, state.lr = metrics, trainer.optimizer.param_groups[-1]["lr"]

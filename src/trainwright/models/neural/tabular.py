@@ -120,6 +120,8 @@ class MLPLearner(Learner):
         if sample_weight is not None:
             tensors["sample_weight"] = torch.as_tensor(sample_weight / sample_weight.mean(), dtype=torch.float32, device=on)
         self.batch_size_ = resolve_batch_size(cfg, len(X))
+        if cfg.optimizer.lr == "auto":
+            cfg = self._find_lr(cfg, tensors)
         options = getattr(self, "_fit_options", {})
         fit_kwargs = {"config": cfg, "task": self.task, "n_classes": self._n_out(), "seed": self.seed,
                       "deadline": deadline, "checkpoint_dir": options.get("checkpoint_dir"),
@@ -140,6 +142,25 @@ class MLPLearner(Learner):
         self.history_, self.best_iteration_, self.stopped_by_ = result.history, result.best_epoch, result.stopped_by
         self.resumed_from_step_ = result.resumed_from_step
         self.net_ = self.net_.cpu().eval()
+
+    def _find_lr(self, cfg, tensors):
+        """Resolve lr='auto' with the LR range test on the training rows; record the choice."""
+        import torch
+
+        from trainwright.models.neural.layers import build_mlp
+        from trainwright.training.lr_finder import find_lr
+
+        torch.manual_seed(self.seed)
+        probe = build_mlp(**self._build_kwargs())
+        if self.task == "classification":
+            loss_fn = torch.nn.functional.cross_entropy
+        else:
+            loss_fn = lambda out, t: torch.nn.functional.mse_loss(out[:, 0], t)  # noqa: E731
+        result = find_lr(probe, loss_fn, tensors["X"].cpu(), tensors["y"].cpu(),
+                         optimizer=cfg.optimizer.model_copy(update={"lr": 1e-3}), batch_size=self.batch_size_,
+                         seed=self.seed)
+        self.lr_found_ = {"lr": result.suggestion, "reason": result.reason}
+        return cfg.model_copy(update={"optimizer": cfg.optimizer.model_copy(update={"lr": result.suggestion})})
 
     def _predict_raw(self, X) -> np.ndarray:
         import torch
