@@ -151,8 +151,12 @@ def _save_outputs(exp, run_dir: Path, task, metric, config, learner, metrics, bo
 
     write_json(run_dir / "metrics.json", metrics)
     write_json(run_dir / "leaderboard.json", {"metric": metric, "candidates": board})
+    from trainwright.training.callbacks import overfitting_point
+
     write_json(run_dir / "history.json", {"model": config.type, "best": learner.best_iteration_,
-                                          "stopped_by": learner.stopped_by_, "entries": learner.history_})
+                                          "stopped_by": learner.stopped_by_,
+                                          "overfitting_from": overfitting_point(learner.history_),
+                                          "entries": learner.history_})
     write_json(run_dir / "cleaning_log.json", log.to_dict())
     resolved = exp.recipe.model_copy(deep=True)
     resolved.task, resolved.model = task, config

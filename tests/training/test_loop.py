@@ -226,6 +226,34 @@ def test_logging_callbacks(tmp_path, digits):
     if importlib.util.find_spec("tensorboard") is None:
         with pytest.raises(ConfigError, match="pip install tensorboard"):
             TensorBoardLogger(tmp_path / "tb")
+    else:  # with the logging extra installed: scalars are written
+        fit(model(), X[:256], y[:256], Xv, yv, config=cfg(epochs=1), task="classification", n_classes=10,
+            callbacks=(TensorBoardLogger(tmp_path / "tb"),))
+        assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
     if importlib.util.find_spec("mlflow") is None:
         with pytest.raises(ConfigError, match="pip install mlflow"):
             MLflowLogger()
+
+
+def test_dataloader_path_streams_and_resumes_exactly(tmp_path, digits):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X, y, Xv, yv = digits
+
+    def loader():
+        return DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, generator=torch.Generator())
+
+    valid = DataLoader(TensorDataset(Xv, yv), batch_size=256)
+    config = cfg(epochs=4, optimizer={"lr": 0.01}, checkpoint={"enabled": True, "every_steps": 6})
+    whole = model()
+    result = fit(whole, loader(), None, valid, None, config=config, task="classification", n_classes=10, seed=5,
+                 checkpoint_dir=tmp_path / "whole")
+    assert result.history[-1]["validation_accuracy"] > 0.8 and (tmp_path / "whole" / "best.safetensors").is_file()
+    broken = model()
+    with pytest.raises(KeyboardInterrupt):
+        fit(broken, loader(), None, valid, None, config=config, task="classification", n_classes=10, seed=5,
+            checkpoint_dir=tmp_path / "ck", callbacks=(StopAt(2),))
+    resumed = model(seed=7)
+    fit(resumed, loader(), None, valid, None, config=config, task="classification", n_classes=10, seed=5,
+        checkpoint_dir=tmp_path / "ck", resume=True)
+    assert torch.equal(weights(whole), weights(resumed))

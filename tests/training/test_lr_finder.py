@@ -17,16 +17,6 @@ from trainwright.training.optim import OptimizerConfig
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors gain nothing from a second thread, and its OpenMP spin-waits cost 30x when
-    # another process shares the 2 cores (DESIGN.md, speed habits).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def digits():
     data = load_digits()

@@ -25,16 +25,6 @@ EXPECTED_CLASS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": tor
                   "nadam": torch.optim.NAdam, "adabelief": AdaBelief}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors gain nothing from a second thread, and its OpenMP spin-waits cost 30x when
-    # another process shares the 2 cores (DESIGN.md, speed habits).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _regression_problem():
     """A fixed linear problem: y = X @ w + 0.5, 256 rows, 5 features."""
     gen = torch.Generator().manual_seed(0)

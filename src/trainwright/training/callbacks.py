@@ -103,15 +103,15 @@ class EarlyStopping(Callback):
 
 
 def overfitting_point(history: list[dict[str, Any]], monitor: str = "validation_loss") -> int | None:
-    """The epoch after which the validation loss stopped improving while the training loss kept falling,
-    or None when that did not happen (for the report's learning curves)."""
+    """The epoch (or boosting iteration) after which the validation loss stopped improving while the
+    training loss kept falling, or None when that did not happen (for the report's learning curves)."""
     valid = [h.get(monitor) for h in history]
     if not history or any(v is None for v in valid):
         return None
     best = min(range(len(valid)), key=valid.__getitem__)
     after = history[best + 1:]
     if after and after[-1]["train_loss"] < history[best]["train_loss"]:
-        return history[best]["epoch"]
+        return history[best].get("epoch", history[best].get("iteration"))
     return None
 
 

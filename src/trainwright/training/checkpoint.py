@@ -19,7 +19,7 @@ import torch
 
 from trainwright.errors import ArtifactError
 
-__all__ = ["save_checkpoint", "load_latest", "list_checkpoints", "CHECKPOINT_FORMAT"]
+__all__ = ["save_checkpoint", "save_best", "load_latest", "list_checkpoints", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
@@ -49,6 +49,18 @@ def save_checkpoint(directory: Path, state: dict[str, Any], *, step: int, keep_l
         raise
     for old in list_checkpoints(directory)[:-keep_last]:
         old.unlink(missing_ok=True)
+    return path
+
+
+def save_best(directory: Path, weights: dict[str, torch.Tensor]) -> Path:
+    """The best epoch's weights as ``best.safetensors``, atomically (loadable without pickle)."""
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "best.safetensors"
+    tmp = directory / ".tmp-best.safetensors"
+    save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp))
+    os.replace(tmp, path)
     return path
 
 

@@ -22,8 +22,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
+from torch.utils.data import DataLoader
 
 from trainwright.errors import ConfigError, TrainwrightError
+from trainwright.training.batches import LoaderBatches, TensorBatches
 from trainwright.training.callbacks import Callback, EarlyStopping, EarlyStoppingConfig, TrainState
 from trainwright.training.optim import OptimizerConfig, build_optimizer
 from trainwright.training.regularize import (
@@ -325,8 +327,9 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
     across ranks.
 
     Args:
-        X, y: training rows (rows, features...) and targets (class indices or values).
-        X_valid, y_valid: validation rows for early stopping and metrics.
+        X, y: training rows (rows, features...) and targets (class indices or values); or X a
+            ``DataLoader`` of (x, y[, weight]) batches for data that must stream (y is then None).
+        X_valid, y_valid: validation rows for early stopping and metrics; or a ``DataLoader``.
         sample_weight: per-row weights of the training rows, mean 1.
         deadline: ``time.monotonic()`` value after which no new epoch starts.
         checkpoint_dir: where checkpoints go; with ``resume`` the newest one is loaded first.
@@ -337,18 +340,19 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
         ArtifactError: the checkpoint to resume belongs to another model.
         TrainingDivergedError: loss or gradients became NaN/Inf.
     """
-    from trainwright.training.checkpoint import load_latest
+    from trainwright.training.checkpoint import load_latest, save_best
 
     rank, world = _world()
-    n, B = len(X), resolve_batch_size(config, len(X))
-    batches = math.ceil(n / B)
+    source = LoaderBatches(X, seed, device) if isinstance(X, DataLoader) else \
+        TensorBatches(X, y, sample_weight, resolve_batch_size(config, len(X)), seed, rank, world)
+    batches = len(source)
     if config.accumulate > batches:
         raise ConfigError(f"train.accumulate={config.accumulate} is more than the {batches} mini-batches of an epoch; "
                           f"lower it or the batch size", path="train.accumulate")
-    check_inputs(config.regularize, X[:1])  # e.g. CutMix on inputs that are not images: fail before training
+    check_inputs(config.regularize, source.sample())  # e.g. CutMix on inputs that are not images: fail before training
     trainer = Trainer(model, config, task=task, n_classes=n_classes, steps_per_epoch=math.ceil(batches / config.accumulate),
                       seed=seed, device=device, ddp=world > 1)
-    early = EarlyStopping(config.early_stopping) if X_valid is not None and len(X_valid) else None
+    early = EarlyStopping(config.early_stopping) if X_valid is not None and len(X_valid) > 0 else None
     cbs = [c for c in (early, *callbacks) if c is not None]
     state = TrainState(epochs=config.epochs, steps_per_epoch=math.ceil(batches / config.accumulate), is_main=rank == 0)
     result, best = FitResult(), None
@@ -365,13 +369,10 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
         for cb in cbs:
             cb.on_epoch_start(state)
         trainer.net.train()
-        # The order of an epoch depends on (seed, epoch) only, so a resumed run replays it exactly.
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + state.epoch)).to(device)
-        for start in range(state.batch * B, n, B):
-            idx = order[start:start + B][rank::world]  # this rank's share of the global batch
-            loss = trainer.step(X[idx], y[idx], sample_weight[idx] if sample_weight is not None else None)
-            partial[0].add_(loss, alpha=len(idx))  # a tensor sum: no device sync per step
-            rows += len(idx)
+        for xb, yb, wb in source.epoch(state.epoch, skip=state.batch):
+            loss = trainer.step(xb, yb, wb)
+            partial[0].add_(loss, alpha=len(xb))  # a tensor sum: no device sync per step
+            rows += len(xb)
             state.batch += 1
             if trainer.micro == 0:
                 state.step = trainer.steps
@@ -405,11 +406,13 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
             cb.on_epoch_end(state)
         if early is not None and early.improved:
             best = {k: v.detach().clone() for k, v in trainer.eval_module().state_dict().items()}
+            if checkpoint_dir is not None and config.checkpoint.enabled and rank == 0:
+                save_best(Path(checkpoint_dir), best)
         if deadline is not None and time.monotonic() > deadline and not state.stop:
             state.stop, state.stop_reason = True, "time_budget"
         if checkpoint_dir is not None and config.checkpoint.enabled and not config.checkpoint.every_steps:
             _save(checkpoint_dir, trainer, state, cbs, best, signature, partial, rank)
-    _finish(trainer, config, early, best, X, B)
+    _finish(trainer, config, early, best, source)
     for cb in cbs:
         cb.on_fit_end(state)
     result.history, result.stopped_by = state.history, state.stop_reason or "completed"
@@ -418,7 +421,11 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
 
 
 def _validation_metrics(trainer: Trainer, Xv, yv, rank: int, world: int, task: str) -> dict[str, float]:
-    sums = trainer.evaluate(Xv[rank::world], yv[rank::world])
+    if isinstance(Xv, DataLoader):  # a streaming validation set: its sampler shards it across ranks
+        parts = [trainer.evaluate(xb.to(trainer.device), yb.to(trainer.device)) for xb, yb, *_ in Xv]
+        sums = {k: sum(p[k] for p in parts) for k in ("loss_sum", "extra_sum", "n")}
+    else:
+        sums = trainer.evaluate(Xv[rank::world], yv[rank::world])
     packed = torch.stack([sums["loss_sum"], sums["extra_sum"], sums["n"]])
     _all_reduce(packed)
     loss, extra, count = (float(v) for v in packed)
@@ -427,9 +434,10 @@ def _validation_metrics(trainer: Trainer, Xv, yv, rank: int, world: int, task: s
     return {"validation_loss": loss / count, "validation_rmse": math.sqrt(loss / count)}
 
 
-def _finish(trainer: Trainer, config: LoopConfig, early, best, X, batch_size: int) -> None:
+def _finish(trainer: Trainer, config: LoopConfig, early, best, source) -> None:
     if trainer.swa is not None and trainer.swa_updates > 0:
         trainer.swa.copy_to(trainer.module)
+        X, batch_size = source.bn_rows()
         trainer.swa.bn_update(trainer.module, X, batch_size)
     elif early is not None and config.early_stopping.restore_best and best is not None:
         trainer.module.load_state_dict(best)
