@@ -86,3 +86,29 @@ def test_cli_nproc(tmp_path, digits_csv):
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.8
     assert "nproc: 2" in (tmp_path / "ddp" / "recipe.resolved.yaml").read_text()
+
+
+def test_data_parallel_edge_cases_and_worker_errors():
+    from trainwright.errors import ConfigError
+    from trainwright.models.neural.tabular import MLPLearner
+
+    X = np.random.default_rng(0).normal(size=(33, 4))
+    y = (X[:, 0] > 0).astype(int)
+    # 33 rows in batches of 16: the 1-row remainder joins the previous batch (no empty share, no 1-row batch norm)
+    m = MLPLearner(hidden_sizes=[8], norm="batch", train={"epochs": 2, "batch_size": 16, "nproc": 2,
+                                                          "checkpoint": {"enabled": False}}).fit(X, y)
+    assert m.predict(X).shape == (33,)
+    with pytest.raises(ConfigError, match="gradient_checkpointing cannot be combined"):
+        MLPLearner(hidden_sizes=[8], train={"epochs": 1, "nproc": 2, "gradient_checkpointing": True}).fit(X, y)
+
+
+def test_batches_and_checkpoint_names(tmp_path):
+    from trainwright.training.batches import TensorBatches
+    from trainwright.training.checkpoint import list_checkpoints, save_checkpoint
+
+    X = torch.arange(33.0)[:, None]
+    sizes = [len(xb) for xb, _, _ in TensorBatches(X, X[:, 0], None, 16, 0, 0, 1).epoch(0, skip=0)]
+    assert sizes == [16, 17]
+    for step in (999, 1000, 12345678901):
+        save_checkpoint(tmp_path, {"x": step}, step=step, keep_last=2)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-000001000.pt", "step-12345678901.pt"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.utils.data import DataLoader
 
@@ -15,9 +13,14 @@ class TensorBatches:
 
     def __init__(self, X, y, weight, batch_size: int, seed: int, rank: int, world: int) -> None:
         self.X, self.y, self.weight, self.B, self.seed, self.rank, self.world = X, y, weight, batch_size, seed, rank, world
+        starts = list(range(0, len(X), batch_size))
+        # A last batch too small to share out (or for batch norm) joins the batch before it.
+        if len(starts) > 1 and len(X) - starts[-1] < max(2, world):
+            starts.pop()
+        self.bounds = [(s, e) for s, e in zip(starts, starts[1:] + [len(X)])]
 
     def __len__(self) -> int:
-        return math.ceil(len(self.X) / self.B)
+        return len(self.bounds)
 
     def sample(self) -> torch.Tensor:
         return self.X[:1]
@@ -29,8 +32,8 @@ class TensorBatches:
         # The order of an epoch depends on (seed, epoch) only, so a resumed run replays it exactly.
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(len(self.X), generator=gen).to(self.X.device)
-        for start in range(skip * self.B, len(self.X), self.B):
-            idx = order[start:start + self.B][self.rank::self.world]  # this rank's share of the global batch
+        for start, end in self.bounds[skip:]:
+            idx = order[start:end][self.rank::self.world]  # this rank's share of the global batch
             yield self.X[idx], self.y[idx], (self.weight[idx] if self.weight is not None else None)
 
 

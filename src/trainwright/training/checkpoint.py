@@ -22,14 +22,14 @@ from trainwright.errors import ArtifactError
 __all__ = ["save_checkpoint", "save_best", "load_latest", "list_checkpoints", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
-_NAME = re.compile(r"^step-(\d{9})\.pt$")
+_NAME = re.compile(r"^step-(\d+)\.pt$")
 
 
 def list_checkpoints(directory: Path) -> list[Path]:
     """Checkpoint files in ``directory``, oldest first (torn temp files are never listed)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if _NAME.match(p.name))
+    return sorted((p for p in directory.iterdir() if _NAME.match(p.name)), key=lambda p: int(_NAME.match(p.name)[1]))
 
 
 def save_checkpoint(directory: Path, state: dict[str, Any], *, step: int, keep_last: int) -> Path:

@@ -72,11 +72,30 @@ def spawn_fit(nproc: int, build: tuple[str, dict[str, Any]], tensors: dict[str, 
         raise ConfigError(f"train.nproc={nproc} needs {nproc} GPUs, {torch.cuda.device_count()} visible", path="train.nproc")
     with tempfile.TemporaryDirectory(prefix="trainwright-ddp-") as tmp:
         out = Path(tmp) / "rank0.pt"
-        mp.spawn(_worker, args=(nproc, _free_port(), build, tensors, fit_kwargs, device, str(out)), nprocs=nproc, join=True)
+        try:
+            mp.spawn(_worker, args=(nproc, _free_port(), build, tensors, fit_kwargs, device, str(out)), nprocs=nproc,
+                     join=True)
+        except mp.ProcessRaisedException:
+            _raise_worker_error(Path(tmp))
+            raise
         saved = torch.load(out, weights_only=True)
     from trainwright.training.loop import FitResult
 
     return saved["state"], FitResult(**saved["result"])
+
+
+def _raise_worker_error(folder: Path) -> None:
+    """A trainwright error in a worker (bad setting, divergence) reaches the caller as itself."""
+    import json
+
+    from trainwright import errors
+    from trainwright.training.loop import TrainingDivergedError
+
+    for path in sorted(folder.glob("error-rank*.json")):
+        data = json.loads(path.read_text())
+        cls = {"TrainingDivergedError": TrainingDivergedError}.get(data["type"]) or \
+            getattr(errors, data["type"], errors.TrainwrightError)
+        raise cls(f"{data['message']} (in data-parallel process {data['rank']})") from None
 
 
 def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, device: str, out: str) -> None:
@@ -102,5 +121,14 @@ def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, devic
 
             torch.save({"state": {k: v.cpu() for k, v in model.state_dict().items()},
                         "result": dataclasses.asdict(result)}, out)
+    except Exception as exc:
+        from trainwright.errors import TrainwrightError
+
+        if isinstance(exc, TrainwrightError):
+            import json
+
+            Path(out).with_name(f"error-rank{rank_}.json").write_text(
+                json.dumps({"type": type(exc).__name__, "message": str(exc), "rank": rank_}))
+        raise
     finally:
         dist.destroy_process_group()

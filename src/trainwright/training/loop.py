@@ -133,6 +133,10 @@ class Trainer:
         self.reg: RegularizeConfig = config.regularize
         if self.reg.cutmix_alpha > 0 and task == "regression":
             raise ConfigError("train.regularize.cutmix_alpha applies to image classification", path="train.regularize.cutmix_alpha")
+        if config.gradient_checkpointing and (ddp or config.compile):
+            raise ConfigError("train.gradient_checkpointing cannot be combined with train.compile or data-parallel "
+                              "training (train.nproc > 1, torchrun) yet; turn one of them off",
+                              path="train.gradient_checkpointing")
         self.module = model.to(device)
         net = torch.compile(self.module) if config.compile else self.module
         if ddp:
@@ -457,7 +461,7 @@ def _save(directory, trainer: Trainer, state: TrainState, cbs, best, signature, 
         "callbacks": [cb.state_dict() for cb in cbs], "partial": partial.cpu(),
         "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
     }
-    save_checkpoint(Path(directory), payload, step=trainer.steps * 1000 + state.batch, keep_last=trainer.config.checkpoint.keep_last)
+    save_checkpoint(Path(directory), payload, step=trainer.steps, keep_last=trainer.config.checkpoint.keep_last)
 
 
 def _restore(ckpt, trainer: Trainer, state: TrainState, cbs, signature, partial):
