@@ -127,7 +127,7 @@ def main() -> None:
     cl_default, t_cl_default = timed(find_label_issues, y, proba, n_jobs=1)
     agree = (mask & cl_mask).sum() / max((mask | cl_mask).sum(), 1)
 
-    print(f"\n| part | trainwright (s) | peer | peer (s) | peer / trainwright |\n|---|---:|---|---:|---:|")
+    print("\n| part | trainwright (s) | peer | peer (s) | peer / trainwright |\n|---|---:|---|---:|---:|")
     print(f"| whole audit, {args.rows:,} x 50 | {total:.2f} | - | - | - |")
     print(f"| whole audit with 70/20/10 splits (adds contamination and drift) | {total_splits:.2f} | - | - | - |")
     print(f"| duplicate rows (exact + near) | {t_ours:.2f} | pandas `duplicated()` (exact only) | "

@@ -172,9 +172,9 @@ def main() -> None:
           f"interop={torch.get_num_interop_threads()}, OMP_WAIT_POLICY={env or '(unset)'}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}, cores available={len(os.sched_getaffinity(0))}")
     print(f"(import lightning took {import_lightning:.1f} s, not timed)")
-    print(f"Lightning: Trainer(max_epochs=E, enable_progress_bar=False, logger=False, enable_checkpointing=False, "
-          f"enable_model_summary=False, accelerator='cpu', devices=1) + DataLoader(num_workers=0, shuffle=True); "
-          f"timed: Trainer(...) + fit")
+    print("Lightning: Trainer(max_epochs=E, enable_progress_bar=False, logger=False, enable_checkpointing=False, "
+          "enable_model_summary=False, accelerator='cpu', devices=1) + DataLoader(num_workers=0, shuffle=True); "
+          "timed: Trainer(...) + fit")
     print(f"every contender: AdamW(lr={LR}, weight_decay={WEIGHT_DECAY}), fp32, same seeded initial weights; "
           f"median of {args.repeats} interleaved runs\n", flush=True)
 

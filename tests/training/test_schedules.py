@@ -10,7 +10,7 @@ import torch
 
 from trainwright.errors import ConfigError
 from trainwright.training.optim import Lookahead
-from trainwright.training.schedules import SCHEDULES, Schedule, ScheduleConfig, build_schedule, lr_curve
+from trainwright.training.schedules import SCHEDULES, ScheduleConfig, build_schedule, lr_curve
 
 ALL_TYPES = ["constant", "step", "exponential", "cosine", "cosine_restarts", "cyclical", "onecycle", "plateau"]
 
