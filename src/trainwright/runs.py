@@ -8,10 +8,14 @@ Layout of a run directory::
     decisions.json          each automatic decision with its reason
     fingerprint.json        content hash, shape and inferred schema of the data
     splits.json             row positions of train / validation / test
-    preprocessor.json       the fitted preprocessing (plain numbers and strings)
-    model/                  learner.json plus model.txt (LightGBM) or weights.safetensors (MLP)
-    metrics.json            {"validation": {...}, "test": {...}}
-    history.json            per-iteration / per-epoch training and validation loss
+    audit.json, audit.html  the data audit's findings
+    cleaning_log.json       every cleaning action and the raw file's hash
+    preprocessor.json       the fitted preprocessing (plain numbers and strings; "members" with multiple imputation)
+    model/                  learner.json plus model.txt (LightGBM) or weights.safetensors (MLP); member-i/ per imputation
+    checkpoints/<model>/    neural checkpoints (last k, best.safetensors) for --resume
+    metrics.json            {"validation": {...}, "test": {...}} (+ "cross_validation")
+    history.json            per-iteration / per-epoch training and validation loss, and the overfitting point
+    history-<model>.jsonl   the neural loop's epochs, one JSON line each
     leaderboard.json        every candidate trained, with validation metrics and time
     environment.json        package versions, seed, platform
     log.txt                 what happened, stage by stage
