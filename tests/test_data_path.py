@@ -210,3 +210,13 @@ def test_audit_command_writes_reports_and_finds_planted_problems(tmp_path, pengu
     assert any(a["action"] == "drop_leaking" and a["column"] == "leak" for a in log["actions"])
     assert (run.path / "audit.html").is_file()
     assert any(f["check"] == "exact_duplicates" for f in json.loads((run.path / "audit.json").read_text())["findings"])
+
+
+def test_classes_missing_from_training_rows_are_refused(tmp_path, penguins):
+    # Rows in file order are grouped by species: a time split leaves 'Chinstrap' for test only.
+    penguins.assign(day=pd.date_range("2020-01-01", periods=len(penguins), freq="D").astype(str)).to_csv(
+        tmp_path / "ordered.csv", index=False)
+    proc = run_cli("train", "ordered.csv", "--target", "species", "--set", "split.method=time",
+                   "--set", "split.time_column=day", cwd=tmp_path)
+    assert proc.returncode == 2 and "['Chinstrap']" in proc.stderr and "never in training rows" in proc.stderr
+    assert not (tmp_path / "runs").exists()

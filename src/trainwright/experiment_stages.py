@@ -165,7 +165,8 @@ def make_splits(exp, frame: pd.DataFrame, y: np.ndarray, task: str):
     splits = split_rows(len(frame), train=s.train, validation=s.validation, test=s.test,
                         seed=exp.recipe.seed, **kwargs)
     if task == "classification":
-        unseen = sorted(set(y[splits.validation].tolist() + y[splits.test].tolist()) - set(y[splits.train].tolist()), key=str)
+        held = np.concatenate([y[splits.validation], y[splits.test]])
+        unseen = np.setdiff1d(np.unique(held), np.unique(y[splits.train])).tolist()
         if unseen:
             raise DataError(
                 f"class(es) {unseen} of '{exp.recipe.target}' appear in validation or test rows but never in "
