@@ -97,3 +97,14 @@ def test_time_budget_and_runs_listing(tmp_path, penguins_csv):
 def test_schema_command(tmp_path):
     schema = json.loads(run_cli("schema", cwd=tmp_path, check=True).stdout)
     assert "model" in schema["properties"]
+
+
+def test_lr_find_command(tmp_path, penguins_csv):
+    import xml.etree.ElementTree as ET
+
+    proc = run_cli("lr-find", penguins_csv, "--target", "species", "--set", "audit.enabled=false",
+                   "--plot", "lr.svg", cwd=tmp_path, check=True)
+    assert "suggested learning rate" in proc.stdout and "--set train.optimizer.lr=" in proc.stdout
+    suggestion = float(proc.stdout.split("train.optimizer.lr=")[1].split()[0])
+    assert 1e-5 < suggestion < 1.0
+    assert ET.parse(tmp_path / "lr.svg").getroot().tag.endswith("svg")

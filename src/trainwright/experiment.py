@@ -64,7 +64,6 @@ class Experiment:
         self.started = started if started is not None else time.monotonic()
         self.decisions: list[dict[str, Any]] = []
         self.resume = False
-        self.extra_callbacks: tuple = ()
         self.dropped_columns: list[str] = []
         self.log: list[str] = []
 
@@ -103,7 +102,7 @@ class Experiment:
             out.append(TensorBoardLogger(run_dir / "tensorboard" / model_type))
         if log.mlflow:
             out.append(MLflowLogger())
-        return tuple(out) + tuple(self.extra_callbacks)
+        return tuple(out)
 
     @property
     def deadline(self) -> float | None:
@@ -367,33 +366,14 @@ def lr_find(data=None, *, target: str | None = None, recipe=None, overrides: lis
         >>> result = trainwright.lr_find("penguins.csv", target="species")   # doctest: +SKIP
         >>> result.suggestion                                                # doctest: +SKIP
     """
-    import numpy as np
-    import torch
-
     from trainwright.experiment_fit import make_preprocessor
-    from trainwright.models.neural.layers import build_mlp
+    from trainwright.models import build_learner
     from trainwright.models.neural.tabular import MLPConfig
-    from trainwright.training.lr_finder import find_lr
-    from trainwright.training.loop import resolve_batch_size
 
     rec, given = _recipe_from_args(data, target, recipe, overrides)
     exp = Experiment(rec, given=given)
     p = exp.prepare()
-    rows = p.frame.iloc[p.splits.train]
-    pre = make_preprocessor(exp, p.features, p.task, seed=rec.seed)
-    X = torch.as_tensor(pre.fit_transform(rows, p.y[p.splits.train]))
-    if p.task == "classification":
-        classes, codes = np.unique(p.y[p.splits.train], return_inverse=True)
-        y, n_out = torch.as_tensor(codes), len(classes)
-        loss_fn = torch.nn.functional.cross_entropy
-    else:
-        values = p.y[p.splits.train].astype(np.float64)
-        y, n_out = torch.as_tensor((values - values.mean()) / (values.std() or 1.0), dtype=torch.float32), 1
-        loss_fn = lambda out, t: torch.nn.functional.mse_loss(out[:, 0], t)  # noqa: E731
+    rows, y = p.frame.iloc[p.splits.train], p.y[p.splits.train]
+    X = make_preprocessor(exp, p.features, p.task, seed=rec.seed).fit_transform(rows, y)
     arch = rec.model if isinstance(rec.model, MLPConfig) else MLPConfig()
-    torch.manual_seed(rec.seed)
-    model = build_mlp(X.shape[1], list(arch.hidden_sizes), n_out, dropout=arch.dropout, norm=arch.norm,
-                      residual=arch.residual, activation=arch.activation, dropconnect=arch.dropconnect, init=arch.init)
-    optimizer = rec.train.optimizer.model_copy(update={"lr": 1e-3})
-    return find_lr(model, loss_fn, X, y, optimizer=optimizer, batch_size=resolve_batch_size(rec.train, len(X)),
-                   seed=rec.seed)
+    return build_learner(arch, task=p.task, seed=rec.seed, train=rec.train).find_lr(X, y)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from trainwright.data.split import Splits, split_rows
+from trainwright.data.split import split_rows
 from trainwright.errors import DataError
 
 
@@ -36,13 +36,6 @@ def test_stratified_totals_match_ratios_even_with_small_classes():
     assert s.sizes() == {"train": 17, "validation": 5, "test": 2}
     with pytest.raises(DataError, match="split.method=random"):
         split_rows(10, labels=np.arange(10), seed=0)  # every class has a single row
-
-
-def test_save_load(tmp_path):
-    s = split_rows(50, seed=3)
-    s.save(tmp_path / "s.json")
-    t = Splits.load(tmp_path / "s.json")
-    assert all(np.array_equal(getattr(s, k), getattr(t, k)) for k in ("train", "validation", "test"))
 
 
 def test_group_split_keeps_each_group_in_one_split():

@@ -148,12 +148,12 @@ def clean_after_split(frame: pd.DataFrame, train_rows: np.ndarray, target: str, 
                 log.add("drop_constant", col, "a single value in the training rows", [])
     keep = np.ones(len(train_rows), dtype=bool)
     if config.outliers == "drop":
-        from trainwright.data.features import _fit_bounds
+        from trainwright.data.features import fit_bounds
 
         numeric = [c for c, k in kinds.items() if k == "numeric" and c not in dropped]
         for col in numeric:
             values = pd.to_numeric(train[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            b = _fit_bounds(values[:, None], config.outlier_rule, config.outlier_threshold)
+            b = fit_bounds(values[:, None], config.outlier_rule, config.outlier_threshold)
             low = -np.inf if b["low"][0] is None else b["low"][0]
             high = np.inf if b["high"][0] is None else b["high"][0]
             out = (values < low) | (values > high)

@@ -142,7 +142,7 @@ class Preprocessor:
             self.columns_.append(spec)
         self.numeric_names_ = [o for c in self.columns_ for o in c.get("outputs", [])]
         R = self._raw_numeric(frame)
-        self.bounds_ = _fit_bounds(R, *self.clip) if self.clip else None
+        self.bounds_ = fit_bounds(R, *self.clip) if self.clip else None
         R = self._apply_bounds(R)
         imputer = NumericImputer(cfg.numeric_impute, fill_value=cfg.fill_value, n_neighbors=cfg.knn_neighbors,
                                  sample_posterior=self.sample_posterior, seed=self.seed)
@@ -373,7 +373,7 @@ def _fourier(name: str, values: np.ndarray, period: float) -> dict[str, np.ndarr
     return {f"{name}__sin": np.sin(angle), f"{name}__cos": np.cos(angle)}
 
 
-def _fit_bounds(R: np.ndarray, rule: str, threshold: float) -> dict[str, list[float]]:
+def fit_bounds(R: np.ndarray, rule: str, threshold: float) -> dict[str, list[float]]:
     """Capping bounds per numeric output: quartiles +- threshold*IQR, or median +- threshold*robust std."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

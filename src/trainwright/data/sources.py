@@ -82,7 +82,8 @@ def _read_json(path: Path) -> pd.DataFrame:
     # Values are kept as written: "02134" stays text, numbers are not turned into dates.
     frame = pd.read_json(path, lines=not head.startswith(b"["), dtype=False)
     for col in frame.columns:
-        if frame[col].dtype == object:
+        # infer_dtype scans in C; only a column that is not plain text pays the per-value check
+        if frame[col].dtype == object and pd.api.types.infer_dtype(frame[col], skipna=True) not in ("string", "empty"):
             nested = frame[col].map(lambda v: isinstance(v, (dict, list)))
             if nested.any():  # nested objects become their JSON text
                 frame[col] = frame[col].where(~nested, frame[col][nested].map(json.dumps))

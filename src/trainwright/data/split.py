@@ -7,9 +7,7 @@ before test). Split indices are row positions, saved with the run.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -34,15 +32,6 @@ class Splits:
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {"train": self.train, "validation": self.validation, "test": self.test}
-
-    def save(self, path: Path) -> None:
-        """Write the indices as JSON (readable anywhere, no pickle)."""
-        path.write_text(json.dumps({k: v.tolist() for k, v in self.as_dict().items()}))
-
-    @classmethod
-    def load(cls, path: Path) -> "Splits":
-        data = json.loads(path.read_text())
-        return cls(**{k: np.asarray(v, dtype=np.int64) for k, v in data.items()})
 
 
 def split_rows(

@@ -136,7 +136,7 @@ def param_groups(model: torch.nn.Module, *, lr: float, weight_decay: float,
 
 def merge_groups(groups: list[dict]) -> list[dict]:
     """Join groups with the same (lr, weight_decay): optimizers pay a fixed cost per group and step
-    (measured about 8 us per group for AdamW on CPU), and without discriminative rates the layers
+    (profiled at about 4-8 us per group and step for AdamW on CPU), and without discriminative rates the layers
     all share two settings.
 
     Example:

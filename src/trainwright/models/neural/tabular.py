@@ -143,8 +143,29 @@ class MLPLearner(Learner):
         self.resumed_from_step_ = result.resumed_from_step
         self.net_ = self.net_.cpu().eval()
 
-    def _find_lr(self, cfg, tensors):
-        """Resolve lr='auto' with the LR range test on the training rows; record the choice."""
+    def find_lr(self, X, y):
+        """Smith's LR range test for this network and optimizer on rows ``X`` and targets ``y``.
+
+        Returns:
+            LRFinderResult: rates, smoothed losses, the suggestion (``.to_svg()`` plots them).
+        """
+        import torch
+
+        from trainwright.models.base import _as_matrix
+        from trainwright.training.loop import resolve_batch_size
+
+        X, y = _as_matrix(X), np.asarray(y)
+        self.n_features_in_ = X.shape[1]
+        if self.task == "classification":
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            target = torch.as_tensor(codes, dtype=torch.long)
+        else:
+            values = y.astype(np.float64)
+            target = torch.as_tensor((values - values.mean()) / (values.std() or 1.0), dtype=torch.float32)
+        cfg = self.loop_config()
+        return self._range_test(cfg, torch.as_tensor(X), target, resolve_batch_size(cfg, len(X)))
+
+    def _range_test(self, cfg, X, y, batch_size: int):
         import torch
 
         from trainwright.models.neural.layers import build_mlp
@@ -156,9 +177,12 @@ class MLPLearner(Learner):
             loss_fn = torch.nn.functional.cross_entropy
         else:
             loss_fn = lambda out, t: torch.nn.functional.mse_loss(out[:, 0], t)  # noqa: E731
-        result = find_lr(probe, loss_fn, tensors["X"].cpu(), tensors["y"].cpu(),
-                         optimizer=cfg.optimizer.model_copy(update={"lr": 1e-3}), batch_size=self.batch_size_,
-                         seed=self.seed)
+        optimizer = cfg.optimizer.model_copy(update={"lr": 1e-3})
+        return find_lr(probe, loss_fn, X, y, optimizer=optimizer, batch_size=batch_size, seed=self.seed)
+
+    def _find_lr(self, cfg, tensors):
+        """Resolve lr='auto' with the LR range test on the training rows; record the choice."""
+        result = self._range_test(cfg, tensors["X"].cpu(), tensors["y"].cpu(), self.batch_size_)
         self.lr_found_ = {"lr": result.suggestion, "reason": result.reason}
         return cfg.model_copy(update={"optimizer": cfg.optimizer.model_copy(update={"lr": result.suggestion})})
 
