@@ -227,6 +227,21 @@ class Preprocessor:
                 names += [f"{col}__te_{lab}" for lab in labels]
         return names
 
+    def feature_sources(self) -> list[str]:
+        """The raw column behind each output feature, in ``feature_names_`` order.
+
+        Datetime parts, missing indicators and encoded levels map to their column; a
+        polynomial term of several columns maps to those columns joined by ``*``.
+        Additive attributions (SHAP, integrated gradients) summed by source are per raw column.
+        """
+        owner = [c["column"] for c in self.columns_ for _ in c.get("outputs", [])]
+        out = list(owner)
+        out += ["*".join(dict.fromkeys(owner[i] for i in combo)) for combo in self.poly_]
+        out += [owner[j] for j in self.indicators_]
+        for spec, width in list(self._block_layout())[1:]:
+            out += [spec["column"]] * width
+        return out
+
     # --- transforming --------------------------------------------------------------
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Features for ``frame``: shape (rows, len(feature_names_)), float32.
