@@ -28,8 +28,10 @@ def test_run_directory_holds_every_artifact(run):
 
 def test_metrics_and_info(run):
     m = run.metrics
-    assert set(m) == {"validation", "test"}
-    assert set(m["test"]) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+    assert set(m) == {"train", "validation", "test"}
+    assert set(m["test"]) == {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "specificity",
+                              "precision_weighted", "recall_weighted", "f1_weighted", "specificity_weighted",
+                              "roc_auc", "pr_auc", "log_loss", "brier", "ece", "mcc"}
     assert m["test"]["accuracy"] > 0.9
     assert run.status == "completed" and run.task == "classification"
     assert run.info["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
@@ -83,7 +85,7 @@ def test_predict_missing_column(run, penguins_csv):
 def test_regression_and_auto_leaderboard(tmp_path, data_dir):
     run = trainwright.train(data_dir / "diabetes.csv", target="target", out=tmp_path / "r",
                             recipe={"model": {"type": "auto", "candidates": ["linear", "lightgbm"]}})
-    assert run.task == "regression" and set(run.metrics["test"]) == {"rmse", "mae", "r2"}
+    assert run.task == "regression" and set(run.metrics["test"]) == {"rmse", "mae", "r2", "mse", "mape"}
     board = json.loads((run.path / "leaderboard.json").read_text())
     assert [c["model"] for c in board["candidates"]] == ["linear", "lightgbm"] and board["metric"] == "rmse"
     best = min(board["candidates"], key=lambda c: c["validation"]["rmse"])

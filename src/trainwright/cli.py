@@ -70,6 +70,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("data", help="labelled rows (must include the target column)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
+    rp = sub.add_parser("report", help="rebuild a run's report.html from its evaluation.json")
+    rp.add_argument("run", help="run directory")
+    rp.add_argument("-o", "--output", help="HTML file to write (default: RUN/report.html, replaced)")
+    rp.add_argument("--recompute", action="store_true",
+                    help="evaluate again from the data file (its hash must match the run's) before rendering")
+    rp.add_argument("--force", action="store_true", help="replace --output if it exists")
+
+    cp = sub.add_parser("compare", help="compare runs side by side in one HTML report")
+    cp.add_argument("runs", nargs="+", metavar="RUN", help="two or more run directories of the same task")
+    cp.add_argument("-o", "--output", default="compare.html", help="HTML file to write (default compare.html)")
+    cp.add_argument("--force", action="store_true", help="replace the output file if it exists")
+
     i = sub.add_parser("init", help="write a commented starter recipe for a data file")
     i.add_argument("data", help="data file the recipe trains on")
     i.add_argument("--target", required=True, help="column to predict")
@@ -130,7 +142,8 @@ class _RichReporter:
         self.console.print(f"[green]✓[/] {name:<9} {time.monotonic() - t0:6.2f}s")
 
     def info(self, message: str) -> None:
-        if message.startswith(("decision:", "lightgbm:", "linear:", "mlp:", "audit", "balance", "fold", "imputation")):
+        if message.startswith(("decision:", "lightgbm:", "linear:", "mlp:", "audit", "balance", "fold", "imputation",
+                               "report failed")):
             self.console.print(f"  [dim]{message}[/]")
 
 
@@ -250,14 +263,27 @@ def _summary(run) -> None:
     metrics = run.metrics
     table = Table(title=f"{run.info['model']} on {run.target} ({run.task})")
     table.add_column("metric")
-    table.add_column("validation", justify="right")
-    table.add_column("test", justify="right")
-    for name, value in metrics["test"].items():
-        val = metrics["validation"].get(name)
-        table.add_row(name, _fmt(val), _fmt(value))
+    parts = [p for p in ("train", "validation", "test") if p in metrics]
+    for part in parts:
+        table.add_column(part, justify="right")
+    for name in _HEADLINE[run.task]:
+        if name in metrics["test"]:
+            table.add_row(name, *(_fmt(metrics[p].get(name)) for p in parts))
     console.print(table)
     console.print(f"Run written to [bold]{run.path}[/]")
+    if (run.path / "report.html").is_file():
+        console.print(f"Report: [bold]{run.path / 'report.html'}[/]")
+    elif run.info.get("report_error"):
+        console.print(f"[yellow]report failed[/]: {run.info['report_error']}; retry: "
+                      f"trainwright report {run.path} --recompute")
     console.print(f"Predict with: trainwright predict {run.path} DATA -o predictions.csv")
+
+
+# The rows of the console summary; metrics.json and the report hold the full set.
+_HEADLINE = {
+    "classification": ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mcc"),
+    "regression": ("rmse", "mae", "mape", "r2"),
+}
 
 
 def _fmt(value) -> str:
@@ -335,6 +361,27 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from trainwright.report.render import rebuild_report
+
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        _refuse_overwrite([out], args.force)
+    path = rebuild_report(args.run, out=out, recompute=args.recompute)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from trainwright.report.compare import write_comparison
+
+    out = Path(args.output)
+    _refuse_overwrite([out], args.force)
+    write_comparison(args.runs, out)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def _cmd_init(args) -> int:
     from trainwright.config.io import starter_recipe
     from trainwright.data.schema import infer_task
@@ -385,7 +432,7 @@ def _cmd_runs(args) -> int:
 
 _COMMANDS = {
     "train": _cmd_train, "lr-find": _cmd_lr_find, "audit": _cmd_audit, "demo": _cmd_demo, "predict": _cmd_predict, "evaluate": _cmd_evaluate,
-    "init": _cmd_init, "schema": _cmd_schema, "runs": _cmd_runs,
+    "report": _cmd_report, "compare": _cmd_compare, "init": _cmd_init, "schema": _cmd_schema, "runs": _cmd_runs,
 }
 
 if __name__ == "__main__":

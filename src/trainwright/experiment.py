@@ -171,6 +171,7 @@ class Experiment:
             frame = clean_before_split(frame, rec.target, rec.clean, kinds, log)
             y = target_values(frame, rec.target, task, data_path)
             features = choose_features(self, frame, schema, data_path)
+            _check_sensitive(rec.evaluate.sensitive, frame, data_path)
         with self.stage("split"):
             try:
                 check_target(self, y, task, data_path)
@@ -215,6 +216,17 @@ class Experiment:
         self._log(f"failed: {type(exc).__name__}: {exc}")
         write_json(run_dir / "run.json", self.run_info)
         write_text(run_dir / "log.txt", "\n".join(self.log) + "\n")
+
+
+def _check_sensitive(columns: list[str], frame, data_path: Path) -> None:
+    """Sensitive columns (fairness audit) must exist; checked before any run directory is written."""
+    from trainwright.errors import DataError, did_you_mean
+
+    for col in columns:
+        if col not in frame.columns:
+            raise DataError(f"{data_path}: evaluate.sensitive names '{col}', which is not a column of the data."
+                            f"{did_you_mean(col, frame.columns)} Fix evaluate.sensitive.", column=col,
+                            file=str(data_path))
 
 
 def train(data=None, *, target: str | None = None, recipe=None, overrides: list[str] | None = None,

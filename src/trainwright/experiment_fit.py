@@ -92,7 +92,9 @@ def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, log, report,
                    "order_by": rec.features.order_by}
     predictor = Predictor(members, task, frame_steps)
     with exp.stage("evaluate"):
-        metrics = {p: _score(predictor, frame.iloc[positions[p]], Y[p], task) for p in ("validation", "test")}
+        threshold = _choose_threshold(exp, predictor, frame.iloc[positions["validation"]], Y["validation"], task)
+        predictor.threshold = threshold["threshold"] if threshold else None
+        metrics = {p: _score(predictor, frame.iloc[positions[p]], Y[p], task) for p in PARTS}
     if rec.split.cv.method != "none":
         with exp.stage("cross-validate"):
             from trainwright.experiment_train import cross_validate
@@ -106,10 +108,66 @@ def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, log, report,
         classes=learner.classes_.tolist() if task == "classification" else None,
         features=list(kinds), n_features=len(pre.feature_names_), splits={p: len(positions[p]) for p in PARTS},
         members=len(members), frame_steps=frame_steps, seconds=round(time.monotonic() - exp.started, 3),
-        trainwright=_version(),
+        threshold=threshold, peak_rss_mb=_peak_rss_mb(), trainwright=_version(),
     )
     write_json(run_dir / "run.json", exp.run_info)
+    if rec.evaluate.report:
+        parts = {p: (frame.iloc[positions[p]], Y[p]) for p in PARTS}
+        _write_report(exp, run_dir, predictor, parts, threshold)
     write_text(run_dir / "log.txt", "\n".join(exp.log) + "\n")
+
+
+def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | None) -> None:
+    """evaluation.json and report.html. The model is saved and the run complete before this starts, so a
+    failure here is logged (with the way to retry) rather than losing the run."""
+    from trainwright.report.evaluation import build_evaluation
+    from trainwright.report.render import render_report
+    from trainwright.runs import write_json, write_text
+
+    with exp.stage("report"):
+        try:
+            evaluation = build_evaluation(run_dir, exp.run_info, predictor, parts, exp.recipe.evaluate,
+                                          threshold=threshold, seed=exp.recipe.seed, log=exp._log)
+        except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
+            exp._log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "
+                     f"{run_dir} --recompute` (--debug shows the traceback)")
+            exp.run_info["report_error"] = f"{type(exc).__name__}: {exc}"
+            write_json(run_dir / "run.json", exp.run_info)
+            return
+        write_json(run_dir / "evaluation.json", evaluation)
+        write_text(run_dir / "report.html", render_report(evaluation))
+        exp._log(f"report written to {run_dir / 'report.html'}")
+
+
+def _choose_threshold(exp, predictor, rows, y, task: str) -> dict | None:
+    """The decision threshold of a binary task, chosen on the validation rows (``evaluate.threshold``)."""
+    from trainwright.evaluate.metrics import choose_threshold
+
+    cfg = exp.recipe.evaluate.threshold
+    if cfg.choose == "none":
+        return None
+    if task != "classification" or len(predictor.classes_) != 2:
+        raise ConfigError(f"evaluate.threshold.choose={cfg.choose} applies to binary classification only; "
+                          "set evaluate.threshold.choose=none", path="evaluate.threshold.choose")
+    learner = predictor.members[0][1]
+    proba = predictor.output(rows, prepared=True)
+    chosen = choose_threshold(learner.encode_labels(y), proba[:, 1], cfg.choose, cfg.target)
+    exp.decide("evaluate.threshold", round(chosen["threshold"], 6),
+               f"{cfg.choose} on the validation rows: precision {chosen['precision']:.3f}, recall {chosen['recall']:.3f}, "
+               f"F1 {chosen['f1']:.3f}" + ("" if chosen.get("reached", True) else f" ({chosen.get('note')})"))
+    return chosen
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (MiB); None where the platform does not say."""
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    except (ImportError, OSError):
+        return None
 
 
 def _drop_leaks(exp, kinds: dict[str, str], report, log) -> dict[str, str]:
@@ -141,7 +199,7 @@ def _score(predictor, rows, y, task: str) -> dict[str, Any]:
     output = predictor.output(rows, prepared=True)
     if task == "classification":
         learner = predictor.members[0][1]
-        return score(task, learner.encode_labels(y), output, learner.classes_.tolist())
+        return score(task, learner.encode_labels(y), output, learner.classes_.tolist(), threshold=predictor.threshold)
     return score(task, y, output)
 
 

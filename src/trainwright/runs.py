@@ -13,7 +13,10 @@ Layout of a run directory::
     preprocessor.json       the fitted preprocessing (plain numbers and strings; "members" with multiple imputation)
     model/                  learner.json plus model.txt (LightGBM) or weights.safetensors (MLP); member-i/ per imputation
     checkpoints/<model>/    neural checkpoints (last k, best.safetensors) for --resume
-    metrics.json            {"validation": {...}, "test": {...}} (+ "cross_validation")
+    metrics.json            {"train", "validation", "test": {...}} (+ "cross_validation"); threshold applied
+    evaluation.json         everything the report shows: metrics with intervals, curves, errors, explanations,
+                            fairness, cost (``trainwright report`` re-renders from it)
+    report.html             the evaluation report: one self-contained HTML file
     history.json            per-iteration / per-epoch training and validation loss, and the overfitting point
     history-<model>.jsonl   the neural loop's epochs, one JSON line each
     leaderboard.json        every candidate trained, with validation metrics and time
@@ -40,11 +43,21 @@ RUN_FORMAT_VERSION = 1
 _PACKAGES = ("trainwright", "numpy", "pandas", "scikit-learn", "lightgbm", "torch", "pydantic", "safetensors", "pyarrow")
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _umask_mode()
+
+
 def write_text(path: Path, text: str) -> None:
     """Write atomically: temp file in the same folder, fsync, rename. A crash never leaves a torn file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600 files; a run's files get the usual umask mode
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -171,7 +184,8 @@ class Run:
         if self._predictor is None:
             from trainwright.deploy.predictor import Predictor
 
-            self._predictor = Predictor.load(self.path, self.task, self.info.get("frame_steps"))
+            chosen = self.info.get("threshold") or {}
+            self._predictor = Predictor.load(self.path, self.task, self.info.get("frame_steps"), chosen.get("threshold"))
         return self._predictor
 
     def predict(self, frame):
@@ -201,7 +215,8 @@ class Run:
         if self.task == "classification":
             learner = predictor.members[0][1]
             y = np.asarray(_match_label_type(labelled[self.target].to_numpy(), learner.classes_))
-            return score("classification", learner.encode_labels(y), output, learner.classes_.tolist())
+            return score("classification", learner.encode_labels(y), output, learner.classes_.tolist(),
+                         threshold=predictor.threshold)
         y = numeric_target(labelled[self.target], self.target, "the data").to_numpy()
         return score("regression", y, output)
 

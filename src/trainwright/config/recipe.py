@@ -95,14 +95,47 @@ class TrainConfig(LoopConfig):
     )
 
 
+class ThresholdConfig(Section):
+    choose: Literal["none", "f1", "precision", "recall"] = Field(
+        "none",
+        description=(
+            "Binary tasks: pick the decision threshold on the validation rows. 'f1' maximises F1; "
+            "'precision' / 'recall' reach evaluate.threshold.target with the best of the other; "
+            "'none' predicts the most probable class. The chosen threshold is saved and used by predict."
+        ),
+    )
+    target: float = Field(0.9, gt=0, le=1, description="Precision or recall to reach, for choose=precision/recall.")
+
+
+class ExplainConfig(Section):
+    rows: int = Field(1000, ge=10, description="Test rows sampled for explanations (permutation importance, SHAP, "
+                                               "integrated gradients, partial dependence).")
+    repeats: int = Field(5, ge=1, description="Shuffles per column for permutation importance.")
+    top: int = Field(6, ge=0, description="Partial dependence plots for this many most important columns.")
+
+
 class EvaluateConfig(Section):
-    metric: Literal["auto", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"] = Field(
+    metric: Literal[
+        "auto", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "pr_auc",
+        "log_loss", "brier", "mcc", "mse", "rmse", "mae", "mape", "r2",
+    ] = Field(
         "auto",
         description=(
             "Validation metric used to choose among models. 'auto' is log_loss for classification "
             "(a proper scoring rule, so no ties) and rmse for regression."
         ),
     )
+    threshold: ThresholdConfig = Field(default_factory=ThresholdConfig, description="Decision threshold (binary).")
+    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples of the test rows for confidence intervals "
+                                                   "of the headline metrics (0: none).")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="Level of the confidence intervals.")
+    sensitive: list[str] = Field(
+        default_factory=list,
+        description=("Columns to audit for fairness (e.g. sex, age). Metrics per group and parity differences go "
+                     "into the report. They stay features unless listed in preprocess.drop_columns."),
+    )
+    report: bool = Field(True, description="Write report.html (and evaluation.json) into the run directory.")
+    explain: ExplainConfig = Field(default_factory=ExplainConfig, description="Explanations in the report.")
 
 
 ModelConfig = Annotated[

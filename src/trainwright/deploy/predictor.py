@@ -25,12 +25,16 @@ class Predictor:
         members: (Preprocessor, Learner) pairs whose outputs are averaged.
         task: "classification" or "regression".
         frame_steps: {"category_maps": ..., "lags": ..., "rolling": ..., "order_by": ...}.
+        threshold: binary classification only: predict the second class when its probability
+            reaches this (chosen on validation rows, ``evaluate.threshold``); None: the most probable class.
     """
 
-    def __init__(self, members: list[tuple[Any, Any]], task: str, frame_steps: dict[str, Any] | None = None) -> None:
+    def __init__(self, members: list[tuple[Any, Any]], task: str, frame_steps: dict[str, Any] | None = None,
+                 threshold: float | None = None) -> None:
         self.members = members
         self.task = task
         self.frame_steps = frame_steps or {}
+        self.threshold = threshold
 
     @property
     def classes_(self) -> np.ndarray:
@@ -60,12 +64,18 @@ class Predictor:
         out = pd.DataFrame(index=frame.index)
         raw = self.output(frame)
         if self.task == "classification":
-            out["prediction"] = self.classes_[raw.argmax(axis=1)] if len(raw) else []
+            out["prediction"] = self.classes_[self.decide(raw)] if len(raw) else []
             for i, cls in enumerate(self.classes_.tolist()):
                 out[f"proba_{cls}"] = raw[:, i]
         else:
             out["prediction"] = raw
         return out
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class positions from probabilities: the threshold for binary tasks when one was chosen, else argmax."""
+        if self.threshold is not None and proba.shape[1] == 2:
+            return (proba[:, 1] >= self.threshold).astype(np.int64)
+        return proba.argmax(axis=1)
 
     # --- artifacts -------------------------------------------------------------------
     def save(self, run_dir: Path) -> None:
@@ -78,7 +88,8 @@ class Predictor:
             learner.save(run_dir / "model" if single else run_dir / "model" / f"member-{i}")
 
     @classmethod
-    def load(cls, run_dir: Path, task: str, frame_steps: dict[str, Any] | None) -> "Predictor":
+    def load(cls, run_dir: Path, task: str, frame_steps: dict[str, Any] | None,
+             threshold: float | None = None) -> "Predictor":
         from trainwright.data.features import Preprocessor
         from trainwright.models.base import load_learner
 
@@ -88,4 +99,4 @@ class Predictor:
                        for i, d in enumerate(data["members"])]
         else:
             members = [(Preprocessor.from_dict(data), load_learner(run_dir / "model"))]
-        return cls(members, task, frame_steps)
+        return cls(members, task, frame_steps, threshold)

@@ -1,0 +1,138 @@
+"""``trainwright compare``: several runs of one task side by side in one HTML page."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["comparison", "write_comparison", "RADAR_METRICS"]
+
+RADAR_METRICS = {
+    "classification": ("accuracy", "precision", "recall", "f1", "specificity"),
+    "regression": ("r2", "rmse", "mae", "mape"),
+}
+TABLE_METRICS = {
+    "classification": ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "specificity", "roc_auc",
+                       "pr_auc", "log_loss", "brier", "ece", "mcc"),
+    "regression": ("rmse", "mae", "mape", "r2", "mse"),
+}
+
+
+def _load(path: str | Path) -> dict[str, Any]:
+    from trainwright.errors import ArtifactError
+    from trainwright.runs import Run
+
+    run = Run(path)
+    if run.status != "completed":
+        raise ArtifactError(f"run {run.path} has status '{run.status}'; only completed runs can be compared")
+    ev_path = run.path / "evaluation.json"
+    if not ev_path.is_file():
+        raise ArtifactError(f"{run.path} has no evaluation.json; build it with `trainwright report {run.path} "
+                            "--recompute`, then compare again")
+    ev = json.loads(ev_path.read_text(encoding="utf-8"))
+    fp_path = run.path / "fingerprint.json"
+    splits_path = run.path / "splits.json"
+    return {
+        "path": str(run.path), "name": run.path.name, "model": ev.get("model"), "task": ev["task"],
+        "target": ev.get("target"), "test": ev["performance"]["test"],
+        "intervals": ev["performance"].get("intervals") or {}, "confidence": ev["performance"].get("confidence"),
+        "cost": ev.get("cost") or {}, "history": (ev.get("training") or {}).get("history") or {},
+        "sha256": json.loads(fp_path.read_text()).get("sha256") if fp_path.is_file() else None,
+        "test_rows": json.loads(splits_path.read_text()).get("test") if splits_path.is_file() else None,
+    }
+
+
+def comparison(paths: list[str | Path]) -> dict[str, Any]:
+    """What the comparison page shows, from each run's ``evaluation.json``.
+
+    Raises:
+        ConfigError: fewer than two runs, or runs of different tasks.
+        ArtifactError: a run is not completed or has no evaluation.
+    """
+    from trainwright.errors import ConfigError
+    from trainwright.evaluate.metrics import LOWER_IS_BETTER
+
+    if len(paths) < 2:
+        raise ConfigError("compare needs two or more run directories")
+    runs = [_load(p) for p in paths]
+    tasks = {r["task"] for r in runs}
+    if len(tasks) > 1:
+        raise ConfigError("compare takes runs of one task; got " +
+                          ", ".join(f"{r['name']} ({r['task']})" for r in runs))
+    names = [r["name"] for r in runs]
+    if len(set(names)) < len(names):
+        for r in runs:
+            r["name"] = r["path"]
+    task = runs[0]["task"]
+    warnings = []
+    if len({r["target"] for r in runs}) > 1:
+        warnings.append("The runs predict different targets: " + ", ".join(f"{r['name']}: {r['target']}" for r in runs))
+    same_rows = len({r["sha256"] for r in runs}) == 1 and all(r["test_rows"] == runs[0]["test_rows"] for r in runs)
+    if not same_rows:
+        warnings.append("The runs were scored on different test rows (another file, seed or split), so their "
+                        "numbers are not measured on the same ground.")
+    metrics = [m for m in TABLE_METRICS[task] if any(r["test"].get(m) is not None for r in runs)]
+    best = {}
+    for m in metrics:
+        values = [(i, r["test"].get(m)) for i, r in enumerate(runs) if r["test"].get(m) is not None]
+        pick = min if m in LOWER_IS_BETTER else max
+        best[m] = pick(values, key=lambda iv: iv[1])[0] if values else None
+    return {"task": task, "target": runs[0]["target"], "runs": runs, "metrics": metrics, "best": best,
+            "lower": sorted(LOWER_IS_BETTER), "same_rows": same_rows, "warnings": warnings}
+
+
+def _radar_values(cmp: dict[str, Any]) -> tuple[dict[str, dict[str, float]], list[str], str]:
+    """Radar axes in [0, 1] where larger is better. Classification metrics are used as they are; for
+    regression, R² as is (floored at 0) and each error metric as best/value (the best run scores 1)."""
+    task, runs = cmp["task"], cmp["runs"]
+    if task == "classification":
+        axes = list(RADAR_METRICS[task])
+        values = {r["name"]: {a: r["test"].get(a) for a in axes} for r in runs}
+        return values, axes, "Test-row metrics; the outer ring is 1."
+    axes, values = [], {r["name"]: {} for r in runs}
+    for m in RADAR_METRICS[task]:
+        got = [r["test"].get(m) for r in runs]
+        if all(v is None for v in got):
+            continue
+        label = "R²" if m == "r2" else f"{m.upper()} (best = 1)"
+        axes.append(label)
+        finite = [v for v in got if v is not None]
+        for r, v in zip(runs, got):
+            if v is None:
+                values[r["name"]][label] = None
+            elif m == "r2":
+                values[r["name"]][label] = max(0.0, float(v))
+            else:
+                low = min(finite)
+                values[r["name"]][label] = 1.0 if v == 0 else (low / v if low > 0 else 0.0)
+    return values, axes, "R² as is (0 when negative); RMSE, MAE and MAPE relative to the best run (best/value)."
+
+
+def write_comparison(paths: list[str | Path], out: Path) -> Path:
+    """Write the comparison page of ``paths`` to ``out``."""
+    from markupsafe import Markup
+
+    from trainwright.report import charts as ch
+    from trainwright.report.render import _css, _version, environment
+    from trainwright.runs import write_text
+
+    cmp = comparison(paths)
+    values, axes, caption = _radar_values(cmp)
+    radar = ch.radar(values, axes, title="Test metrics")
+    curves = {}
+    for r in cmp["runs"]:
+        entries = [e for e in r["history"].get("entries") or [] if e.get("validation_loss") is not None]
+        if entries and r["history"].get("model") != "linear":
+            x_key = "iteration" if "iteration" in entries[0] else "epoch"
+            curves[f"{r['name']} ({r['model']})"] = {"x": [e[x_key] for e in entries],
+                                                     "y": [e["validation_loss"] for e in entries]}
+    overlay = ch.overlaid_curves(curves, x_label="epoch / boosting round", y_label="validation loss",
+                                 title="Validation loss") if curves else None
+    conf = cmp["runs"][0].get("confidence")
+    html = environment().get_template("compare.html.j2").render(
+        css=Markup(_css()), radar=Markup(radar), radar_caption=caption, curves=Markup(overlay) if overlay else None,
+        confidence=f"{conf:.0%}" if conf else "", version=_version(), created=time.strftime("%Y-%m-%d %H:%M"), **cmp)
+    write_text(out, html)
+    return out

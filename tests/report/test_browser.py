@@ -1,0 +1,113 @@
+"""The report in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Skipped where /usr/bin/chromium is absent, unless TRAINWRIGHT_REQUIRE_BROWSER=1 (CI sets it, so there a
+missing browser fails instead of hiding the test).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("TRAINWRIGHT_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("TRAINWRIGHT_REQUIRE_BROWSER=1 but Chromium is not installed (apt-get install chromium)")
+    pytest.skip("Chromium is not installed (apt-get install chromium); the browser tests need it",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, path: Path, width: int = 1366, height: int = 850):
+    """Open a file; returns (page, problems) where problems collects console errors, page errors and
+    failed or outside requests."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("request", lambda r: problems.append(f"outside request: {r.url}")
+            if not r.url.startswith(("file:", "data:")) else None)
+    page.goto(path.as_uri(), wait_until="load")
+    return page, problems
+
+
+RENDER_CHECK = """() => {
+  const broken = [];
+  for (const img of document.images) if (!img.complete || img.naturalWidth === 0) broken.push(img.src.slice(0, 60));
+  for (const im of document.querySelectorAll('svg image')) {
+    const href = im.getAttribute('href') || im.getAttribute('xlink:href') || '';
+    if (!href.startsWith('data:image/')) broken.push('svg image ' + href.slice(0, 60));
+  }
+  const svgs = [...document.querySelectorAll('figure svg')];
+  const empty = svgs.filter(s => { const r = s.getBoundingClientRect(); return r.width < 50 || r.height < 50; }).length;
+  const sections = Object.fromEntries([...document.querySelectorAll('main section')].map(
+      s => [s.id, s.getBoundingClientRect().height]));
+  return {broken, svgs: svgs.length, empty, sections,
+          overflow: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+@pytest.mark.parametrize("name", ["multiclass_run", "binary_run", "regression_run"])
+def test_report_renders_without_errors(browser, name, request, tmp_path):
+    run = request.getfixturevalue(name)
+    page, problems = open_page(browser, run.path / "report.html")
+    state = page.evaluate(RENDER_CHECK)
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    assert problems == []
+    assert state["broken"] == []
+    assert state["svgs"] >= 8 and state["empty"] == 0, state
+    assert set(state["sections"]) == {"summary", "data", "training", "performance", "errors", "explanations",
+                                      "fairness", "cost"}
+    assert all(h > 80 for h in state["sections"].values()), state["sections"]
+    assert state["overflow"] <= 0, "the page scrolls sideways on a 1366 px laptop screen"
+    _assert_not_blank(shot)
+
+
+def _assert_not_blank(png: Path) -> None:
+    from PIL import Image
+
+    img = Image.open(png).convert("L")
+    assert img.size[0] == 1366 and img.size[1] > 2000
+    lo, hi = img.getextrema()
+    assert hi - lo > 100  # dark text on a light page, not a blank or all-dark screenshot
+    colours = len(Image.open(png).convert("RGB").getcolors(maxcolors=1 << 20) or [])
+    assert colours > 50  # charts in colour, not just text
+
+
+def test_comparison_renders_without_errors(browser, multiclass_run, tmp_path, penguins_csv):
+    import trainwright
+    from trainwright.report.compare import write_comparison
+
+    other = trainwright.train(penguins_csv, target="species", out=tmp_path / "linear",
+                              overrides=["model.type=linear", "evaluate.bootstrap=100"])
+    out = write_comparison([multiclass_run.path, other.path], tmp_path / "compare.html")
+    page, problems = open_page(browser, out)
+    state = page.evaluate(RENDER_CHECK)
+    page.close()
+    assert problems == [] and state["broken"] == []
+    assert state["svgs"] >= 2 and state["empty"] == 0
+
+
+def test_report_on_a_narrow_screen(browser, multiclass_run):
+    page, problems = open_page(browser, multiclass_run.path / "report.html", width=800, height=900)
+    state = page.evaluate(RENDER_CHECK)
+    page.close()
+    assert problems == [] and state["overflow"] <= 0
