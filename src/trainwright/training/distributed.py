@@ -121,6 +121,9 @@ def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, devic
 
             torch.save({"state": {k: v.cpu() for k, v in model.state_dict().items()},
                         "result": dataclasses.asdict(result)}, out)
+        # Every rank waits here until all are done, so none tears its connections down while another
+        # still uses them (seen: a rank aborting with "terminate called without an active exception").
+        dist.barrier()
     except Exception as exc:
         from trainwright.errors import TrainwrightError
 
