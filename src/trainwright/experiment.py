@@ -175,6 +175,7 @@ class Experiment:
         with self.stage("split"):
             try:
                 check_target(self, y, task, data_path)
+                _check_threshold(rec.evaluate.threshold.choose, task, y)
                 splits = make_splits(self, frame, y, task)
             except DataError as exc:
                 raise explain_after_cleaning(exc, log) from None
@@ -216,6 +217,21 @@ class Experiment:
         self._log(f"failed: {type(exc).__name__}: {exc}")
         write_json(run_dir / "run.json", self.run_info)
         write_text(run_dir / "log.txt", "\n".join(self.log) + "\n")
+
+
+def _check_threshold(choose: str, task: str, y) -> None:
+    """A decision threshold is chosen for two classes only; checked before any run directory is written."""
+    import numpy as np
+
+    from trainwright.errors import ConfigError
+
+    if choose == "none":
+        return
+    n = len(np.unique(np.asarray(y).astype(str))) if task == "classification" else 0
+    if n != 2:
+        what = f"{n} classes" if task == "classification" else "a regression target"
+        raise ConfigError(f"evaluate.threshold.choose={choose} applies to binary classification, and this run has "
+                          f"{what}; set evaluate.threshold.choose=none", path="evaluate.threshold.choose")
 
 
 def _check_sensitive(columns: list[str], frame, data_path: Path) -> None:

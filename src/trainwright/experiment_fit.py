@@ -128,6 +128,7 @@ def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | 
         try:
             evaluation = build_evaluation(run_dir, exp.run_info, predictor, parts, exp.recipe.evaluate,
                                           threshold=threshold, seed=exp.recipe.seed, log=exp._log)
+            page = render_report(evaluation)
         except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
             exp._log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "
                      f"{run_dir} --recompute` (--debug shows the traceback)")
@@ -135,7 +136,7 @@ def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | 
             write_json(run_dir / "run.json", exp.run_info)
             return
         write_json(run_dir / "evaluation.json", evaluation)
-        write_text(run_dir / "report.html", render_report(evaluation))
+        write_text(run_dir / "report.html", page)
         exp._log(f"report written to {run_dir / 'report.html'}")
 
 
@@ -146,9 +147,6 @@ def _choose_threshold(exp, predictor, rows, y, task: str) -> dict | None:
     cfg = exp.recipe.evaluate.threshold
     if cfg.choose == "none":
         return None
-    if task != "classification" or len(predictor.classes_) != 2:
-        raise ConfigError(f"evaluate.threshold.choose={cfg.choose} applies to binary classification only; "
-                          "set evaluate.threshold.choose=none", path="evaluate.threshold.choose")
     learner = predictor.members[0][1]
     proba = predictor.output(rows, prepared=True)
     chosen = choose_threshold(learner.encode_labels(y), proba[:, 1], cfg.choose, cfg.target)

@@ -194,3 +194,10 @@ def test_cross_validation_and_file_modes(tmp_path, penguins_csv):
     os.umask(umask)
     mode = stat.S_IMODE((run.path / "report.html").stat().st_mode)
     assert mode == 0o666 & ~umask  # shareable like any file the user writes, not mkstemp's 0600
+
+
+def test_threshold_on_a_multiclass_target_fails_before_any_run(tmp_path, penguins_csv):
+    proc = run_cli("train", penguins_csv, "--target", "species", "--out", tmp_path / "r", "--set",
+                   "evaluate.threshold.choose=f1", cwd=tmp_path)
+    assert proc.returncode == 2 and "evaluate.threshold.choose=f1 applies to binary" in proc.stderr
+    assert "3 classes" in proc.stderr and not (tmp_path / "r").exists()
