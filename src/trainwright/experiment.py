@@ -171,7 +171,7 @@ class Experiment:
             frame = clean_before_split(frame, rec.target, rec.clean, kinds, log)
             y = target_values(frame, rec.target, task, data_path)
             features = choose_features(self, frame, schema, data_path)
-            _check_sensitive(rec.evaluate.sensitive, frame, data_path)
+            _check_sensitive(rec.evaluate.sensitive, rec.target, frame, data_path)
         with self.stage("split"):
             try:
                 check_target(self, y, task, data_path)
@@ -234,10 +234,15 @@ def _check_threshold(choose: str, task: str, y) -> None:
                           f"{what}; set evaluate.threshold.choose=none", path="evaluate.threshold.choose")
 
 
-def _check_sensitive(columns: list[str], frame, data_path: Path) -> None:
-    """Sensitive columns (fairness audit) must exist; checked before any run directory is written."""
-    from trainwright.errors import DataError, did_you_mean
+def _check_sensitive(columns: list[str], target: str, frame, data_path: Path) -> None:
+    """Sensitive columns (fairness audit) must exist and not be the target; checked before any run directory
+    is written."""
+    from trainwright.errors import ConfigError, DataError, did_you_mean
 
+    if target in columns:
+        raise ConfigError(f"evaluate.sensitive names the target '{target}'; a fairness audit compares groups of "
+                          "rows by another column (e.g. sex or age). Remove it from evaluate.sensitive.",
+                          path="evaluate.sensitive")
     for col in columns:
         if col not in frame.columns:
             raise DataError(f"{data_path}: evaluate.sensitive names '{col}', which is not a column of the data."

@@ -108,7 +108,7 @@ def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, log, report,
         classes=learner.classes_.tolist() if task == "classification" else None,
         features=list(kinds), n_features=len(pre.feature_names_), splits={p: len(positions[p]) for p in PARTS},
         members=len(members), frame_steps=frame_steps, seconds=round(time.monotonic() - exp.started, 3),
-        threshold=threshold, peak_rss_mb=_peak_rss_mb(), trainwright=_version(),
+        threshold=threshold, split_method=exp.split_method, peak_rss_mb=_peak_rss_mb(), trainwright=_version(),
     )
     write_json(run_dir / "run.json", exp.run_info)
     if rec.evaluate.report:
@@ -124,20 +124,20 @@ def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | 
     from trainwright.report.render import render_report
     from trainwright.runs import write_json, write_text
 
-    with exp.stage("report"):
-        try:
+    try:
+        with exp.stage("report"):  # a failure leaves the stage without its check mark
             evaluation = build_evaluation(run_dir, exp.run_info, predictor, parts, exp.recipe.evaluate,
                                           threshold=threshold, seed=exp.recipe.seed, log=exp._log)
             page = render_report(evaluation)
-        except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
-            exp._log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "
-                     f"{run_dir} --recompute` (--debug shows the traceback)")
-            exp.run_info["report_error"] = f"{type(exc).__name__}: {exc}"
-            write_json(run_dir / "run.json", exp.run_info)
-            return
-        write_json(run_dir / "evaluation.json", evaluation)
-        write_text(run_dir / "report.html", page)
-        exp._log(f"report written to {run_dir / 'report.html'}")
+    except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
+        exp._log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "
+                 f"{run_dir} --recompute`")
+        exp.run_info["report_error"] = f"{type(exc).__name__}: {exc}"
+        write_json(run_dir / "run.json", exp.run_info)
+        return
+    write_json(run_dir / "evaluation.json", evaluation)
+    write_text(run_dir / "report.html", page)
+    exp._log(f"report written to {run_dir / 'report.html'}")
 
 
 def _choose_threshold(exp, predictor, rows, y, task: str) -> dict | None:

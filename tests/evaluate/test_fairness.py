@@ -117,11 +117,12 @@ def test_numeric_column_is_binned_with_missing_group():
     assert labels[0].startswith("[18, ") and labels[0].endswith(")") and labels[3].endswith("79]")
     assert col["groups"][-1]["n"] == 20
     assert sum(g["n"] for g in col["groups"]) == n
-    # Perfect predictions: no differences in accuracy or TPR; only the four-fifths rule can flag a group,
-    # because the groups' base rates differ.
+    # Perfect predictions: no differences in accuracy or TPR, so no group is behind; only the four-fifths
+    # rule can list a group (base rates differ), and it does so apart from "behind".
     assert col["differences"]["accuracy_difference"] == 0.0
     assert col["differences"]["equal_opportunity_difference"] == 0.0
-    assert all("four-fifths" in r for b in col["behind"] for r in b["reasons"])
+    assert col["behind"] == []
+    assert all("four-fifths" in r for b in col["selection_disparity"] for r in b["reasons"])
     # Few distinct numbers are groups of their own, not bins.
     few = fairness_audit({"kids": np.array([0, 1, 2] * 40)}, y[:120], y[:120], task="classification")["columns"][0]
     assert few["binned"] is False and [g["group"] for g in few["groups"]] == ["0", "1", "2"]
@@ -139,7 +140,10 @@ def test_disadvantaged_group_flagged_and_small_group_not():
     flagged = {x["group"]: x["reasons"] for x in col["behind"]}
     assert set(flagged) == {"b"}
     text = " ".join(flagged["b"])
-    assert "accuracy" in text and "true positive rate" in text and "four-fifths" in text
+    assert "accuracy" in text and "true positive rate" in text
+    # Selected positive far less often: reported beside, not as "behind" (base rates can explain it).
+    assert [x["group"] for x in col["selection_disparity"]] == ["b"]
+    assert "four-fifths" in col["selection_disparity"][0]["reasons"][0]
     tiny = next(g for g in col["groups"] if g["group"] == "tiny")
     assert tiny["small"] is True and tiny["accuracy"] == 0.0
     assert any("'tiny' (8)" in w and "30" in w for w in col["warnings"])

@@ -112,6 +112,8 @@ class ExplainConfig(Section):
                                                "integrated gradients, partial dependence).")
     repeats: int = Field(5, ge=1, description="Shuffles per column for permutation importance.")
     top: int = Field(6, ge=0, description="Partial dependence plots for this many most important columns.")
+    seconds: Optional[float] = Field(20.0, gt=0, description="Rough bound on explanation time: a slow model is "
+                                                             "explained on fewer rows (at least 100). null: no bound.")
 
 
 class EvaluateConfig(Section):

@@ -20,7 +20,7 @@ from trainwright.evaluate.metrics import (
     _check_regression,
     _ClassRows,
     _dot,
-    _mape_rows,
+    mape_rows,
     classification_metrics,
     regression_metrics,
 )
@@ -115,7 +115,7 @@ class _RegRows:
     def __init__(self, y: np.ndarray, pred: np.ndarray) -> None:
         err = pred - y
         self.n, self.sq, self.abs = len(y), err**2, np.abs(err)
-        ok = _mape_rows(y)
+        ok = mape_rows(y)
         self.ok = ok.astype(np.float64)
         self.ape = np.divide(self.abs, np.abs(y), out=np.zeros_like(y), where=ok)
         self.yc = y - y.mean()  # centred once, so the weighted variance below loses little to rounding

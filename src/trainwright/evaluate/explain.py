@@ -21,6 +21,7 @@ Every result holds only lists, dicts, strings, floats, ints and None.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = ["explain", "integrated_gradients", "partial_dependence", "permutation
 
 # Rows kept in a SHAP / IG summary; the report embeds them.
 SUMMARY_ROWS = 500
+MIN_ROWS = 100  # explanations never use fewer sampled rows than this (unless the test set is smaller)
 # Individual conditional expectation curves kept per partial dependence.
 ICE_CURVES = 20
 
@@ -396,7 +398,7 @@ def _positions(n: int, rows: int, seed: int) -> np.ndarray:
 
 # --- everything for the report ------------------------------------------------------------
 def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, repeats: int = 5, top: int = 6,
-            seed: int = 0) -> dict[str, Any]:
+            seed: int = 0, seconds: float | None = 20.0) -> dict[str, Any]:
     """The explanations of a predictor on test rows, for the evaluation report.
 
     Permutation importance and partial dependence go through the whole predictor (all members
@@ -415,6 +417,9 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
         repeats: shuffles per column in permutation importance.
         top: partial dependence for this many columns, the most important by permutation.
         seed: seed of the sample, the shuffles and partial dependence's sample.
+        seconds: rough bound on the time spent predicting: when one prediction of the sample,
+            times the rows permutation importance and partial dependence would predict, exceeds it,
+            fewer rows are used (at least 100) and the note says so. None: no bound.
 
     Returns:
         ``{"rows": int, "permutation": permutation_importance's result,
@@ -436,8 +441,24 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
         raise DataError("explain needs at least one labelled test row; got none")
     chosen = _positions(len(frame), rows, seed)
     sample, y = frame.iloc[chosen], np.asarray(y)[chosen]
-    permutation = permutation_importance(predictor, sample, y, task, metric, repeats=repeats, seed=seed)
     pre, learner = predictor.members[0]
+    limited = None
+    if seconds is not None and len(sample) > MIN_ROWS:
+        t0 = time.perf_counter()
+        predictor.output(sample, prepared=True)
+        per_row = (time.perf_counter() - t0) / len(sample)
+        def planned(rows: int) -> float:
+            return per_row * rows * (len(pre.required_columns) * repeats + top * 20)
+
+        if planned(len(sample)) > seconds:
+            keep = max(MIN_ROWS, int(len(sample) * seconds / planned(len(sample))))
+            limited = (len(sample), keep, repeats, top)
+            sample, y = sample.iloc[:keep], y[:keep]
+            if planned(keep) > seconds:  # still too slow at the fewest rows: fewer shuffles and PD plots
+                share = seconds / planned(keep)
+                repeats, top = max(2, int(repeats * share)), max(2, int(top * share))
+                limited = (limited[0], keep, repeats, top)
+    permutation = permutation_importance(predictor, sample, y, task, metric, repeats=repeats, seed=seed)
     head = sample.iloc[:SUMMARY_ROWS]
     X = pre.transform(head)
     result: dict[str, Any] = {"rows": len(sample), "permutation": permutation, "shap": None,
@@ -451,6 +472,10 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
     columns = [c["column"] for c in permutation["columns"][:top]]
     result["partial_dependence"] = [partial_dependence(predictor, sample, c, seed=seed) for c in columns]
     result["note"] = _note(predictor, result, len(sample), len(head))
+    if limited:
+        result["note"] += (f" Predictions of this model are slow, so to keep explanations near {seconds:g} s "
+                           f"(evaluate.explain.seconds) {limited[1]} of {limited[0]} sampled rows were used, "
+                           f"with {limited[2]} shuffles per column and {limited[3]} partial dependence plots.")
     return _rounded(result)
 
 

@@ -114,7 +114,13 @@ def fairness_audit(groups, y, pred, *, task: str, classes=None, proba=None, posi
              "overall": group,                   # all rows, "group": "(all)"
              "differences": {...},
              "behind": [{"group": str, "reasons": [str, ...]}, ...],
+             "selection_disparity": [{"group": str, "reasons": [str, ...]}, ...],  # classification
              "warnings": [str, ...]}
+
+        "behind" is about the model's quality for the group (accuracy, true positive rate,
+        MAE). "selection_disparity" lists groups predicted positive at under four-fifths of
+        the top group's rate (and by more than two standard errors): demographic parity,
+        reported on its own because it also mirrors differences in the groups' actual rates.
 
         A classification group is ``{"group", "n", "share", "small", "accuracy",
         "f1", "selection_rate", "base_rate", "tpr", "fpr", "precision",
@@ -223,6 +229,7 @@ def _classification_column(name, grouping, y, pred, proba, classes, n_classes, p
 
     eligible = [r for r in rows if not r["small"]]
     behind: dict[str, list[str]] = {}
+    selection: dict[str, list[str]] = {}  # four-fifths: reported, not "behind" (it mirrors base rates too)
     _flag_lower(behind, eligible, "accuracy", "accuracy", gap)
     if one_vs_rest:
         by_class = {key: parity([r["by_class"][key] for r in used]) for key in map(str, labels)}
@@ -235,11 +242,11 @@ def _classification_column(name, grouping, y, pred, proba, classes, n_classes, p
         for key in map(str, labels):
             per_class = [{"group": r["group"], "n": r["n"], **r["by_class"][key]} for r in eligible]
             _flag_lower(behind, per_class, "tpr", f"true positive rate for '{key}'", gap, _positives)
-            _flag_four_fifths(behind, per_class, f"'{key}'")
+            _flag_four_fifths(selection, per_class, f"'{key}'")
     else:
         differences = {**parity(used), "accuracy_difference": _spread([r["accuracy"] for r in used])}
         _flag_lower(behind, eligible, "tpr", "true positive rate", gap, _positives)
-        _flag_four_fifths(behind, eligible, f"'{labels[positive]}'")
+        _flag_four_fifths(selection, eligible, f"'{labels[positive]}'")
 
     missing_positives = [r["group"] for r in rows if not one_vs_rest and r["tpr"] is None]
     if missing_positives:
@@ -253,6 +260,7 @@ def _classification_column(name, grouping, y, pred, proba, classes, n_classes, p
         "overall": stats(np.ones(n, dtype=bool), "(all)") | {"small": False},
         "differences": differences,
         "behind": _behind_list(rows, behind),
+        "selection_disparity": _behind_list(rows, selection),
         "warnings": warnings,
     }
 
@@ -338,7 +346,7 @@ def _regression_column(name, grouping, y, pred, min_group, gap):
             if r["mae"] > best["mae"] * (1.0 + gap) and r["mae"] - best["mae"] > 1e-12:
                 more = f"{(r['mae'] / best['mae'] - 1.0):.0%} higher than" if best["mae"] > 0 else "above"
                 behind.setdefault(r["group"], []).append(
-                    f"MAE {r['mae']:.4g} is {more} the best group's ({best['mae']:.4g}, '{best['group']}')")
+                    f"MAE {r['mae']:.4g} is {more} that of group '{best['group']}' ({best['mae']:.4g})")
     return {
         "column": name,
         "binned": grouping.binned,
@@ -369,8 +377,7 @@ def _flag_lower(behind: dict, rows: list[dict], key: str, words: str, gap: float
         diff = best[key] - r[key]
         if diff > gap and diff > 2 * _se(best[key], count(best), r[key], count(r)):
             behind.setdefault(r["group"], []).append(
-                f"{words} {r[key]:.3f} is {diff:.3f} below the best group's "
-                f"({best[key]:.3f}, '{best['group']}')")
+                f"{words} {r[key]:.3f} is {diff:.3f} below that of group '{best['group']}' ({best[key]:.3f})")
 
 
 def _se(p1: float, n1: int, p2: float, n2: int) -> float:

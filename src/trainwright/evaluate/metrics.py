@@ -359,7 +359,7 @@ def regression_metrics(y, pred) -> dict[str, float | None]:
     y, pred = _check_regression(y, pred)
     err = pred - y
     mse = float(np.mean(err**2))
-    ok = _mape_rows(y)
+    ok = mape_rows(y)
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     return {
         "rmse": float(np.sqrt(mse)),
@@ -387,7 +387,8 @@ def residual_stats(y, pred) -> dict[str, float | int]:
             "q95": float(q95), "max_abs": float(np.abs(r).max()), "n": int(r.size)}
 
 
-def _mape_rows(y: np.ndarray) -> np.ndarray:
+def mape_rows(y: np.ndarray) -> np.ndarray:
+    """Rows MAPE counts: those whose actual value is not (relatively) zero."""
     return np.abs(y) > MAPE_RTOL * np.abs(y).max()
 
 

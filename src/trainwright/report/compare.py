@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["comparison", "write_comparison", "RADAR_METRICS"]
 
 RADAR_METRICS = {
@@ -74,13 +76,17 @@ def comparison(paths: list[str | Path]) -> dict[str, Any]:
         warnings.append("The runs were scored on different test rows (another file, seed or split), so their "
                         "numbers are not measured on the same ground.")
     metrics = [m for m in TABLE_METRICS[task] if any(r["test"].get(m) is not None for r in runs)]
-    best = {}
+    same_target = len({r["target"] for r in runs}) == 1
+    best: dict[str, list[int]] = {}
     for m in metrics:
-        values = [(i, r["test"].get(m)) for i, r in enumerate(runs) if r["test"].get(m) is not None]
-        pick = min if m in LOWER_IS_BETTER else max
-        best[m] = pick(values, key=lambda iv: iv[1])[0] if values else None
-    return {"task": task, "target": runs[0]["target"], "runs": runs, "metrics": metrics, "best": best,
-            "lower": sorted(LOWER_IS_BETTER), "same_rows": same_rows, "warnings": warnings}
+        values = [(i, r["test"][m]) for i, r in enumerate(runs) if r["test"].get(m) is not None]
+        if not values or not same_target:  # a best run across different targets would mean nothing
+            best[m] = []
+            continue
+        top = (min if m in LOWER_IS_BETTER else max)(v for _, v in values)
+        best[m] = [i for i, v in values if v == top]  # ties: every run that reaches it
+    return {"task": task, "target": runs[0]["target"] if same_target else None, "runs": runs, "metrics": metrics,
+            "best": best, "lower": sorted(LOWER_IS_BETTER), "same_rows": same_rows, "warnings": warnings}
 
 
 def _radar_values(cmp: dict[str, Any]) -> tuple[dict[str, dict[str, float]], list[str], str]:
@@ -90,7 +96,7 @@ def _radar_values(cmp: dict[str, Any]) -> tuple[dict[str, dict[str, float]], lis
     if task == "classification":
         axes = list(RADAR_METRICS[task])
         values = {r["name"]: {a: r["test"].get(a) for a in axes} for r in runs}
-        return values, axes, "Test-row metrics; the outer ring is 1."
+        return values, axes, "Test-row metrics; the outer ring is 1, the centre is the value on the innermost label."
     axes, values = [], {r["name"]: {} for r in runs}
     for m in RADAR_METRICS[task]:
         got = [r["test"].get(m) for r in runs]
@@ -110,6 +116,14 @@ def _radar_values(cmp: dict[str, Any]) -> tuple[dict[str, dict[str, float]], lis
     return values, axes, "R² as is (0 when negative); RMSE, MAE and MAPE relative to the best run (best/value)."
 
 
+def _radar_floor(values: dict[str, dict[str, float | None]]) -> float:
+    """Centre of the radar: 0, or, when every value is high, a round number a little below the lowest, so
+    models that all score near 1 do not look identical."""
+    present = [v for scores in values.values() for v in scores.values() if v is not None]
+    low = min(present, default=0.0)
+    return 0.0 if low < 0.6 else float(np.floor((low - 0.05) * 10) / 10)
+
+
 def write_comparison(paths: list[str | Path], out: Path) -> Path:
     """Write the comparison page of ``paths`` to ``out``."""
     from markupsafe import Markup
@@ -120,11 +134,13 @@ def write_comparison(paths: list[str | Path], out: Path) -> Path:
 
     cmp = comparison(paths)
     values, axes, caption = _radar_values(cmp)
-    radar = ch.radar(values, axes, title="Test metrics")
-    curves = {}
+    radar = ch.radar(values, axes, title="Test metrics", floor=_radar_floor(values))
+    curves, no_curve = {}, []
     for r in cmp["runs"]:
         entries = [e for e in r["history"].get("entries") or [] if e.get("validation_loss") is not None]
-        if entries and r["history"].get("model") != "linear":
+        if not entries or r["history"].get("model") == "linear":
+            no_curve.append(f"{r['name']} ({r['model']})")
+        else:
             x_key = "iteration" if "iteration" in entries[0] else "epoch"
             curves[f"{r['name']} ({r['model']})"] = {"x": [e[x_key] for e in entries],
                                                      "y": [e["validation_loss"] for e in entries]}
@@ -133,6 +149,7 @@ def write_comparison(paths: list[str | Path], out: Path) -> Path:
     conf = cmp["runs"][0].get("confidence")
     html = environment().get_template("compare.html.j2").render(
         css=Markup(_css()), radar=Markup(radar), radar_caption=caption, curves=Markup(overlay) if overlay else None,
+        no_curve=no_curve,
         confidence=f"{conf:.0%}" if conf else "", version=_version(), created=time.strftime("%Y-%m-%d %H:%M"), **cmp)
     write_text(out, html)
     return out

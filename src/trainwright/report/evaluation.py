@@ -54,6 +54,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
         "task": task, "target": info.get("target"), "model": info.get("model"), "metric": info.get("metric"),
         "classes": classes, "data": info.get("data"), "threshold": threshold,
         "features": info.get("features"), "n_features": info.get("n_features"),
+        "split_method": info.get("split_method"),
     }
     test_rows, y_test = parts["test"]
     outputs = {p: predictor.output(rows, prepared=True) for p, (rows, _) in parts.items()}
@@ -82,7 +83,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     t0 = time.monotonic()
     ex = config.explain
     out["explanations"] = explain(predictor, test_rows, np.asarray(y_test), task, info["metric"], rows=ex.rows,
-                                  repeats=ex.repeats, top=ex.top, seed=seed)
+                                  repeats=ex.repeats, top=ex.top, seed=seed, seconds=ex.seconds)
     log(f"report: explanations in {time.monotonic() - t0:.1f}s")
 
     out["fairness"] = None
@@ -108,16 +109,15 @@ def _encode(predictor, y, task: str):
 
 def _performance(predictor, task, classes, enc, outputs, threshold, config, seed) -> dict[str, Any]:
     from trainwright.evaluate import curves
-    from trainwright.evaluate.bootstrap import bootstrap_intervals
     from trainwright.evaluate.metrics import ECE_BINS, per_class_metrics, residual_stats, score
+    from trainwright.evaluate.metrics import mape_rows
 
     y, output = enc["test"], outputs["test"]
     perf: dict[str, Any] = {
         p: score(task, enc[p], outputs[p], classes, threshold=threshold) for p in enc
     }
     names = [m for m in HEADLINE[task] if perf["test"].get(m) is not None]
-    perf["intervals"] = bootstrap_intervals(task, y, output, names, n=config.bootstrap, level=config.confidence,
-                                            seed=seed, threshold=threshold) if config.bootstrap else None
+    perf["intervals"] = _intervals(task, y, output, names, perf["test"], config, seed, threshold)
     perf["confidence"] = config.confidence
     perf["n_test"] = int(len(y))
     if task == "classification":
@@ -134,7 +134,39 @@ def _performance(predictor, task, classes, enc, outputs, threshold, config, seed
     else:
         perf["residuals"] = residual_stats(y, output)
         perf["curves"] = curves.regression_curves(y, output, seed=seed)
+        perf["mape_rows_left_out"] = int(len(y) - mape_rows(y).sum()) if len(y) else 0
     return perf
+
+
+def _intervals(task, y, output, names, test: dict, config, seed, threshold) -> dict[str, Any] | None:
+    """Bootstrap percentile intervals of the headline metrics; accuracy gets the exact (Clopper-Pearson)
+    binomial interval instead, which stays honest when every test row is right (a bootstrap of 34/34 correct
+    rows only ever sees 1.0). A bootstrap interval of zero width is marked ``degenerate``."""
+    if not config.bootstrap:
+        return None
+    from trainwright.evaluate.bootstrap import bootstrap_intervals
+
+    out = bootstrap_intervals(task, y, output, names, n=config.bootstrap, level=config.confidence, seed=seed,
+                              threshold=threshold)
+    for ci in out.values():
+        ci["method"] = "bootstrap"
+        ci["degenerate"] = ci.get("low") is not None and ci["low"] == ci["high"]
+    if task == "classification" and test.get("accuracy") is not None and len(y):
+        correct = int(round(test["accuracy"] * len(y)))
+        low, high = clopper_pearson(correct, len(y), config.confidence)
+        out["accuracy"] = {"value": test["accuracy"], "low": low, "high": high, "method": "exact binomial",
+                           "degenerate": False}
+    return out
+
+
+def clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
+    """Exact binomial interval for k successes in n trials."""
+    from scipy.stats import beta
+
+    alpha = 1.0 - level
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return low, high
 
 
 def _data_section(run_dir: Path, info: dict, parts: dict, task: str, classes) -> dict[str, Any]:
@@ -194,8 +226,11 @@ def _parameters(learner) -> int | None:
         return int(sum(p.numel() for p in net.parameters()))
     booster = getattr(learner, "booster_", None)
     if booster is not None:
-        trees = booster.dump_model()["tree_info"]
-        return int(sum(2 * t["num_leaves"] - 1 for t in trees))  # split thresholds + leaf values
+        import re
+
+        # split thresholds + leaf values; read from the model text (dump_model's JSON takes seconds for big models)
+        leaves = re.findall(r"^num_leaves=(\d+)$", booster.model_to_string(), flags=re.M)
+        return int(sum(2 * int(n) - 1 for n in leaves))
     coef = getattr(learner, "coef_", None)
     if coef is not None:
         return int(np.size(coef) + np.size(getattr(learner, "intercept_", 0)))
@@ -215,61 +250,71 @@ def _latency(predictor, rows, *, repeats: int = 30) -> dict[str, Any]:
     if len(rows) == 0:
         return {"latency_row_ms": None, "latency_batch_ms": None, "batch_rows": 0}
     one = rows.iloc[:1]
-    batch = rows.iloc[np.resize(np.arange(len(rows)), 1000)] if len(rows) < 1000 else rows.iloc[:1000]
+    # A fresh index: repeated rows must not repeat labels (lag features re-index by them).
+    batch = rows.iloc[np.resize(np.arange(len(rows)), 1000)].reset_index(drop=True)
     predictor.predict(one)  # warm-up: first calls pay lazy imports and allocations
-    singles = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        predictor.predict(one)
-        singles.append(time.perf_counter() - t0)
-    batches = []
-    for _ in range(max(3, repeats // 6)):
-        t0 = time.perf_counter()
-        predictor.predict(batch)
-        batches.append(time.perf_counter() - t0)
+    singles = _timed(lambda: predictor.predict(one), repeats, budget=1.0)
+    batches = _timed(lambda: predictor.predict(batch), 5, budget=2.0)
     b = float(np.median(batches))
     return {"latency_row_ms": float(np.median(singles) * 1e3), "latency_batch_ms": b * 1e3,
             "batch_rows": int(len(batch)), "latency_per_row_in_batch_ms": b * 1e3 / len(batch)}
 
 
+def _timed(call, repeats: int, *, budget: float) -> list[float]:
+    """Wall times of up to ``repeats`` calls, stopping once ``budget`` seconds are spent (at least one call)."""
+    times: list[float] = []
+    while len(times) < repeats and (not times or sum(times) < budget):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def warnings(ev: dict[str, Any]) -> list[dict[str, str]]:
-    """Plain-language warnings for the summary: overfitting, imbalance, leakage, small test set, calibration,
-    fairness. Each is {"level": "warning" | "info", "title", "text"}."""
+    """Plain-language warnings for the summary: a useless model, an unreached threshold target, overfitting
+    (or a shift between splits), early stopping, leakage, contamination, imbalance, a small test set,
+    calibration and fairness. Each is {"level": "warning" | "info", "title", "text"}."""
     out: list[dict[str, str]] = []
     task, perf = ev["task"], ev["performance"]
-    history = (ev.get("training") or {}).get("history") or {}
+    out += _usefulness(ev)
+    chosen = ev.get("threshold") or {}
+    if chosen and not chosen.get("reached", True):
+        out.append({"level": "warning", "title": "Threshold target not reached",
+                    "text": f"evaluate.threshold asked for {chosen['method']} {chosen.get('target')} but no threshold "
+                            f"reaches it on the validation rows; the one kept ({chosen['threshold']:.3g}) gives "
+                            f"precision {chosen['precision']:.3f} and recall {chosen['recall']:.3f} there. "
+                            "Lower the target, or improve the model first."})
     gap = overfitting_gap(task, perf)
     if gap is not None:
         name, train_v, test_v = gap
-        out.append({"level": "warning", "title": "Overfitting",
-                    "text": f"{name} is {_f(train_v)} on the training rows but {_f(test_v)} on the test rows: "
-                            "the model fits its training rows much better than new ones. Stronger regularisation, "
-                            "fewer rounds/epochs or more data would narrow the gap."})
+        text = (f"{name} is {_f(train_v)} on the training rows but {_f(test_v)} on the test rows: the model fits "
+                "its training rows much better than new ones. Stronger regularisation, fewer rounds/epochs or more "
+                "data would narrow the gap.")
+        method = ev.get("split_method")
+        if method in ("group", "time"):
+            text += (f" With a {method} split the test rows come from " +
+                     ("groups" if method == "group" else "a later period") +
+                     " the model never saw, so part of the gap can be a shift between the splits rather than "
+                     "overfitting: compare the target per split in section 2.")
+        out.append({"level": "warning", "title": "Overfitting", "text": text})
+    history = (ev.get("training") or {}).get("history") or {}
     if history.get("overfitting_from") is not None:
         unit = "round" if history.get("model") == "lightgbm" else "epoch"
         out.append({"level": "info", "title": "Early stopping",
                     "text": f"Validation loss stopped improving after {unit} {history['overfitting_from']}; "
                             f"the model kept is the one from {unit} {history.get('best')} "
                             f"(stopped by {history.get('stopped_by')})."})
-    audit = (ev.get("data_section") or {}).get("audit") or {}
-    for f in audit.get("findings", []):
-        if f["check"] in ("target_leakage", "train_test_contamination") and f["severity"] in ("warning", "error"):
-            out.append({"level": "warning", "title": "Leakage" if f["check"] == "target_leakage" else "Contamination",
-                        "text": f["message"] + (f" — {f['remedy']}" if f.get("remedy") else "")})
-        elif f["check"] == "class_imbalance" and f["severity"] in ("warning", "error"):
-            out.append({"level": "warning", "title": "Imbalance", "text": f["message"] +
-                        " Look at balanced accuracy, the per-class table and the PR curves rather than accuracy."})
+    out += _audit_warnings(ev)
     n = perf.get("n_test", 0)
     if n < SMALL_TEST:
         out.append({"level": "warning", "title": "Small test set",
                     "text": f"Only {n} test rows: the metrics are uncertain; read the intervals, or use "
                             "cross-validation (split.cv.method) for a steadier estimate."})
-    if task == "classification":
-        ece = (perf.get("test") or {}).get("ece")
-        if ece is not None and ece > 0.1:
-            out.append({"level": "warning", "title": "Calibration",
-                        "text": f"Expected calibration error is {ece:.3f}: predicted probabilities are not reliable "
-                                "as frequencies (see the reliability diagram)."})
+    ece = (perf.get("test") or {}).get("ece") if task == "classification" else None
+    if ece is not None and ece > 0.1 and n >= SMALL_TEST:  # fewer rows: ECE itself is mostly noise
+        out.append({"level": "warning", "title": "Calibration",
+                    "text": f"Expected calibration error is {ece:.3f}: predicted probabilities are not reliable "
+                            "as frequencies (see the reliability diagram)."})
     for col in ((ev.get("fairness") or {}).get("columns") or []):
         behind = col.get("behind", [])
         if len(behind) == 1:
@@ -278,8 +323,68 @@ def warnings(ev: dict[str, Any]) -> list[dict[str, str]]:
             text = (f"{len(behind)} of {len(col['groups'])} groups fall behind (" +
                     ", ".join(f"'{b['group']}'" for b in behind) + "); the reasons are in section 7.")
         else:
+            text = None
+        if text:
+            out.append({"level": "warning", "title": f"Fairness: {col['column']}", "text": text})
+        low = col.get("selection_disparity") or []
+        if low:
+            out.append({"level": "info", "title": f"Selection rates: {col['column']}",
+                        "text": ", ".join(f"'{b['group']}'" for b in low) +
+                                f" {'is' if len(low) == 1 else 'are'} predicted {col.get('positive')!s} under "
+                                "four-fifths as often as the most selected group (demographic parity); compare "
+                                "with the groups' actual rates in section 7 before calling it bias."})
+    return out
+
+
+def _usefulness(ev: dict[str, Any]) -> list[dict[str, str]]:
+    """A model that predicts one class only, ranks no better than chance, or loses to the mean."""
+    perf, test = ev["performance"], ev["performance"].get("test") or {}
+    if ev["task"] == "regression":
+        r2 = test.get("r2")
+        if r2 is not None and r2 <= 0:
+            return [{"level": "warning", "title": "No better than the mean",
+                     "text": f"R² on the test rows is {r2:.3f}: predicting the training mean for every row would do "
+                             "as well or better."}]
+        return []
+    out = []
+    counts = np.asarray((perf.get("confusion") or {}).get("counts") or [[0]])
+    predicted = int((counts.sum(axis=0) > 0).sum())
+    if predicted == 1 and counts.shape[0] > 1:
+        cls = ev["classes"][int(np.argmax(counts.sum(axis=0)))]
+        out.append({"level": "warning", "title": "One class only",
+                    "text": f"The model predicts '{cls}' for every test row: it has learnt the majority class, "
+                            "not the task. Try balance.method, evaluate.threshold.choose, or more signal."})
+    auc, ci = test.get("roc_auc"), (perf.get("intervals") or {}).get("roc_auc") or {}
+    if auc is not None and (auc < 0.55 or (ci.get("low") is not None and ci["low"] <= 0.5)):
+        out.append({"level": "warning", "title": "No better than chance",
+                    "text": f"ROC-AUC on the test rows is {auc:.3f}" +
+                            (f" (interval {ci['low']:.3f} – {ci['high']:.3f})" if ci.get("low") is not None else "") +
+                            ": the model ranks rows barely better than a coin would."})
+    return out
+
+
+def _audit_warnings(ev: dict[str, Any]) -> list[dict[str, str]]:
+    data = ev.get("data_section") or {}
+    audit = data.get("audit") or {}
+    dropped = {d["what"].split("'")[1] for d in data.get("decisions") or []
+               if d.get("value") == "leak" and d["what"].startswith("column '")}
+    out = []
+    for f in audit.get("findings", []):
+        if f["severity"] not in ("warning", "error"):
             continue
-        out.append({"level": "warning", "title": f"Fairness: {col['column']}", "text": text})
+        if f["check"] == "target_leakage":
+            if f.get("column") in dropped:
+                text = (f"{f['message']}. The column was dropped as a suspected leak (clean.drop_leaking); if it is "
+                        "a genuine feature known at prediction time, set clean.drop_leaking=false.")
+            else:
+                text = f["message"] + (f" — {f['remedy']}" if f.get("remedy") else "")
+            out.append({"level": "warning", "title": "Leakage", "text": text})
+        elif f["check"] == "train_test_contamination":
+            out.append({"level": "warning", "title": "Contamination",
+                        "text": f["message"] + (f" — {f['remedy']}" if f.get("remedy") else "")})
+        elif f["check"] == "class_imbalance":
+            out.append({"level": "warning", "title": "Imbalance", "text": f["message"] +
+                        " Look at balanced accuracy, the per-class table and the PR curves rather than accuracy."})
     return out
 
 

@@ -17,8 +17,15 @@ __all__ = ["render_report", "rebuild_report", "environment", "format_number"]
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 LABELS = {
     "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "f1": "F1 (macro)", "roc_auc": "ROC-AUC",
-    "log_loss": "Log loss", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "mape": "MAPE",
+    "log_loss": "Log loss", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "mape": "MAPE (fraction)",
 }
+# Names in the metric tables: say which average a metric is, so "f1" never means two things on one page.
+TABLE_NAMES = {
+    "precision": "precision (macro)", "recall": "recall (macro)", "f1": "f1 (macro)", "specificity": "specificity (macro)",
+    "roc_auc": "roc_auc (one-vs-rest macro)", "pr_auc": "pr_auc (one-vs-rest macro)", "ece": "ece (top label)",
+    "mape": "mape (fraction of |actual|)", "r2": "r²",
+}
+BINARY_TABLE_NAMES = {"roc_auc": "roc_auc", "pr_auc": "pr_auc (positive class)"}
 
 
 def format_number(value: Any, digits: int = 4) -> str:
@@ -32,8 +39,10 @@ def format_number(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return "–"
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** -(digits + 1)):
+        if value != 0 and (abs(value) >= 1e12 or abs(value) < 10 ** -(digits + 1)):
             return f"{value:.{digits - 1}e}"
+        if abs(value) >= 10 ** digits:
+            return f"{value:,.0f}"  # 3,712 rather than 3.71e+03
         return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}".rstrip("0").rstrip(".") or "0"
     return str(value)
 
@@ -57,6 +66,8 @@ def environment():
                              undefined=jinja2.ChainableUndefined)
     env.filters["num"] = format_number
     env.filters["bytes"] = _bytes
+    env.filters["metric_name"] = lambda name, n_classes=None: (
+        BINARY_TABLE_NAMES.get(name) if n_classes == 2 and name in BINARY_TABLE_NAMES else TABLE_NAMES.get(name, name))
     return env
 
 
@@ -82,7 +93,8 @@ def render_report(ev: dict[str, Any]) -> str:
         if value is None:
             continue
         ci = intervals.get(name) or {}
-        headline.append({"label": LABELS.get(name, name), "value": value, "low": ci.get("low"), "high": ci.get("high")})
+        headline.append({"label": LABELS.get(name, name), "value": value, "low": ci.get("low"), "high": ci.get("high"),
+                         "method": ci.get("method"), "degenerate": ci.get("degenerate")})
     audit = (ev.get("data_section") or {}).get("audit")
     if audit:
         for f in audit.get("findings", []):
@@ -101,6 +113,7 @@ def render_report(ev: dict[str, Any]) -> str:
         ev=ev, charts=charts, css=Markup(_css()), headline=headline,
         split_total=max(1, sum(splits.values())), metric_parts=[p for p in ("train", "validation", "test") if p in perf],
         learning_caption=_learning_caption(ev), repeats=_repeats(ev), threshold_goal=goal, version=_version(),
+        example_caption=_example_caption,
     )
 
 
@@ -115,6 +128,17 @@ def _version() -> str:
 
 def _repeats(ev) -> Any:
     return ((ev.get("explanations") or {}).get("permutation") or {}).get("repeats", "several")
+
+
+def _example_caption(att: dict[str, Any]) -> str:
+    """Caption of a one-row explanation: which row, which class, with what probability, in which units."""
+    ex = att.get("example") or {}
+    text = f"One prediction explained: file row {ex.get('row')}"
+    if ex.get("explained") is not None:
+        text += f", class {ex['explained']}"
+        if ex.get("probability") is not None:
+            text += f" (probability {ex['probability']:.3f})"
+    return text + f". Bars add up from the base value to the prediction, in {att.get('space')}."
 
 
 def _learning_caption(ev: dict[str, Any]) -> str:
@@ -218,7 +242,8 @@ def _explanation_charts(ev: dict[str, Any]) -> dict[str, Any]:
     if perm and perm.get("columns"):
         cols = perm["columns"][:20]
         out["permutation"] = ch.importance_bars([c["column"] for c in cols], [c["mean"] for c in cols],
-                                                [c["std"] for c in cols], xlabel=f"drop in {perm['metric']}")
+                                                [c["std"] for c in cols], title="Permutation importance",
+                                                xlabel=f"how much {perm['metric']} worsens when the column is shuffled")
     for key, prefix, method in (("shap", "shap", "SHAP"), ("integrated_gradients", "ig", "integrated gradients")):
         att = x.get(key)
         if not att:
@@ -233,11 +258,21 @@ def _explanation_charts(ev: dict[str, Any]) -> dict[str, Any]:
     if coef and coef.get("columns"):
         cols = coef["columns"][:20]
         out["coefficients"] = ch.importance_bars([c["column"] for c in cols], [c["value"] for c in cols],
-                                                 xlabel="sum of |coefficient|")
+                                                 title="Linear coefficients", xlabel="sum of |coefficient|")
     pdps = x.get("partial_dependence") or []
     if pdps:
-        out["pdp"] = [ch.partial_dependence(p) for p in pdps]
+        out["pdp"] = [ch.partial_dependence(_positive_only(p, ev.get("classes"))) for p in pdps]
     return out
+
+
+def _positive_only(pd: dict[str, Any], classes) -> dict[str, Any]:
+    """Binary tasks: partial dependence of P(positive class) only (the other curve is 1 minus it)."""
+    if not classes or len(classes) != 2 or not isinstance(pd.get("average"), dict):
+        return pd
+    key = str(classes[1])
+    ice = pd.get("ice")
+    return {**pd, "average": {key: pd["average"][key]},
+            "ice": {key: ice[key]} if isinstance(ice, dict) and key in ice else ice}
 
 
 def _fairness_chart(ch, col: dict[str, Any], task: str) -> str:

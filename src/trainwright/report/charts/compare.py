@@ -116,13 +116,15 @@ def group_bars(groups, metrics: dict, *, title: str = "Metrics by group", highli
         return _svg(fig, title)
 
 
-def radar(runs: dict, metrics: list, *, title: str = "Model comparison") -> str:
+def radar(runs: dict, metrics: list, *, title: str = "Model comparison", floor: float = 0.0) -> str:
     """Several models over metrics in [0, 1] on a radar (polar) chart, one translucent polygon each.
 
     Args:
-        runs: run name -> {metric: value}; a missing or None value is drawn at 0 and noted.
+        runs: run name -> {metric: value}; a missing or None value is drawn at the centre and noted.
         metrics: the metrics, one spoke each, e.g. ["accuracy", "precision", "recall", "F1"].
         title: title of the chart.
+        floor: the value at the centre (0 shows the whole scale; a higher floor separates models that are
+            all close to 1, and the rings are labelled so the reader sees the scale starts there).
 
     Returns:
         Inline SVG.
@@ -143,16 +145,17 @@ def radar(runs: dict, metrics: list, *, title: str = "Model comparison") -> str:
         for i, (run, scores) in enumerate(runs.items()):
             raw = [scores.get(m) for m in metrics]
             missing += [f"{run}: {m}" for m, s in zip(metrics, raw) if s is None]
-            vals = np.nan_to_num(_floats(raw, f"runs[{run!r}]"))
+            vals = np.clip(np.nan_to_num(_floats(raw, f"runs[{run!r}]"), nan=floor), floor, None)
             highest = max(highest, float(vals.max(initial=0.0)))
             color = PALETTE[i % len(PALETTE)]
             ax.plot(closed, np.append(vals, vals[:1]), color=color, linewidth=1.5, label=str(run))
             ax.fill(closed, np.append(vals, vals[:1]), color=color, alpha=0.12)
         ax.set_xticks(angles, [_short(m, 18) for m in metrics])
-        ax.set_ylim(0, highest)
-        ax.set_yticks([0.25, 0.5, 0.75, 1.0], ["0.25", "0.5", "0.75", "1"], fontsize=7, color=_GREY)
+        ax.set_ylim(floor, highest)
+        rings = np.linspace(floor, 1.0, 5)[1:]
+        ax.set_yticks(rings, [f"{r:.3g}" for r in rings], fontsize=7, color=_GREY)
         if missing:
-            note = "No value, drawn at 0: " + "; ".join(missing)
+            note = f"No value, drawn at {floor:g}: " + "; ".join(missing)
             ax.set_xlabel("\n".join(textwrap.wrap(note, 90)), fontsize=8, color=_WARN, labelpad=12)
         ax.set_title(title, pad=16)
         _legend(ax, bbox_to_anchor=(1.12, 1.0))
