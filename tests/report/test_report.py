@@ -201,3 +201,15 @@ def test_threshold_on_a_multiclass_target_fails_before_any_run(tmp_path, penguin
                    "evaluate.threshold.choose=f1", cwd=tmp_path)
     assert proc.returncode == 2 and "evaluate.threshold.choose=f1 applies to binary" in proc.stderr
     assert "3 classes" in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_an_evaluation_of_another_format_is_refused(multiclass_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "old"
+    shutil.copytree(multiclass_run.path, copy)
+    ev = json.loads((copy / "evaluation.json").read_text())
+    ev["format_version"] = 99
+    (copy / "evaluation.json").write_text(json.dumps(ev))
+    proc = run_cli("report", copy, cwd=tmp_path)
+    assert proc.returncode == 2 and "evaluation format 99" in proc.stderr and "--recompute" in proc.stderr

@@ -29,11 +29,9 @@ def _load(path: str | Path) -> dict[str, Any]:
     run = Run(path)
     if run.status != "completed":
         raise ArtifactError(f"run {run.path} has status '{run.status}'; only completed runs can be compared")
-    ev_path = run.path / "evaluation.json"
-    if not ev_path.is_file():
-        raise ArtifactError(f"{run.path} has no evaluation.json; build it with `trainwright report {run.path} "
-                            "--recompute`, then compare again")
-    ev = json.loads(ev_path.read_text(encoding="utf-8"))
+    from trainwright.report.evaluation import read_evaluation
+
+    ev = read_evaluation(run.path)
     fp_path = run.path / "fingerprint.json"
     splits_path = run.path / "splits.json"
     return {

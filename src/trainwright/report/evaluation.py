@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["build_evaluation", "EVALUATION_FORMAT_VERSION", "HEADLINE", "cost", "recompute_evaluation"]
+__all__ = ["build_evaluation", "EVALUATION_FORMAT_VERSION", "HEADLINE", "cost", "read_evaluation",
+           "recompute_evaluation"]
 
 EVALUATION_FORMAT_VERSION = 1
 HEADLINE = {
@@ -25,6 +26,26 @@ HEADLINE = {
     "regression": ("rmse", "mae", "r2", "mape"),
 }
 SMALL_TEST = 100  # fewer test rows than this: the intervals are wide and the summary says so
+
+
+def read_evaluation(run_path: Path) -> dict[str, Any]:
+    """A run's ``evaluation.json``, refusing one written in another format version.
+
+    Raises:
+        ArtifactError: missing, or from an incompatible trainwright (``--recompute`` rebuilds it).
+    """
+    from trainwright.errors import ArtifactError
+
+    path = run_path / "evaluation.json"
+    if not path.is_file():
+        raise ArtifactError(f"{run_path} has no evaluation.json (trained with evaluate.report=false or before "
+                            f"reports existed); run `trainwright report {run_path} --recompute` to evaluate it "
+                            "from its data file")
+    ev = json.loads(path.read_text(encoding="utf-8"))
+    if ev.get("format_version") != EVALUATION_FORMAT_VERSION:
+        raise ArtifactError(f"{path} is in evaluation format {ev.get('format_version')}; this trainwright reads "
+                            f"format {EVALUATION_FORMAT_VERSION}. Rebuild it: trainwright report {run_path} --recompute")
+    return ev
 
 
 def _read_json(path: Path, default=None):

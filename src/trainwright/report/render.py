@@ -7,7 +7,6 @@ alone.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -295,18 +294,13 @@ def rebuild_report(run_dir, *, out: Path | None = None, recompute: bool = False)
     run = Run(run_dir)
     if run.status != "completed":
         raise ArtifactError(f"run {run.path} has status '{run.status}'; only a completed run has a report")
-    path = run.path / "evaluation.json"
-    if recompute or not path.is_file():
-        if not recompute:
-            raise ArtifactError(f"{run.path} has no evaluation.json (trained with evaluate.report=false or before "
-                                f"reports existed); run `trainwright report {run.path} --recompute` to evaluate it "
-                                "from its data file")
-        from trainwright.report.evaluation import recompute_evaluation
+    from trainwright.report.evaluation import read_evaluation, recompute_evaluation
 
+    if recompute:
         evaluation = recompute_evaluation(run)
-        write_json(path, evaluation)
+        write_json(run.path / "evaluation.json", evaluation)
     else:
-        evaluation = json.loads(path.read_text(encoding="utf-8"))
+        evaluation = read_evaluation(run.path)
     target = out or run.path / "report.html"
     write_text(target, render_report(evaluation))
     return target
