@@ -62,8 +62,10 @@ def test_after_split_uses_training_rows_only():
 
 
 def test_category_maps_apply_at_prediction():
-    out = apply_category_maps(pd.DataFrame({"city": [" oslo", "Lima", None]}), {"city": {"oslo": "Oslo"}})
+    out = apply_category_maps(pd.DataFrame({"city": [" oslo", "Lima", None, "new  york"]}),
+                              {"city": {"oslo": "Oslo", "new york": "New York"}})
     assert out["city"].tolist()[:2] == ["Oslo", "Lima"] and pd.isna(out["city"].iloc[2])
+    assert out["city"].iloc[3] == "New York"  # inner whitespace tidied as in training before the map applies
 
 
 def test_lags_and_rolling_use_only_earlier_rows():
@@ -73,3 +75,7 @@ def test_lags_and_rolling_use_only_earlier_rows():
     assert np.allclose(out["v__lag2"].fillna(-1), [10.0, -1, -1, 20.0])
     assert np.allclose(out["v__roll2_mean"].fillna(-1), [15.0, -1, 10.0, 25.0])
     assert list(out.index) == list(frame.index)
+    # Repeated index labels (pd.concat without ignore_index) work by position, as unique ones do.
+    twice = add_time_features(frame.set_axis([0, 0, 1, 1]), {"v": [1, 2]}, {"v": [2]}, "t")
+    assert np.allclose(twice["v__lag1"].fillna(-1), out["v__lag1"].fillna(-1))
+    assert np.allclose(twice["v__roll2_mean"].fillna(-1), out["v__roll2_mean"].fillna(-1))

@@ -384,7 +384,8 @@ def check_outliers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
             f"{', on the log scale' if space == 'log' else ''})",
             str(col), int(rows.size), _ids(rows),
             ("values this far out are usually entry or unit errors: " if severity == "warning" else
-             "check they are real; ") + "set clean.outliers=cap to clip them to the bounds, or clean.outliers=drop",
+             "check they are real; ") + "clean.outliers=cap clips values beyond bounds fitted on the training rows (clean.outlier_rule and "
+             "clean.outlier_threshold, not the audit's bounds above), or clean.outliers=drop",
             {"lower": lo, "upper": hi, "scale": space, "max_robust_z": float(z[0]), "gap_iqrs": gap},
         ))
     return found

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from trainwright.data.audit import AuditConfig, Finding
-from trainwright.data.schema import infer_column, infer_schema, infer_task
+from trainwright.data.schema import TRUE_WORDS, infer_column, infer_schema, infer_task
 from trainwright.training.runtime import cpu_threads, quiet_openmp
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "check_multivariate_outliers", "check_label_errors", "check_target_leakage", "check_split_drift",
 ]
 
-_TRUE = {"1", "1.0", "true", "t", "yes", "y"}
 _MODEL_KINDS = ("numeric", "boolean", "categorical", "datetime")
 
 
@@ -116,7 +115,7 @@ class Context:
         codes, uniques = self.codes(col)
         codes = codes[rows]
         if kind == "boolean":
-            level = uniques.astype(str).str.strip().str.lower().isin(_TRUE).astype(np.float64)
+            level = uniques.astype(str).str.strip().str.lower().isin(TRUE_WORDS).astype(np.float64)
         elif kind == "datetime":
             level = np.full(len(uniques), np.nan)
             used = np.unique(codes[codes >= 0])  # parse only the values these rows hold
@@ -179,12 +178,12 @@ def _epoch_seconds(text: pd.Series) -> np.ndarray:
     first value parses most rows at vectorised speed; only the rest go through the slow mixed-format parser."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(text, errors="coerce")
+        # utc=True as schema inference, cleaning and features parse: mixed offsets must not fail the audit
+        parsed = pd.to_datetime(text, errors="coerce", utc=True)
         rest = parsed.isna() & text.notna()
         if rest.any():
-            parsed[rest] = pd.to_datetime(text[rest], errors="coerce", format="mixed")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert(None)
+            parsed[rest] = pd.to_datetime(text[rest], errors="coerce", format="mixed", utc=True)
+    parsed = parsed.dt.tz_convert(None)
     return np.where(parsed.isna(), np.nan, parsed.to_numpy("datetime64[s]").astype(np.int64))
 
 

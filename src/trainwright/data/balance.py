@@ -100,7 +100,7 @@ def _counts(y) -> dict:
 def _sampler(method: str, seed: int, minority: int):
     from imblearn import combine, over_sampling, under_sampling
 
-    k = max(1, min(5, minority - 1))  # SMOTE needs k neighbours inside the smallest class
+    k = _smote_neighbours(minority)
     if method in ("smote", "smote_tomek", "smote_enn", "adasyn") and minority < 2:
         raise ConfigError(f"balance.method={method} needs at least 2 rows in every class; use oversample",
                           path="balance.method")
@@ -128,7 +128,7 @@ def _smotenc(X: np.ndarray, y: np.ndarray, groups: list[list[int]], seed: int):
     compact = np.column_stack([X[:, numeric], codes])
     cat_idx = list(range(len(numeric), compact.shape[1]))
     minority = int(np.unique(y, return_counts=True)[1].min())
-    sampler = SMOTENC(categorical_features=cat_idx, k_neighbors=max(1, min(5, minority - 1)), random_state=seed)
+    sampler = SMOTENC(categorical_features=cat_idx, k_neighbors=_smote_neighbours(minority), random_state=seed)
     Xc, yr = sampler.fit_resample(compact, y)
     out = np.zeros((len(Xc), X.shape[1]), dtype=X.dtype)
     out[:, numeric] = Xc[:, : len(numeric)]
@@ -159,3 +159,8 @@ class BalanceConfig(BaseModel):
                     "audit.imbalance_ratio, class weights below audit.strong_imbalance_ratio, else SMOTE (SMOTE-NC "
                     "with categorical features). Off by default because resampling shifts predicted probabilities; the audit "
                     "recommends it when classes are imbalanced.")
+
+
+def _smote_neighbours(minority: int) -> int:
+    """SMOTE's k: 5, or fewer when the smallest class has fewer other rows to interpolate towards."""
+    return max(1, min(5, minority - 1))

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainwright.data.schema import tidy_text
+
 __all__ = ["CleanConfig", "CleaningLog", "clean_before_split", "clean_after_split", "apply_category_maps"]
 
 
@@ -99,7 +101,7 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig, ki
 
 
 def _standardize(series: pd.Series, col: str, log: CleaningLog) -> pd.Series:
-    text = series.astype(object).where(series.isna(), series.astype(str).str.strip().str.replace(r"\s+", " ", regex=True))
+    text = tidy_text(series)
     changed = series.notna() & (text != series.astype(object))
     counts = text.value_counts()
     lower = pd.Series(counts.index.str.lower(), index=counts.index)
@@ -171,6 +173,6 @@ def apply_category_maps(frame: pd.DataFrame, maps: dict[str, dict[str, str]]) ->
     frame = frame.copy()
     for col, mapping in maps.items():
         if col in frame.columns:
-            text = frame[col].astype(object).where(frame[col].isna(), frame[col].astype(str).str.strip())
+            text = tidy_text(frame[col])  # the same tidying the map was learned on
             frame[col] = text.where(~text.isin(list(mapping)), text.map(mapping))
     return frame

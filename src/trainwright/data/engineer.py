@@ -6,6 +6,7 @@ data and on new data (which must then carry its own history rows).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from trainwright.errors import ConfigError, DataError, did_you_mean
@@ -38,14 +39,21 @@ def add_time_features(frame: pd.DataFrame, lags: dict[str, list[int]], rolling: 
         if col not in frame.columns:
             raise DataError(f"lag/rolling features need column '{col}', which the data lacks.{did_you_mean(col, frame.columns)}",
                             column=col)
-    ordered = frame.sort_values(order_by, kind="stable")
+    # Work by position, not by index label: a frame may repeat labels (pd.concat without ignore_index).
+    order = np.argsort(frame[order_by].to_numpy(), kind="stable")
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))  # position in time order -> position in the input
+
+    def in_input_order(ordered_values: pd.Series):
+        return ordered_values.to_numpy()[back]
+
     out = frame.copy()
     for col, ks in lags.items():
-        values = pd.to_numeric(ordered[col], errors="coerce")
+        values = pd.to_numeric(frame[col].iloc[order], errors="coerce").reset_index(drop=True)
         for k in ks:
-            out[f"{col}__lag{k}"] = values.shift(k).reindex(frame.index)
+            out[f"{col}__lag{k}"] = in_input_order(values.shift(k))
     for col, ws in rolling.items():
-        past = pd.to_numeric(ordered[col], errors="coerce").shift(1)  # previous rows only, never the current one
+        past = pd.to_numeric(frame[col].iloc[order], errors="coerce").reset_index(drop=True).shift(1)  # never the current row
         for w in ws:
-            out[f"{col}__roll{w}_mean"] = past.rolling(w, min_periods=1).mean().reindex(frame.index)
+            out[f"{col}__roll{w}_mean"] = in_input_order(past.rolling(w, min_periods=1).mean())
     return out

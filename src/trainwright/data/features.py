@@ -21,12 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from trainwright.data import encode
 from trainwright.data.impute import NumericImputer
+from trainwright.data.schema import TRUE_WORDS
 from trainwright.errors import ArtifactError, DataError, NotFittedError, did_you_mean
 
 __all__ = ["Preprocessor", "PreprocessConfig", "FeaturesConfig", "PREPROCESSOR_FORMAT_VERSION"]
 
 PREPROCESSOR_FORMAT_VERSION = 2
-_TRUE = ["1", "1.0", "t", "true", "y", "yes"]
 # feature suffix -> pandas .dt accessor
 _DATE_PARTS = {"year": "year", "month": "month", "day": "day", "dayofweek": "day_of_week", "hour": "hour"}
 _CYCLES = {"month": 12.0, "dayofweek": 7.0, "hour": 24.0}
@@ -364,7 +364,7 @@ def _numeric_parts(series: pd.Series, spec: dict[str, Any], features: FeaturesCo
         return out
     if kind == "boolean":
         text = series.astype(object).map(str).str.strip().str.lower()
-        return {name: np.where(series.isna().to_numpy(), np.nan, np.where(text.isin(_TRUE), 1.0, 0.0))}
+        return {name: np.where(series.isna().to_numpy(), np.nan, np.where(text.isin(TRUE_WORDS), 1.0, 0.0))}
     if kind == "datetime":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -20,6 +20,13 @@ __all__ = ["ColumnSchema", "Schema", "infer_schema", "infer_column", "infer_task
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier", "empty")
 _BOOL_WORDS = {"true", "false", "yes", "no", "t", "f", "y", "n"}
+TRUE_WORDS = frozenset({"1", "1.0", "true", "t", "yes", "y"})  # boolean text that means True (after strip/lower)
+
+
+def tidy_text(series: pd.Series) -> pd.Series:
+    """Text with surrounding whitespace removed and inner runs of whitespace made one space; missing stays
+    missing. Cleaning merges spellings on this form, prediction replays it, the audit compares on it."""
+    return series.astype(object).where(series.isna(), series.astype(str).str.strip().str.replace(r"\s+", " ", regex=True))
 # Text that looks like a date: 2021-03-04, 04/03/2021, 4 Mar 2021, Mar 4 2021 (not 1.2.3 or 3/7).
 _DATE_LIKE = re.compile(
     r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}\s+[A-Za-z]{3,}|[A-Za-z]{3,}\.?\s+\d{1,2})"

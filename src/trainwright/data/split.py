@@ -13,9 +13,8 @@ import numpy as np
 
 from trainwright.errors import DataError
 
-__all__ = ["Splits", "split_rows", "cross_validation_folds", "SPLIT_METHODS", "CV_METHODS"]
+__all__ = ["Splits", "split_rows", "cross_validation_folds", "CV_METHODS"]
 
-SPLIT_METHODS = ("random", "stratified", "group", "time")
 CV_METHODS = ("kfold", "stratified", "group", "repeated")
 
 
