@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import run_cli, sha256
 
 
-def test_help_is_fast_and_imports_no_heavy_library(tmp_path):
+def test_help_imports_no_heavy_library(tmp_path):
     code = ("import sys\nfrom trainwright.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'lightgbm', 'sklearn', 'pandas', 'scipy'})\n"

@@ -182,13 +182,13 @@ class Experiment:
         return Prepared(raw, frame, y, task, features, splits, log, fp, data_path)
 
     def _create_run_dir(self, data_path: Path, fp: dict) -> Path:
-        from trainwright.runs import new_run_dir, write_json
+        from trainwright.runs import RUN_FORMAT_VERSION, new_run_dir, write_json
 
         if self.resume:
             return self._reopen_run_dir(Path(self.out), fp)
         name = data_path.stem.replace(" ", "_")[:40] or "run"
         run_dir = new_run_dir(self.out, runs_dir=self.runs_dir, name=name)
-        self.run_info = {"format_version": 1, "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        self.run_info = {"format_version": RUN_FORMAT_VERSION, "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                          "data": str(data_path), "target": self.recipe.target}
         write_json(run_dir / "run.json", self.run_info)
         return run_dir

@@ -91,10 +91,12 @@ def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, log, report,
     frame_steps = {"category_maps": log.category_maps, "lags": rec.features.lags, "rolling": rec.features.rolling,
                    "order_by": rec.features.order_by}
     predictor = Predictor(members, task, frame_steps)
-    with exp.stage("evaluate"):
-        threshold = _choose_threshold(exp, predictor, frame.iloc[positions["validation"]], Y["validation"], task)
+    with exp.stage("evaluate"):  # each part is predicted once; the threshold, metrics and report share it
+        rows = {p: frame.iloc[positions[p]] for p in PARTS}
+        outputs = {p: predictor.output(rows[p], prepared=True) for p in PARTS}
+        threshold = _choose_threshold(exp, predictor, outputs["validation"], Y["validation"], task)
         predictor.threshold = threshold["threshold"] if threshold else None
-        metrics = {p: _score(predictor, frame.iloc[positions[p]], Y[p], task) for p in PARTS}
+        metrics = {p: _score(predictor, outputs[p], Y[p], task) for p in PARTS}
     if rec.split.cv.method != "none":
         with exp.stage("cross-validate"):
             from trainwright.experiment_train import cross_validate
@@ -112,12 +114,11 @@ def fit_and_save(exp, run_dir: Path, frame, y, task, kinds, splits, log, report,
     )
     write_json(run_dir / "run.json", exp.run_info)
     if rec.evaluate.report:
-        parts = {p: (frame.iloc[positions[p]], Y[p]) for p in PARTS}
-        _write_report(exp, run_dir, predictor, parts, threshold)
+        _write_report(exp, run_dir, predictor, {p: (rows[p], Y[p]) for p in PARTS}, threshold, outputs)
     write_text(run_dir / "log.txt", "\n".join(exp.log) + "\n")
 
 
-def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | None) -> None:
+def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | None, outputs: dict) -> None:
     """evaluation.json and report.html. The model is saved and the run complete before this starts, so a
     failure here is logged (with the way to retry) rather than losing the run."""
     from trainwright.report.evaluation import build_evaluation
@@ -127,7 +128,7 @@ def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | 
     try:
         with exp.stage("report"):  # a failure leaves the stage without its check mark
             evaluation = build_evaluation(run_dir, exp.run_info, predictor, parts, exp.recipe.evaluate,
-                                          threshold=threshold, seed=exp.recipe.seed, log=exp._log)
+                                          threshold=threshold, seed=exp.recipe.seed, log=exp._log, outputs=outputs)
             page = render_report(evaluation)
     except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
         exp._log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "
@@ -140,15 +141,15 @@ def _write_report(exp, run_dir: Path, predictor, parts: dict, threshold: dict | 
     exp._log(f"report written to {run_dir / 'report.html'}")
 
 
-def _choose_threshold(exp, predictor, rows, y, task: str) -> dict | None:
-    """The decision threshold of a binary task, chosen on the validation rows (``evaluate.threshold``)."""
+def _choose_threshold(exp, predictor, proba, y, task: str) -> dict | None:
+    """The decision threshold of a binary task, chosen on the validation rows' probabilities ``proba``
+    (``evaluate.threshold``)."""
     from trainwright.evaluate.metrics import choose_threshold
 
     cfg = exp.recipe.evaluate.threshold
     if cfg.choose == "none":
         return None
     learner = predictor.members[0][1]
-    proba = predictor.output(rows, prepared=True)
     chosen = choose_threshold(learner.encode_labels(y), proba[:, 1], cfg.choose, cfg.target)
     exp.decide("evaluate.threshold", round(chosen["threshold"], 6),
                f"{cfg.choose} on the validation rows: precision {chosen['precision']:.3f}, recall {chosen['recall']:.3f}, "
@@ -191,10 +192,9 @@ def _log_capping(pre, train, log) -> None:
                     "(bounds from training rows; applied at prediction too)", train.index[np.asarray(out)])
 
 
-def _score(predictor, rows, y, task: str) -> dict[str, Any]:
+def _score(predictor, output, y, task: str) -> dict[str, Any]:
     from trainwright.evaluate.metrics import score
 
-    output = predictor.output(rows, prepared=True)
     if task == "classification":
         learner = predictor.members[0][1]
         return score(task, learner.encode_labels(y), output, learner.classes_.tolist(), threshold=predictor.threshold)

@@ -22,7 +22,7 @@ def _random_binary(seed=0, n=900):
 
 
 def test_differences_match_fairlearn():
-    fm = pytest.importorskip("fairlearn.metrics")
+    import fairlearn.metrics as fm  # a dev dependency: a missing one must fail, not skip
     group, y, pred = _random_binary()
     col = fairness_audit({"g": pd.Series(group)}, y, pred, task="classification", classes=["no", "yes"])["columns"][0]
     d = col["differences"]
@@ -53,7 +53,7 @@ def test_differences_match_fairlearn():
 
 
 def test_multiclass_one_vs_rest_matches_fairlearn_per_class():
-    fm = pytest.importorskip("fairlearn.metrics")
+    import fairlearn.metrics as fm  # a dev dependency: a missing one must fail, not skip
     rng = np.random.default_rng(3)
     n = 600
     group = rng.choice(["x", "y"], size=n)
@@ -122,7 +122,6 @@ def test_numeric_column_is_binned_with_missing_group():
     assert col["differences"]["accuracy_difference"] == 0.0
     assert col["differences"]["equal_opportunity_difference"] == 0.0
     assert col["behind"] == []
-    assert all("four-fifths" in r for b in col["selection_disparity"] for r in b["reasons"])
     # Few distinct numbers are groups of their own, not bins.
     few = fairness_audit({"kids": np.array([0, 1, 2] * 40)}, y[:120], y[:120], task="classification")["columns"][0]
     assert few["binned"] is False and [g["group"] for g in few["groups"]] == ["0", "1", "2"]

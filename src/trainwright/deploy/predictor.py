@@ -73,9 +73,9 @@ class Predictor:
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """Class positions from probabilities: the threshold for binary tasks when one was chosen, else argmax."""
-        if self.threshold is not None and proba.shape[1] == 2:
-            return (proba[:, 1] >= self.threshold).astype(np.int64)
-        return proba.argmax(axis=1)
+        from trainwright.evaluate.metrics import predicted_classes
+
+        return predicted_classes(proba, self.threshold)
 
     # --- artifacts -------------------------------------------------------------------
     def save(self, run_dir: Path) -> None:

@@ -35,6 +35,7 @@ from trainwright.evaluate.slices import _group, _num, _plain, _proba
 
 __all__ = ["FOUR_FIFTHS", "fairness_audit", "sensitive_groups"]
 
+MAX_GROUPS = 20  # levels of a sensitive column shown as groups of their own
 FOUR_FIFTHS = 0.8  # a selection rate below 4/5 of the highest group's is adverse impact (EEOC rule)
 _SETTING = "evaluate.sensitive"
 _PARITY = ("demographic_parity_difference", "demographic_parity_ratio", "equal_opportunity_difference",
@@ -182,7 +183,7 @@ def fairness_audit(groups, y, pred, *, task: str, classes=None, proba=None, posi
         if len(values) != len(y):
             raise DataError(f"sensitive column '{name}' has {len(values)} values but there are {len(y)} test rows",
                             column=str(name))
-        grouping = _group(values, bins=bins)
+        grouping = _group(values, bins=bins, max_levels=MAX_GROUPS)  # rarer levels pool into one group
         if task == "classification":
             reports.append(_classification_column(str(name), grouping, y, pred, proba, classes, n_classes,
                                                   positive, min_group, gap))

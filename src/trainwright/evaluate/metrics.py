@@ -194,7 +194,7 @@ class _ClassRows:
         self.n, self.k = proba.shape
         order = np.lexsort((y == 1, proba[:, 1])) if self.k == 2 else np.arange(self.n)
         self.y, self.proba = y[order], proba[order]
-        self.pred = _predict(self.proba, threshold)
+        self.pred = predicted_classes(self.proba, threshold)
         cells = self.y * self.k + self.pred
         self._cells = _groups(cells)
         self._ranks: dict[int, tuple] = {}
@@ -322,7 +322,9 @@ def _from_confusion(c: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _predict(proba: np.ndarray, threshold: float | None) -> np.ndarray:
+def predicted_classes(proba: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Class positions from probabilities: P(class 1) >= ``threshold`` for two classes when given, else argmax.
+    The one rule behind the metrics and ``Predictor.predict``."""
     if threshold is None:
         return proba.argmax(axis=1)
     from trainwright.errors import ConfigError

@@ -53,7 +53,8 @@ def _read_json(path: Path, default=None):
 
 
 def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tuple], config, *,
-                     threshold: dict | None = None, seed: int = 0, log=lambda message: None) -> dict[str, Any]:
+                     threshold: dict | None = None, seed: int = 0, log=lambda message: None,
+                     outputs: dict | None = None) -> dict[str, Any]:
     """The report's content for a finished run.
 
     Args:
@@ -65,6 +66,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
         threshold: the chosen decision threshold (binary), as ``choose_threshold`` returned it.
         seed: seed of the bootstrap and the sampled explanations.
         log: receives one line per step.
+        outputs: the predictor's outputs per part when the caller has them already (training has).
     """
     task = info["task"]
     classes = info.get("classes")
@@ -74,17 +76,18 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
         "run": str(run_dir.name),
         "task": task, "target": info.get("target"), "model": info.get("model"), "metric": info.get("metric"),
         "classes": classes, "data": info.get("data"), "threshold": threshold,
-        "features": info.get("features"), "n_features": info.get("n_features"),
         "split_method": info.get("split_method"),
     }
     test_rows, y_test = parts["test"]
-    outputs = {p: predictor.output(rows, prepared=True) for p, (rows, _) in parts.items()}
+    if outputs is None:
+        outputs = {p: predictor.output(rows, prepared=True) for p, (rows, _) in parts.items()}
     t = threshold["threshold"] if threshold else None
     enc = {p: _encode(predictor, y, task) for p, (_, y) in parts.items()}
 
     t0 = time.monotonic()
-    out["performance"] = _performance(predictor, task, classes, enc, outputs, t, config, seed)
-    log(f"report: metrics and intervals in {time.monotonic() - t0:.1f}s")
+    predicted = predictor.decide(outputs["test"]) if task == "classification" else None  # test classes, once
+    out["performance"] = _performance(task, classes, enc, outputs, predicted, t, config, seed)
+    log(f"report: metrics and intervals in {time.monotonic() - t0:.2f}s")
     out["cross_validation"] = (_read_json(run_dir / "metrics.json", {}) or {}).get("cross_validation")
     out["data_section"] = _data_section(run_dir, info, parts, task, classes)
     out["training"] = _training_section(run_dir)
@@ -97,7 +100,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
         "largest_losses": largest_losses(features, np.asarray(y_test), outputs["test"], task, classes=classes, k=20),
         "worst_slices": worst_slices(features, np.asarray(y_test), outputs["test"], task, classes=classes, k=10),
     }
-    log(f"report: error analysis in {time.monotonic() - t0:.1f}s")
+    log(f"report: error analysis in {time.monotonic() - t0:.2f}s")
 
     from trainwright.evaluate.explain import explain
 
@@ -105,19 +108,19 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     ex = config.explain
     out["explanations"] = explain(predictor, test_rows, np.asarray(y_test), task, info["metric"], rows=ex.rows,
                                   repeats=ex.repeats, top=ex.top, seed=seed, seconds=ex.seconds)
-    log(f"report: explanations in {time.monotonic() - t0:.1f}s")
+    log(f"report: explanations in {time.monotonic() - t0:.2f}s")
 
     out["fairness"] = None
     if config.sensitive:
         from trainwright.evaluate.fairness import fairness_audit, sensitive_groups
 
         groups = sensitive_groups(test_rows, config.sensitive)
-        pred = predictor.decide(outputs["test"]) if task == "classification" else outputs["test"]
+        pred = predicted if task == "classification" else outputs["test"]
         out["fairness"] = fairness_audit(groups, enc["test"], pred, task=task, classes=classes,
                                          proba=outputs["test"] if task == "classification" else None)
     t0 = time.monotonic()
-    out["cost"] = cost(run_dir, info, predictor, test_rows)
-    log(f"report: cost measured in {time.monotonic() - t0:.1f}s")
+    out["cost"] = cost(run_dir, info, predictor, test_rows, (out["training"] or {}).get("leaderboard"))
+    log(f"report: cost measured in {time.monotonic() - t0:.2f}s")
     out["warnings"] = warnings(out)
     return out
 
@@ -128,7 +131,7 @@ def _encode(predictor, y, task: str):
     return np.asarray(y, dtype=np.float64)
 
 
-def _performance(predictor, task, classes, enc, outputs, threshold, config, seed) -> dict[str, Any]:
+def _performance(task, classes, enc, outputs, pred, threshold, config, seed) -> dict[str, Any]:
     from trainwright.evaluate import curves
     from trainwright.evaluate.metrics import ECE_BINS, per_class_metrics, residual_stats, score
     from trainwright.evaluate.metrics import mape_rows
@@ -142,16 +145,13 @@ def _performance(predictor, task, classes, enc, outputs, threshold, config, seed
     perf["confidence"] = config.confidence
     perf["n_test"] = int(len(y))
     if task == "classification":
-        pred = predictor.decide(output)
         perf["per_class"] = per_class_metrics(y, output, classes, threshold=threshold)
         perf["confusion"] = curves.confusion(y, pred, len(classes))
         perf["roc"] = curves.roc_curves(y, output, classes) if len(np.unique(y)) > 1 else []
         perf["pr"] = curves.pr_curves(y, output, classes) if len(np.unique(y)) > 1 else []
         perf["calibration"] = curves.calibration_bins(y, output, n_bins=ECE_BINS)
         if len(classes) == 2:
-            yv, ov = enc.get("validation"), outputs.get("validation")
-            perf["threshold_curve"] = {"test": curves.threshold_curve(y, output[:, 1]),
-                                       "validation": curves.threshold_curve(yv, ov[:, 1]) if yv is not None else None}
+            perf["threshold_curve"] = {"test": curves.threshold_curve(y, output[:, 1])}
     else:
         perf["residuals"] = residual_stats(y, output)
         perf["curves"] = curves.regression_curves(y, output, seed=seed)
@@ -167,12 +167,14 @@ def _intervals(task, y, output, names, test: dict, config, seed, threshold) -> d
         return None
     from trainwright.evaluate.bootstrap import bootstrap_intervals
 
-    out = bootstrap_intervals(task, y, output, names, n=config.bootstrap, level=config.confidence, seed=seed,
+    exact = task == "classification" and test.get("accuracy") is not None and len(y) > 0
+    boot = [m for m in names if not (exact and m == "accuracy")]  # accuracy gets the exact interval below
+    out = bootstrap_intervals(task, y, output, boot, n=config.bootstrap, level=config.confidence, seed=seed,
                               threshold=threshold)
     for ci in out.values():
         ci["method"] = "bootstrap"
         ci["degenerate"] = ci.get("low") is not None and ci["low"] == ci["high"]
-    if task == "classification" and test.get("accuracy") is not None and len(y):
+    if exact:
         correct = int(round(test["accuracy"] * len(y)))
         low, high = clopper_pearson(correct, len(y), config.confidence)
         out["accuracy"] = {"value": test["accuracy"], "low": low, "high": high, "method": "exact binomial",
@@ -222,12 +224,12 @@ def _training_section(run_dir: Path) -> dict[str, Any]:
     return {"history": history, "leaderboard": board}
 
 
-def cost(run_dir: Path, info: dict, predictor, rows) -> dict[str, Any]:
+def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None) -> dict[str, Any]:
     """Model size on disk, parameter count, training time, prediction latency and peak memory."""
     model_dir = run_dir / "model"
     size = sum(f.stat().st_size for f in model_dir.rglob("*") if f.is_file()) if model_dir.is_dir() else None
     params = sum(_parameters(learner) or 0 for _, learner in predictor.members)
-    board = _read_json(run_dir / "leaderboard.json", {}) or {}
+    board = board or {}
     fit = next((c.get("fit_seconds") for c in board.get("candidates", []) if c.get("model") == info.get("model")), None)
     return {
         "model_bytes": size,
@@ -271,8 +273,7 @@ def _latency(predictor, rows, *, repeats: int = 30) -> dict[str, Any]:
     if len(rows) == 0:
         return {"latency_row_ms": None, "latency_batch_ms": None, "batch_rows": 0}
     one = rows.iloc[:1]
-    # A fresh index: repeated rows must not repeat labels (lag features re-index by them).
-    batch = rows.iloc[np.resize(np.arange(len(rows)), 1000)].reset_index(drop=True)
+    batch = rows.iloc[np.resize(np.arange(len(rows)), 1000)]  # repeated rows (and index labels) up to 1,000
     predictor.predict(one)  # warm-up: first calls pay lazy imports and allocations
     singles = _timed(lambda: predictor.predict(one), repeats, budget=1.0)
     batches = _timed(lambda: predictor.predict(batch), 5, budget=2.0)
