@@ -79,3 +79,14 @@ def test_lags_and_rolling_use_only_earlier_rows():
     twice = add_time_features(frame.set_axis([0, 0, 1, 1]), {"v": [1, 2]}, {"v": [2]}, "t")
     assert np.allclose(twice["v__lag1"].fillna(-1), out["v__lag1"].fillna(-1))
     assert np.allclose(twice["v__roll2_mean"].fillna(-1), out["v__roll2_mean"].fillna(-1))
+
+
+def test_audit_takes_dates_with_mixed_offsets():
+    from trainwright.data.audit import audit
+
+    rng = np.random.default_rng(0)
+    n = 300
+    when = [f"2024-0{1 + i % 9}-1{i % 9} 10:00:00{'+01:00' if i % 2 else '+05:00'}" for i in range(n)]
+    frame = pd.DataFrame({"when": when, "x": rng.normal(size=n), "y": rng.integers(0, 2, n).astype(str)})
+    report = audit(frame, target="y", task="classification")  # raised "Mixed timezones detected" before
+    assert report.n_rows == n
