@@ -18,7 +18,7 @@ from trainwright.models.auto import AutoConfig
 from trainwright.models.gbdt import LightGBMConfig
 from trainwright.models.linear import LinearConfig
 from trainwright.models.neural.tabular import MLPConfig
-from trainwright.training.loop import LoopConfig
+from trainwright.training.config import LoopConfig
 
 __all__ = [
     "Section",

@@ -433,9 +433,11 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
         >>> explain(run.predictor, frame, frame["species"], "classification", "log_loss")["note"]  # doctest: +SKIP
         'Explained 69 test rows of the mlp model; integrated gradients explains the model on the first 69 of them.'
     """
-    from trainwright.models.gbdt import LightGBMLearner
-    from trainwright.models.linear import LinearLearner
-    from trainwright.models.neural.tabular import MLPLearner
+    import sys
+
+    def is_a(module: str, name: str) -> bool:  # without importing the module (torch for the MLP) just to check
+        cls = getattr(sys.modules.get(module), name, None)
+        return cls is not None and isinstance(learner, cls)
 
     if len(frame) == 0:
         raise DataError("explain needs at least one labelled test row; got none")
@@ -463,11 +465,11 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
     X = pre.transform(head)
     result: dict[str, Any] = {"rows": len(sample), "permutation": permutation, "shap": None,
                               "integrated_gradients": None, "coefficients": None}
-    if isinstance(learner, LightGBMLearner):
+    if is_a("trainwright.models.gbdt", "LightGBMLearner"):
         result["shap"] = tree_shap(learner, pre, X, head)
-    elif isinstance(learner, MLPLearner):
+    elif is_a("trainwright.models.neural.tabular", "MLPLearner"):
         result["integrated_gradients"] = integrated_gradients(learner, pre, X, head)
-    elif isinstance(learner, LinearLearner):
+    elif is_a("trainwright.models.linear", "LinearLearner"):
         result["coefficients"] = _coefficients(learner, pre)
     columns = [c["column"] for c in permutation["columns"][:top]]
     result["partial_dependence"] = [partial_dependence(predictor, sample, c, seed=seed) for c in columns]

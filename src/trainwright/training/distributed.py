@@ -14,11 +14,13 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["spawn_fit", "init_from_env", "rank", "backend_for"]
 
@@ -27,21 +29,29 @@ def backend_for(device: str) -> str:
     return "nccl" if device == "cuda" else "gloo"
 
 
+def _group_initialized() -> bool:
+    """Whether a process group exists; never imports torch (no torch loaded means no group)."""
+    dist = sys.modules.get("torch.distributed")
+    return dist is not None and dist.is_available() and dist.is_initialized()
+
+
 def rank() -> int:
     """This process's rank (0 when not distributed)."""
-    import torch.distributed as dist
+    if _group_initialized():
+        import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
         return dist.get_rank()
     return int(os.environ.get("RANK", "0"))
 
 
 def init_from_env() -> bool:
-    """Join the process group torchrun describes in the environment; False when not under torchrun."""
+    """Join the process group torchrun describes in the environment; False when not under torchrun.
+    Outside torchrun it imports nothing, so a LightGBM or linear run never pays torch's import."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or _group_initialized():
+        return _group_initialized()
+    import torch
     import torch.distributed as dist
 
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return dist.is_initialized()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -64,6 +74,7 @@ def spawn_fit(nproc: int, build: tuple[str, dict[str, Any]], tensors: dict[str, 
         tensors: X, y, X_valid, y_valid, sample_weight (CPU tensors, shared with the workers).
         fit_kwargs: the other arguments of ``trainwright.training.loop.fit``.
     """
+    import torch
     import torch.multiprocessing as mp
 
     if device == "cuda" and torch.cuda.device_count() < nproc:
@@ -99,6 +110,7 @@ def _raise_worker_error(folder: Path) -> None:
 
 
 def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, device: str, out: str) -> None:
+    import torch
     import torch.distributed as dist
 
     from trainwright.training.loop import fit

@@ -16,75 +16,28 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.utils.data import DataLoader
 
 from trainwright.errors import ConfigError, TrainwrightError
 from trainwright.training.batches import LoaderBatches, TensorBatches
-from trainwright.training.callbacks import Callback, EarlyStopping, EarlyStoppingConfig, TrainState
-from trainwright.training.optim import OptimizerConfig, build_optimizer
+from trainwright.training.callbacks import Callback, EarlyStopping, TrainState
+from trainwright.training.config import CheckpointConfig, LogConfig, LoopConfig, RegularizeConfig
+from trainwright.training.optim import build_optimizer
 from trainwright.training.regularize import (
-    EMA, SWA, RegularizeConfig, add_input_noise, check_inputs, cutmix, fgsm, mixup, penalty, pgd, soft_cross_entropy,
+    EMA, SWA, add_input_noise, check_inputs, cutmix, fgsm, mixup, penalty, pgd, soft_cross_entropy,
 )
-from trainwright.training.schedules import ScheduleConfig, build_schedule
+from trainwright.training.schedules import build_schedule
 
 __all__ = ["LoopConfig", "CheckpointConfig", "LogConfig", "Trainer", "FitResult", "fit", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(TrainwrightError, FloatingPointError):
     """Loss or gradients became NaN or infinite."""
-
-
-class CheckpointConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    enabled: bool = Field(True, description="Write checkpoints into the run (for --resume).")
-    every_steps: int = Field(0, ge=0, description="Checkpoint every N optimizer steps; 0: at every epoch end.")
-    keep_last: int = Field(2, ge=1, description="Checkpoints kept; older ones are deleted.")
-
-
-class LogConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    tensorboard: bool = Field(False, description="Write TensorBoard scalars into the run's tensorboard/ folder.")
-    mlflow: bool = Field(False, description="Log metrics to MLflow's active tracking target.")
-
-
-class LoopConfig(BaseModel):
-    """How neural models train (ignored by LightGBM and linear models)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    epochs: int = Field(300, ge=1, description="Most passes over the training rows; early stopping usually ends sooner.")
-    batch_size: Union[int, Literal["auto"]] = Field(
-        "auto", description="Rows per mini-batch. 'auto': training rows / 16, between 32 and 256.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="The optimizer.")
-    schedule: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(type="plateau"),
-                                     description="The learning-rate schedule (with optional linear warmup).")
-    regularize: RegularizeConfig = Field(default_factory=RegularizeConfig, description="Regularization techniques.")
-    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig, description="Early stopping.")
-    clip_grad_norm: Optional[float] = Field(None, gt=0, description="Clip the global gradient norm to this value.")
-    clip_grad_value: Optional[float] = Field(None, gt=0, description="Clip each gradient element to +-this value.")
-    accumulate: int = Field(1, ge=1, description="Micro-batches whose gradients add up before one optimizer step.")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="'auto': fp32 on CPU; bf16 on CUDA where supported, else fp16 with a gradient scaler. "
-                            "bf16 autocast works on CPU too; fp16 needs CUDA.")
-    gradient_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory.")
-    compile: bool = Field(False, description="torch.compile the model.")
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpoints for resume.")
-    log: LogConfig = Field(default_factory=LogConfig, description="Optional loggers.")
-    nproc: int = Field(1, ge=1, description="Data-parallel processes (DistributedDataParallel; gloo on CPU, NCCL on CUDA).")
-
-    @model_validator(mode="after")
-    def _checks(self) -> "LoopConfig":
-        if self.clip_grad_norm and self.clip_grad_value:
-            raise ValueError("set train.clip_grad_norm or train.clip_grad_value, not both")
-        return self
 
 
 @dataclass

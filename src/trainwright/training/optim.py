@@ -16,71 +16,15 @@ Example:
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Literal, Union
+from typing import Any, Callable
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainwright.errors import ConfigError
 from trainwright.registry import Registry
+from trainwright.training.config import OptimizerConfig
 
 __all__ = ["OptimizerConfig", "OPTIMIZERS", "param_groups", "build_optimizer", "AdaBelief", "Lookahead"]
-
-
-class OptimizerConfig(BaseModel):
-    """How the network's weights are updated. Every default is the best-practice choice (AdamW).
-
-    Raises:
-        pydantic.ValidationError: a value is out of range, or sgd asks for nesterov without momentum
-            (a recipe reports it as a ``ConfigError`` naming the key).
-
-    Example:
-        >>> OptimizerConfig(type="sgd", lr=0.1, nesterov=True).momentum
-        0.9
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    type: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "radam", "nadam", "adabelief"] = Field(
-        "adamw", description="Update rule. adamw, radam, nadam and adabelief decay weights decoupled from the "
-                             "gradient (Loshchilov & Hutter); sgd, adam, rmsprop and adagrad add it to the gradient "
-                             "as an L2 term, as torch does.")
-    lr: Union[float, Literal["auto"]] = Field(
-        1e-3, description="Learning rate (peak rate before any schedule); 'auto' runs the LR finder on the "
-                          "training rows first and uses its suggestion.")
-
-    @field_validator("lr")
-    @classmethod
-    def _positive_lr(cls, value):
-        if value != "auto" and not value > 0:
-            raise ValueError(f"train.optimizer.lr must be > 0 or 'auto', got {value}")
-        return value
-    weight_decay: float = Field(
-        1e-4, ge=0, description="Weight decay; never applied to biases or normalisation parameters "
-                                "(parameters with fewer than 2 dimensions).")
-    momentum: float = Field(0.9, ge=0, lt=1, description="Momentum, for sgd and rmsprop.")
-    nesterov: bool = Field(False, description="Nesterov momentum, for sgd (needs momentum > 0).")
-    betas: tuple[float, float] = Field(
-        (0.9, 0.999), description="Decay rates of the first and second moment estimates (adam family, adabelief).")
-    eps: float = Field(1e-8, gt=0, description="Added to denominators for numerical stability (adabelief uses "
-                                               "eps**2, as its authors advise: 1e-16 there matches Adam's 1e-8).")
-    lookahead: bool = Field(False, description="Wrap the optimizer in Lookahead (Zhang et al. 2019): every "
-                                               "lookahead_k steps, pull slow weights towards the fast ones.")
-    lookahead_k: int = Field(5, ge=1, description="Lookahead: fast steps between synchronisations.")
-    lookahead_alpha: float = Field(0.5, gt=0, le=1, description="Lookahead: slow-weight step size.")
-    layer_lr_decay: float = Field(
-        1.0, gt=0, le=1, description="Discriminative learning rates: the last layer group (the model's last "
-                                     "top-level child with parameters) gets lr, the one before lr*decay, the "
-                                     "one before that lr*decay**2, and so on. 1.0 = the same lr everywhere.")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "OptimizerConfig":
-        if not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"optimizer.betas must both lie in [0, 1), got {list(self.betas)}")
-        if self.type == "sgd" and self.nesterov and self.momentum <= 0:
-            raise ValueError("optimizer.nesterov=true requires optimizer.momentum > 0, got "
-                             f"{self.momentum}; set momentum (e.g. 0.9) or nesterov=false")
-        return self
 
 
 def param_groups(model: torch.nn.Module, *, lr: float, weight_decay: float,

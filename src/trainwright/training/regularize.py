@@ -9,16 +9,15 @@ run draws the same numbers as an uninterrupted one.
 
 from __future__ import annotations
 
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from trainwright.errors import ConfigError
 from trainwright.training.averaging import EMA, SWA
+from trainwright.training.config import RegularizeConfig
 
 __all__ = [
     "RegularizeConfig",
@@ -36,40 +35,6 @@ __all__ = [
 
 # Config path named in error messages; the recipe section that holds RegularizeConfig.
 _PATH = "train.regularize"
-
-
-class RegularizeConfig(BaseModel):
-    """Regularization switches of the neural loop; every default is off (no change to training).
-
-    Example:
-        >>> RegularizeConfig(label_smoothing=0.1, mixup_alpha=0.2).mixup_alpha
-        0.2
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    label_smoothing: float = Field(
-        0.0, ge=0, lt=1, description="Classification only: share of each target moved evenly onto all classes.")
-    l1: float = Field(0.0, ge=0, description="Weight of the L1 penalty, sum of |w| over weight matrices (not biases or norms).")
-    l2: float = Field(
-        0.0, ge=0,
-        description="Weight of an explicit L2 penalty, sum of w^2 over weight matrices; added to the optimizer's weight decay.")
-    input_noise: float = Field(
-        0.0, ge=0, description="Std of Gaussian noise added to training inputs (features are standardised, so ~0.05-0.2).")
-    mixup_alpha: float = Field(
-        0.0, ge=0, description="MixUp: > 0 mixes pairs of training rows and their targets with weight ~ Beta(alpha, alpha).")
-    cutmix_alpha: float = Field(
-        0.0, ge=0, description="CutMix (image inputs only): > 0 pastes a box from another image, area share ~ Beta(alpha, alpha).")
-    adversarial: Literal["none", "fgsm", "pgd"] = Field(
-        "none", description="Train on adversarial inputs made by FGSM (one signed-gradient step) or PGD (several, projected).")
-    adversarial_eps: float = Field(0.05, gt=0, description="L-infinity radius of the adversarial perturbation.")
-    pgd_steps: int = Field(3, ge=1, description="PGD: gradient steps per batch.")
-    pgd_step_size: float = Field(0.02, gt=0, description="PGD: size of each signed-gradient step.")
-    ema_decay: float = Field(
-        0.0, ge=0, lt=1,
-        description="> 0: keep an exponential moving average of the weights (e.g. 0.999); evaluate and save the average.")
-    swa_start_epoch: int = Field(
-        0, ge=0, description="> 0: stochastic weight averaging of the weights at each epoch end from this epoch on; 0 = off.")
 
 
 def check_inputs(config: RegularizeConfig, x: torch.Tensor) -> None:
