@@ -28,8 +28,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from trainwright.data import audit_checks  # noqa: E402
-from trainwright.data.audit import AuditConfig, audit  # noqa: E402
+from trainwright.data.quality import checks, model_checks  # noqa: E402
+from trainwright.data.quality import AuditConfig, audit  # noqa: E402
 
 
 def make_frame(n: int, seed: int) -> pd.DataFrame:
@@ -97,20 +97,20 @@ def main() -> None:
         print(f"| {check} | {where} | {sum(f.count for f in found):,} |")
 
     # Per-check seconds, on a fresh context (caches such as codes and hashes are charged to the first user).
-    ctx, prep = timed(audit_checks.Context.build, frame, target="label", task=None, config=config,
+    ctx, prep = timed(model_checks.Context.build, frame, target="label", task=None, config=config,
                       splits=None, seed=args.seed)
     print(f"\n| step | seconds |\n|---|---:|\n| context (sample, column kinds) | {prep:.2f} |")
-    for name, check in audit_checks.CHECKS:
+    for name, check in checks.CHECKS:
         try:
             _, sec = timed(check, ctx, config)
-        except audit_checks.SkipCheck:
+        except model_checks.SkipCheck:
             continue
         print(f"| {name} | {sec:.2f} |")
 
     # Peer 1: exact duplicates with pandas, beside the audit's duplicate check (exact + near).
     pandas_dups, t_pandas = timed(frame.duplicated)
-    fresh = audit_checks.Context.build(frame, target="label", task=None, config=config, splits=None, seed=args.seed)
-    ours, t_ours = timed(audit_checks.check_duplicates, fresh, config)
+    fresh = model_checks.Context.build(frame, target="label", task=None, config=config, splits=None, seed=args.seed)
+    ours, t_ours = timed(checks.check_duplicates, fresh, config)
     ours_exact = next(f.count for f in ours if f.check == "exact_duplicates")
     assert ours_exact == int(pandas_dups.sum()), (ours_exact, int(pandas_dups.sum()))
 
@@ -121,8 +121,8 @@ def main() -> None:
     rows = ctx.sample
     X, _ = ctx.matrix(rows)
     y = labels[rows]
-    (proba, _), t_fit = timed(audit_checks.out_of_fold_proba, ctx, X, y)
-    (mask, _), t_cl_ours = timed(audit_checks.confident_learning, y, proba)
+    (proba, _), t_fit = timed(model_checks.out_of_fold_proba, ctx, X, y)
+    (mask, _), t_cl_ours = timed(model_checks.confident_learning, y, proba)
     cl_mask, t_cl = timed(find_label_issues, y, proba, filter_by="confident_learning", n_jobs=1)
     cl_default, t_cl_default = timed(find_label_issues, y, proba, n_jobs=1)
     agree = (mask & cl_mask).sum() / max((mask | cl_mask).sum(), 1)

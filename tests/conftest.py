@@ -14,6 +14,18 @@ import pytest
 PENGUINS = Path(str(resources.files("trainwright") / "datasets" / "penguins.csv"))
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for the module: tiny tensors gain nothing from a second thread, and its OpenMP
+    spin-waits cost 30x when another process shares the 2 cores (DESIGN.md, speed habits)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def penguins_csv() -> Path:
     return PENGUINS

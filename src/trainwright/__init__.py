@@ -1,31 +1,37 @@
 """trainwright: from raw data to a trained, validated and reusable model.
 
 Example:
-    >>> import trainwright
-    >>> run = trainwright.train("penguins.csv", target="species")   # doctest: +SKIP
-    >>> trainwright.load(run.path).predict(new_rows)                 # doctest: +SKIP
+    >>> import tempfile, trainwright
+    >>> from importlib import resources
+    >>> data = str(resources.files("trainwright") / "datasets" / "penguins.csv")
+    >>> run = trainwright.train(data, target="species", out=tempfile.mkdtemp() + "/run",
+    ...                         overrides=["evaluate.report=false"])
+    >>> import pandas as pd
+    >>> trainwright.load(run.path).predict(pd.read_csv(data).tail(1))["prediction"].tolist()
+    ['Chinstrap']
 
-Names are imported on first use, so ``import trainwright`` (and the CLI's
-start-up) never pays for torch, LightGBM or scikit-learn.
+Names are imported on first use, so ``import trainwright`` (and the CLI's start-up) never pays for torch,
+LightGBM or scikit-learn.
 """
 
 from __future__ import annotations
 
-import importlib
+from trainwright.exports import lazy_exports
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "train": "trainwright.experiment",
-    "audit": "trainwright.experiment",
-    "lr_find": "trainwright.experiment",
-    "Experiment": "trainwright.experiment",
-    "load": "trainwright.runs",
-    "Run": "trainwright.runs",
-    "list_runs": "trainwright.runs",
-    "Recipe": "trainwright.config.recipe",
+    "train": "trainwright.pipeline.api",
+    "audit": "trainwright.pipeline.api",
+    "lr_find": "trainwright.pipeline.api",
+    "Experiment": "trainwright.pipeline.experiment",
+    "Recipe": "trainwright.pipeline.recipe",
+    "load": "trainwright.deploy.model",
+    "TrainedModel": "trainwright.deploy.model",
+    "Run": "trainwright.runs.reader",
+    "list_runs": "trainwright.runs.reader",
     "TrainwrightError": "trainwright.errors",
     "ConfigError": "trainwright.errors",
     "DataError": "trainwright.errors",
@@ -36,19 +42,12 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time names load lazily
-    from trainwright.config.recipe import Recipe
+    from trainwright.deploy.model import TrainedModel, load
     from trainwright.errors import ArtifactError, ConfigError, DataError, NotFittedError, TrainwrightError
-    from trainwright.experiment import Experiment, audit, lr_find, train
-    from trainwright.runs import Run, list_runs, load
+    from trainwright.pipeline.api import audit, lr_find, train
+    from trainwright.pipeline.experiment import Experiment
+    from trainwright.pipeline.recipe import Recipe
+    from trainwright.runs.reader import Run, list_runs
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'trainwright' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -19,7 +19,12 @@ __all__ = [
 
 
 class TrainwrightError(Exception):
-    """Base of every error caused by the user's input, config or artifacts."""
+    """Base of every error caused by the user's input, config or artifacts; the CLI exits with ``exit_code``.
+
+    Example:
+        >>> issubclass(DataError, TrainwrightError), TrainwrightError.exit_code
+        (True, 2)
+    """
 
     exit_code = 2
 
@@ -30,6 +35,11 @@ class ConfigError(TrainwrightError, ValueError):
     Args:
         message: what happened, what was expected and how to fix it.
         path: the dotted config path at fault, e.g. ``"model.num_leaves"``.
+
+    Example:
+        >>> err = ConfigError("model.num_leaves must be >= 2, got 1", path="model.num_leaves")
+        >>> isinstance(err, ValueError), err.path
+        (True, 'model.num_leaves')
     """
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
@@ -44,6 +54,10 @@ class DataError(TrainwrightError, ValueError):
         message: what happened and how to fix it.
         column: the column at fault, when there is one.
         file: the file at fault, when there is one.
+
+    Example:
+        >>> DataError("no such column", column="age", file="data.csv").column
+        'age'
     """
 
     def __init__(self, message: str, *, column: str | None = None, file: str | None = None) -> None:
@@ -53,15 +67,27 @@ class DataError(TrainwrightError, ValueError):
 
 
 class DataFileNotFoundError(DataError, FileNotFoundError):
-    """A data file does not exist."""
+    """A data file does not exist (also a ``FileNotFoundError``)."""
 
 
 class NotFittedError(TrainwrightError, AttributeError):
-    """A learner or preprocessor was used before ``fit``."""
+    """A learner or preprocessor was used before ``fit``.
+
+    Example:
+        >>> issubclass(NotFittedError, AttributeError)
+        True
+    """
 
 
 class ArtifactError(TrainwrightError, ValueError):
-    """A run directory or model file is missing, damaged or from an incompatible version."""
+    """A run directory or model file is missing, damaged or from an incompatible version.
+
+    Example:
+        >>> raise ArtifactError("runs/x is not a trainwright run directory (no run.json)")
+        Traceback (most recent call last):
+        ...
+        trainwright.errors.ArtifactError: runs/x is not a trainwright run directory (no run.json)
+    """
 
 
 def closest(name: str, choices) -> str | None:

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
-from trainwright.data import audit_checks
-from trainwright.data.audit import AuditConfig, AuditReport, Finding, audit
+from trainwright.data.quality import model_checks as audit_checks
+from trainwright.data.quality import AuditConfig, AuditReport, Finding, audit
 from trainwright.errors import ConfigError, DataError
 
 ALARMS = ("warning", "error")

@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from trainwright.data.clean import CleanConfig, CleaningLog, apply_category_maps, clean_after_split, clean_before_split
+from trainwright.data.clean import CleanConfig, apply_category_maps, clean_after_split, clean_before_split
 from trainwright.data.schema import infer_column
-from trainwright.data.engineer import add_time_features
+from trainwright.data.features.lags import add_time_features
 
 
 def kinds(frame):
@@ -25,8 +25,7 @@ def test_before_split_fixes_and_logs_each_action():
     frame.loc[3, "num"] = "x"          # a number column with one non-number
     frame.loc[4, "when"] = "not a date"
     frame.loc[n] = frame.loc[0]        # an exact duplicate of row 0
-    log = CleaningLog()
-    out = clean_before_split(frame, "y", CleanConfig(), kinds(frame), log)
+    out, log = clean_before_split(frame, "y", CleanConfig(), kinds(frame))
     assert out["num"].dtype.kind == "f" and out["num"].isna().sum() == 1
     assert actions(log, "fix_mixed_types")[0]["sample_row_ids"] == [3]
     assert pd.api.types.is_datetime64_any_dtype(out["when"])
@@ -40,11 +39,10 @@ def test_before_split_fixes_and_logs_each_action():
 
 def test_conflicting_labels_resolved_by_majority_or_dropped():
     frame = pd.DataFrame({"x": [1, 1, 1, 2, 3], "y": ["a", "a", "b", "b", "a"], "z": [0, 0, 0, 1, 1]})
-    log = CleaningLog()
     cfg = CleanConfig(drop_duplicates=False, resolve_conflicts="majority")
-    out = clean_before_split(frame, "y", cfg, kinds(frame), log)
+    out, log = clean_before_split(frame, "y", cfg, kinds(frame))
     assert out.index.tolist() == [0, 1, 3, 4] and actions(log, "resolve_conflicts")[0]["sample_row_ids"] == [2]
-    out = clean_before_split(frame, "y", cfg.model_copy(update={"resolve_conflicts": "drop"}), kinds(frame), CleaningLog())
+    out, _ = clean_before_split(frame, "y", cfg.model_copy(update={"resolve_conflicts": "drop"}), kinds(frame))
     assert out.index.tolist() == [3, 4]
 
 
@@ -54,9 +52,8 @@ def test_after_split_uses_training_rows_only():
     frame.loc[5, "v"] = 50.0   # a training outlier
     frame.loc[95, "v"] = 80.0  # a test outlier: never dropped
     train = np.arange(80)
-    log = CleaningLog()
     cfg = CleanConfig(outliers="drop")
-    dropped, keep = clean_after_split(frame, train, "y", cfg, {"v": "numeric", "const": "numeric"}, log)
+    dropped, keep, log = clean_after_split(frame, train, "y", cfg, {"v": "numeric", "const": "numeric"})
     assert dropped == ["const"] and 5 not in keep and len(keep) < 80 and set(keep) <= set(train)
     assert actions(log, "drop_outliers")[0]["sample_row_ids"][0] == 5
 
@@ -82,7 +79,7 @@ def test_lags_and_rolling_use_only_earlier_rows():
 
 
 def test_audit_takes_dates_with_mixed_offsets():
-    from trainwright.data.audit import audit
+    from trainwright.data.quality import audit
 
     rng = np.random.default_rng(0)
     n = 300

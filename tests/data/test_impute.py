@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 
-from trainwright.data.impute import IMPUTE_STRATEGIES, NumericImputer
+from trainwright.data.features.impute import IMPUTE_STRATEGIES, NumericImputer
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from tests.conftest import PENGUINS
 from trainwright.data.features import FeaturesConfig, Preprocessor
 from trainwright.deploy.predictor import Predictor
 from trainwright.evaluate import explain as ex
-from trainwright.models.gbdt import LightGBMLearner
-from trainwright.models.linear import LinearLearner
-from trainwright.models.neural.tabular import MLPLearner
+from trainwright.models.tabular.gbdt import LightGBMLearner
+from trainwright.models.tabular.linear import LinearLearner
+from trainwright.models.tabular.mlp import MLPLearner
 
 KINDS = {"a": "numeric", "b": "numeric", "noise": "numeric", "c": "categorical", "flag": "boolean"}
 MLP_TRAIN = {"epochs": 8, "optimizer": {"lr": 0.01}}

@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 
 from trainwright.errors import ConfigError
 from trainwright.training.lr_finder import LRFinderResult, _suggest, find_lr
-from trainwright.training.optim import OptimizerConfig
+from trainwright.training.optim import optimizer_config
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -35,7 +35,7 @@ def test_finder_suggests_a_sensible_rate_and_restores_the_model(digits, kind):
     model = _mlp().eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state()
-    result = find_lr(model, torch.nn.functional.cross_entropy, X, y, optimizer=OptimizerConfig(type=kind))
+    result = find_lr(model, torch.nn.functional.cross_entropy, X, y, optimizer=optimizer_config(type=kind))
     assert 1e-4 <= result.suggestion <= 1.0, result.reason
     assert result.lrs[0] <= result.suggestion <= result.lrs[-1]
     assert "steepest descent" in result.reason
@@ -54,7 +54,7 @@ def test_finder_suggests_a_sensible_rate_and_restores_the_model(digits, kind):
 
 def test_finder_is_deterministic_and_stops_when_the_loss_diverges(digits):
     X, y = digits
-    args = dict(optimizer=OptimizerConfig(type="sgd"), end_lr=1e4, steps=80, seed=3)
+    args = dict(optimizer=optimizer_config(type="sgd"), end_lr=1e4, steps=80, seed=3)
     a = find_lr(_mlp(), torch.nn.functional.cross_entropy, X, y, **args)
     b = find_lr(_mlp(), torch.nn.functional.cross_entropy, X, y, **args)
     assert a == b
@@ -112,6 +112,6 @@ def test_bad_arguments_are_config_errors(digits):
         find_lr(model, torch.nn.functional.cross_entropy, X, y, steps=2, diverge_factor=1.0)
     before = [p.clone() for p in model.parameters()]
     with pytest.raises(ConfigError, match="lower start_lr"):
-        find_lr(model, torch.nn.functional.cross_entropy, X * 1e6, y, optimizer=OptimizerConfig(type="sgd"),
+        find_lr(model, torch.nn.functional.cross_entropy, X * 1e6, y, optimizer=optimizer_config(type="sgd"),
                 start_lr=1e3, end_lr=1e6, steps=10)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # restored even then

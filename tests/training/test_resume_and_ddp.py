@@ -65,7 +65,7 @@ def test_kill_and_resume_is_bit_exact(tmp_path, digits_csv):
 
 
 def test_two_processes_match_one(tmp_path):
-    from trainwright.models.neural.tabular import MLPLearner
+    from trainwright.models.tabular.mlp import MLPLearner
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
@@ -90,7 +90,7 @@ def test_cli_nproc(tmp_path, digits_csv):
 
 def test_data_parallel_edge_cases_and_worker_errors():
     from trainwright.errors import ConfigError
-    from trainwright.models.neural.tabular import MLPLearner
+    from trainwright.models.tabular.mlp import MLPLearner
 
     X = np.random.default_rng(0).normal(size=(33, 4))
     y = (X[:, 0] > 0).astype(int)

@@ -10,14 +10,20 @@ import torch
 
 from trainwright.errors import ConfigError
 from trainwright.training.optim import Lookahead
-from trainwright.training.schedules import SCHEDULES, ScheduleConfig, build_schedule, lr_curve
+from trainwright.training.schedules import SCHEDULE_CONFIGS, SCHEDULES, build_schedule, lr_curve, schedule_config
 
 ALL_TYPES = ["constant", "step", "exponential", "cosine", "cosine_restarts", "cyclical", "onecycle", "plateau"]
 
 
 def curve(**kw):
     spe, epochs = kw.pop("spe", 10), kw.pop("epochs", 10)
-    return lr_curve(ScheduleConfig(**kw), lr=1.0, steps_per_epoch=spe, epochs=epochs)
+    return lr_curve(schedule_config(**kw), lr=1.0, steps_per_epoch=spe, epochs=epochs)
+
+
+def _config(kind, **settings):
+    """The schedule ``kind`` with those of ``settings`` that it has (a type refuses the others)."""
+    fields = SCHEDULE_CONFIGS[kind].model_fields
+    return schedule_config(type=kind, **{k: v for k, v in settings.items() if k in fields})
 
 
 def _optimizer(lrs=(0.5, 1.0)):
@@ -27,7 +33,9 @@ def _optimizer(lrs=(0.5, 1.0)):
 
 
 def test_registry_holds_every_config_type():
-    assert SCHEDULES.names() == ALL_TYPES
+    # The config classes' `type` literals are the one list of names; the registry maps each to a shape.
+    assert SCHEDULES.names() == list(SCHEDULE_CONFIGS) == ALL_TYPES
+    assert len(set(SCHEDULE_CONFIGS.values())) == len(ALL_TYPES)  # one class per type
     with pytest.raises(ConfigError, match=r"Known: constant, step.*Did you mean 'cosine'\?"):
         SCHEDULES.get("cosin")
 
@@ -61,7 +69,7 @@ def test_cosine_falls_to_the_floor_at_the_end():
     assert c[10] == pytest.approx(0.55)  # half way: the midpoint of 1 and 0.1
     assert all(a > b for a, b in zip(c, c[1:]))
     assert c[-1] == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi * 19 / 20)) / 2)
-    sched = build_schedule(_optimizer(), ScheduleConfig(type="cosine", min_lr_factor=0.1), steps_per_epoch=10,
+    sched = build_schedule(_optimizer(), schedule_config(type="cosine", min_lr_factor=0.1), steps_per_epoch=10,
                            epochs=2)
     for _ in range(20):
         sched.step_batch()
@@ -93,7 +101,7 @@ def test_onecycle_peaks_at_pct_start():
     assert c[15] == pytest.approx(5.5)  # half way up: midpoint of 1 and 10
     assert c[65] == pytest.approx(5.0)  # half way down: midpoint of 10 and 0
     assert all(a < b for a, b in zip(c[:30], c[1:31])) and all(a > b for a, b in zip(c[30:], c[31:]))
-    sched = build_schedule(_optimizer(), ScheduleConfig(type="onecycle"), steps_per_epoch=10, epochs=10)
+    sched = build_schedule(_optimizer(), schedule_config(type="onecycle"), steps_per_epoch=10, epochs=10)
     for _ in range(100):
         sched.step_batch()
     assert sched.lrs() == [0.0, 0.0]
@@ -102,7 +110,7 @@ def test_onecycle_peaks_at_pct_start():
 def test_plateau_reduces_after_patience_epochs_without_improvement():
     assert curve(type="plateau", spe=3, epochs=2) == [1.0] * 6
     opt = _optimizer()
-    sched = build_schedule(opt, ScheduleConfig(type="plateau", patience=2, gamma=0.5, min_lr_factor=0.2),
+    sched = build_schedule(opt, schedule_config(type="plateau", patience=2, gamma=0.5, min_lr_factor=0.2),
                            steps_per_epoch=3, epochs=20)
     seen = []
     for metric in [1.0, 0.9, 0.95, 0.9, 0.95, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]:
@@ -114,14 +122,14 @@ def test_plateau_reduces_after_patience_epochs_without_improvement():
     with pytest.raises(ConfigError, match="needs a metric") as err:
         sched.step_epoch(None)
     assert err.value.path == "schedule.type"
-    constant = build_schedule(_optimizer(), ScheduleConfig(type="cosine"), steps_per_epoch=3, epochs=2)
+    constant = build_schedule(_optimizer(), schedule_config(type="cosine"), steps_per_epoch=3, epochs=2)
     constant.step_epoch(None)  # other types ignore the metric
     assert constant.lrs() == [0.5, 1.0]
 
 
 @pytest.mark.parametrize("kind", [t for t in ALL_TYPES if t != "plateau"])
 def test_schedule_drives_the_optimizer_along_lr_curve(kind):
-    cfg = ScheduleConfig(type=kind, warmup_steps=4, step_size=2, gamma=0.7, restart_epochs=1, cycle_epochs=1.5)
+    cfg = _config(kind, warmup_steps=4, step_size=2, gamma=0.7, restart_epochs=1, cycle_epochs=1.5)
     expected = lr_curve(cfg, lr=1.0, steps_per_epoch=6, epochs=5)
     opt = _optimizer()
     sched = build_schedule(opt, cfg, steps_per_epoch=6, epochs=5)
@@ -149,7 +157,7 @@ def _drive(sched, opt, steps, start=0, spe=6):
 
 @pytest.mark.parametrize("kind", ALL_TYPES)
 def test_state_dict_resumes_identically(kind):
-    cfg = ScheduleConfig(type=kind, warmup_steps=5, step_size=1, gamma=0.5, restart_epochs=1, patience=1)
+    cfg = _config(kind, warmup_steps=5, step_size=1, gamma=0.5, restart_epochs=1, patience=1)
     opt = _optimizer()
     straight = _drive(build_schedule(opt, cfg, steps_per_epoch=6, epochs=8), opt, 48)
 
@@ -178,7 +186,7 @@ def test_state_dict_resumes_identically(kind):
 
 def test_a_fresh_schedule_without_the_state_would_differ():
     """The resume test above can fail: restarting the clock changes the rates."""
-    cfg = ScheduleConfig(type="cosine")
+    cfg = schedule_config(type="cosine")
     opt = _optimizer()
     straight = _drive(build_schedule(opt, cfg, steps_per_epoch=6, epochs=8), opt, 48)
     opt_b = _optimizer()
@@ -186,30 +194,30 @@ def test_a_fresh_schedule_without_the_state_would_differ():
 
 
 def test_load_state_dict_rejects_another_schedule():
-    sched = build_schedule(_optimizer(), ScheduleConfig(type="cosine"), steps_per_epoch=2, epochs=2)
+    sched = build_schedule(_optimizer(), schedule_config(type="cosine"), steps_per_epoch=2, epochs=2)
     state = sched.state_dict()
-    other = build_schedule(_optimizer(), ScheduleConfig(type="onecycle"), steps_per_epoch=2, epochs=2)
+    other = build_schedule(_optimizer(), schedule_config(type="onecycle"), steps_per_epoch=2, epochs=2)
     with pytest.raises(ConfigError, match="cannot resume a 'cosine' schedule"):
         other.load_state_dict(state)
     one_group = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
     with pytest.raises(ConfigError, match="2 parameter groups"):
-        build_schedule(one_group, ScheduleConfig(type="cosine"), steps_per_epoch=2, epochs=2).load_state_dict(state)
+        build_schedule(one_group, schedule_config(type="cosine"), steps_per_epoch=2, epochs=2).load_state_dict(state)
 
 
 def test_warmup_longer_than_training_is_a_config_error():
     with pytest.raises(ConfigError, match=r"warmup_steps must be smaller than the 20 optimizer steps") as err:
-        lr_curve(ScheduleConfig(warmup_steps=20), lr=0.1, steps_per_epoch=10, epochs=2)
+        lr_curve(schedule_config(warmup_steps=20), lr=0.1, steps_per_epoch=10, epochs=2)
     assert err.value.path == "schedule.warmup_steps"
     with pytest.raises(ConfigError, match="steps_per_epoch >= 1"):
-        build_schedule(_optimizer(), ScheduleConfig(), steps_per_epoch=0, epochs=2)
+        build_schedule(_optimizer(), schedule_config(), steps_per_epoch=0, epochs=2)
     with pytest.raises(ValueError):
-        ScheduleConfig(typo=1)
+        schedule_config(typo=1)
 
 
 def test_schedule_reaches_the_optimizer_inside_lookahead():
     inner = _optimizer()
     opt = Lookahead(inner, k=2)
-    sched = build_schedule(opt, ScheduleConfig(type="step", step_size=1, gamma=0.1), steps_per_epoch=2, epochs=3)
+    sched = build_schedule(opt, schedule_config(type="step", step_size=1, gamma=0.1), steps_per_epoch=2, epochs=3)
     for _ in range(2):
         opt.step()
         sched.step_batch()

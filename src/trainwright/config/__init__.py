@@ -1,25 +1,26 @@
-"""Recipes: validated pydantic models, YAML load/dump and ``--set`` overrides."""
+"""Config machinery: the ``Section`` base, tagged unions, decisions, and YAML load/dump, ``--set`` overrides,
+validation with errors that name the key path, JSON Schema.
 
-from trainwright.config.recipe import (
-    DataConfig,
-    EvaluateConfig,
-    PreprocessConfig,
-    Recipe,
-    SplitConfig,
-    TrainConfig,
+The recipe itself (which sections there are) is composed in ``trainwright.pipeline.recipe``; each section's
+class lives next to the component it configures.
+"""
+
+from trainwright.config.base import Decision, Section, tagged_union, type_name, union_members
+from trainwright.config.io import (
+    apply_overrides, dump_config, json_schema, load_recipe, parse_config, starter_recipe, with_values,
 )
-from trainwright.config.io import apply_overrides, dump_recipe, load_recipe, parse_recipe, recipe_json_schema
 
 __all__ = [
-    "DataConfig",
-    "EvaluateConfig",
-    "PreprocessConfig",
-    "Recipe",
-    "SplitConfig",
-    "TrainConfig",
+    "Decision",
+    "Section",
+    "tagged_union",
+    "type_name",
+    "union_members",
     "apply_overrides",
-    "dump_recipe",
+    "dump_config",
+    "json_schema",
     "load_recipe",
-    "parse_recipe",
-    "recipe_json_schema",
+    "parse_config",
+    "starter_recipe",
+    "with_values",
 ]

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from trainwright.config.base import Section
 
 from trainwright.errors import ConfigError
 
@@ -148,8 +150,8 @@ def _group_codes(block: np.ndarray) -> np.ndarray:
     return np.where(block.max(axis=1) > 0, block.argmax(axis=1), -1).astype(np.float64)
 
 
-class BalanceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class BalanceConfig(Section):
+    """Class balancing on training rows only (the recipe's ``balance:``)."""
 
     method: Literal["none", "auto", "class_weight", "oversample", "undersample", "smote", "smotenc", "adasyn",
                     "smote_tomek", "smote_enn"] = Field(

@@ -8,21 +8,22 @@ date formats, duplicates, conflicting labels); anything that learns a statistic
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from trainwright.config.base import Section
+from trainwright.data.dates import parse_dates
 from trainwright.data.schema import tidy_text
 
 __all__ = ["CleanConfig", "CleaningLog", "clean_before_split", "clean_after_split", "apply_category_maps"]
 
 
-class CleanConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class CleanConfig(Section):
+    """Cleaning, with every action logged (the recipe's ``clean:``)."""
 
     drop_duplicates: bool = Field(True, description="Drop exact duplicate rows (features and target), keeping the first.")
     resolve_conflicts: Literal["none", "majority", "drop"] = Field(
@@ -48,7 +49,14 @@ class CleanConfig(BaseModel):
 
 @dataclass
 class CleaningLog:
-    """The record of cleaning: raw input hash plus one entry per action."""
+    """The record of cleaning: raw input hash plus one entry per action (saved as ``cleaning_log.json``).
+
+    Example:
+        >>> log = CleaningLog("ab12")
+        >>> log.add("drop_duplicates", None, "exact duplicate of an earlier row", [7, 9])
+        >>> log.actions[0]["rows_affected"], log.merged(CleaningLog()).raw_sha256
+        (2, 'ab12')
+    """
 
     raw_sha256: str = ""
     actions: list[dict[str, Any]] = field(default_factory=list)
@@ -60,17 +68,32 @@ class CleaningLog:
                              "sample_row_ids": [int(r) for r in rows[:10]]})
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form saved as ``cleaning_log.json``."""
         return {"raw_sha256": self.raw_sha256, "actions": self.actions, "category_maps": self.category_maps}
 
+    def merged(self, other: "CleaningLog") -> "CleaningLog":
+        """A new log: this one's actions and maps, then ``other``'s (the raw hash is this one's, else other's)."""
+        return CleaningLog(self.raw_sha256 or other.raw_sha256, [*self.actions, *other.actions],
+                           {**self.category_maps, **other.category_maps})
 
-def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig, kinds: dict[str, str],
-                       log: CleaningLog) -> pd.DataFrame:
+
+def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig,
+                       kinds: dict[str, tuple[str, str]]) -> tuple[pd.DataFrame, CleaningLog]:
     """Stat-free cleaning on all rows. Row ids (the frame's index) are kept, so the log refers to file rows.
 
     Args:
         kinds: inferred kind and reason per column (from ``infer_column``), as {"col": ("numeric", reason)}.
+
+    Returns:
+        (the cleaned frame, the log of what was done)
+
+    Example:
+        >>> frame = pd.DataFrame({"x": ["1", "2", "2"], "y": ["a", "b", "b"]})
+        >>> out, log = clean_before_split(frame, "y", CleanConfig(), {"x": ("numeric", ""), "y": ("categorical", "")})
+        >>> len(out), [a["action"] for a in log.actions]
+        (2, ['fix_mixed_types', 'drop_duplicates'])
     """
-    frame = frame.copy()
+    frame, log = frame.copy(), CleaningLog()
     for col, (kind, reason) in kinds.items():
         series = frame[col]
         is_text = not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_datetime64_any_dtype(series) \
@@ -81,9 +104,7 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig, ki
             frame[col] = as_number
             log.add("fix_mixed_types", col, "numbers stored as text -> numeric; non-numbers -> missing", frame.index[bad])
         elif config.standardize_dates and col != target and kind == "datetime" and is_text:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                parsed = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+            parsed = parse_dates(series)
             bad = series.notna() & parsed.isna()
             frame[col] = parsed
             log.add("standardize_dates", col, "dates in mixed formats -> one datetime; unparseable -> missing",
@@ -97,7 +118,7 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig, ki
             frame = frame[~dup]
     if config.resolve_conflicts != "none" and target in frame.columns:
         frame = _resolve_conflicts(frame, target, config.resolve_conflicts, log)
-    return frame
+    return frame, log
 
 
 def _standardize(series: pd.Series, col: str, log: CleaningLog) -> pd.Series:
@@ -139,9 +160,19 @@ def _resolve_conflicts(frame: pd.DataFrame, target: str, how: str, log: Cleaning
 
 
 def clean_after_split(frame: pd.DataFrame, train_rows: np.ndarray, target: str, config: CleanConfig,
-                      kinds: dict[str, str], log: CleaningLog) -> tuple[list[str], np.ndarray]:
-    """Cleaning fitted on training rows: returns (columns to drop, training row positions to keep)."""
-    train = frame.iloc[train_rows]
+                      kinds: dict[str, str]) -> tuple[list[str], np.ndarray, CleaningLog]:
+    """Cleaning fitted on training rows: returns (columns to drop, training row positions to keep, the log).
+
+    Constant columns and outlier bounds are learnt from ``train_rows`` only; validation and test rows are
+    never dropped.
+
+    Example:
+        >>> frame = pd.DataFrame({"v": [1.0, 2.0, 3.0, 100.0], "c": [1, 1, 1, 2], "y": [0, 1, 0, 1]})
+        >>> dropped, keep, log = clean_after_split(frame, np.arange(3), "y", CleanConfig(), {"v": "numeric", "c": "numeric"})
+        >>> dropped, keep.tolist()
+        (['c'], [0, 1, 2])
+    """
+    train, log = frame.iloc[train_rows], CleaningLog()
     dropped = []
     if config.drop_constant:
         for col in kinds:
@@ -150,7 +181,7 @@ def clean_after_split(frame: pd.DataFrame, train_rows: np.ndarray, target: str, 
                 log.add("drop_constant", col, "a single value in the training rows", [])
     keep = np.ones(len(train_rows), dtype=bool)
     if config.outliers == "drop":
-        from trainwright.data.features import fit_bounds
+        from trainwright.data.features.preprocessor import fit_bounds
 
         numeric = [c for c, k in kinds.items() if k == "numeric" and c not in dropped]
         for col in numeric:
@@ -163,7 +194,7 @@ def clean_after_split(frame: pd.DataFrame, train_rows: np.ndarray, target: str, 
                 log.add("drop_outliers", col, f"{config.outlier_rule} x {config.outlier_threshold:g}: outside "
                         f"[{low:.4g}, {high:.4g}] (training rows only)", train.index[out & keep])
             keep &= ~out
-    return dropped, train_rows[keep]
+    return dropped, train_rows[keep], log
 
 
 def apply_category_maps(frame: pd.DataFrame, maps: dict[str, dict[str, str]]) -> pd.DataFrame:

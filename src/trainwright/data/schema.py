@@ -8,7 +8,6 @@ carries its reason so the run can say why a column was treated as it was.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -119,10 +118,9 @@ def _infer_text_like(values: pd.Series, n: int, n_unique: int) -> tuple[str, str
         return "numeric", "numbers stored as text"
     sample = values.iloc[:500]
     if sample.str.match(_DATE_LIKE).mean() >= 0.95:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
-        if parsed.notna().mean() >= 0.95:
+        from trainwright.data.dates import parse_dates
+
+        if parse_dates(sample).notna().mean() >= 0.95:
             return "datetime", "text that parses as dates"
     words = values.str.split().str.len()
     mean_words = float(words.mean())

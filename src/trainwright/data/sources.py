@@ -41,6 +41,11 @@ def read_table(path: str | Path, fmt: str = "auto", *, allow_empty: bool = False
     Raises:
         DataFileNotFoundError: the file does not exist.
         DataError: the file is empty, unreadable or of an unknown format.
+
+    Example:
+        >>> from importlib import resources
+        >>> read_table(resources.files("trainwright") / "datasets" / "penguins.csv").shape
+        (344, 8)
     """
     path = Path(path)
     if not path.exists():

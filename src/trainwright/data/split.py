@@ -20,7 +20,13 @@ CV_METHODS = ("kfold", "stratified", "group", "repeated")
 
 @dataclass(frozen=True)
 class Splits:
-    """Row positions (0-based, into the frame that was split) of each split."""
+    """Row positions (0-based, into the frame that was split) of each split.
+
+    Example:
+        >>> s = Splits(np.array([0, 1, 2]), np.array([3]), np.array([4]))
+        >>> s.sizes()
+        {'train': 3, 'validation': 1, 'test': 1}
+    """
 
     train: np.ndarray
     validation: np.ndarray

@@ -1,15 +1,12 @@
 """The predictor: raw rows in, predictions out, exactly as the run was trained.
 
-It replays the run's frame-level steps (category spellings merged in cleaning,
-lag and rolling features), then each member's preprocessing and learner, and
-pools the members (one member normally; m with multiple imputation) by
-averaging probabilities or values.
+It replays the run's frame-level steps (category spellings merged in cleaning, lag and rolling features),
+then each member's preprocessing and learner, and pools the members (one member normally; m with multiple
+imputation) by averaging probabilities or values.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +16,7 @@ __all__ = ["Predictor"]
 
 
 class Predictor:
-    """Applies saved preprocessing and learners to new rows.
+    """Applies fitted preprocessing and learners to new rows.
 
     Args:
         members: (Preprocessor, Learner) pairs whose outputs are averaged.
@@ -27,6 +24,15 @@ class Predictor:
         frame_steps: {"category_maps": ..., "lags": ..., "rolling": ..., "order_by": ...}.
         threshold: binary classification only: predict the second class when its probability
             reaches this (chosen on validation rows, ``evaluate.threshold``); None: the most probable class.
+
+    Example:
+        >>> from trainwright.data.features import Preprocessor
+        >>> from trainwright.models.tabular.linear import LinearLearner
+        >>> rows = pd.DataFrame({"x": np.arange(20.0)})
+        >>> pre = Preprocessor({"x": "numeric"}).fit(rows)
+        >>> learner = LinearLearner(task="regression", alpha=0.01).fit(pre.transform(rows), np.arange(20.0) * 3)
+        >>> Predictor([(pre, learner)], "regression").predict(rows.head(2))["prediction"].round(1).tolist()
+        [0.0, 3.0]
     """
 
     def __init__(self, members: list[tuple[Any, Any]], task: str, frame_steps: dict[str, Any] | None = None,
@@ -38,12 +44,18 @@ class Predictor:
 
     @property
     def classes_(self) -> np.ndarray:
+        """The class labels, in probability-column order."""
         return self.members[0][1].classes_
+
+    @property
+    def classes(self) -> list | None:
+        """The class labels as a list (classification), else None."""
+        return self.classes_.tolist() if self.task == "classification" else None
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame-level steps of training, replayed on new rows."""
         from trainwright.data.clean import apply_category_maps
-        from trainwright.data.engineer import add_time_features
+        from trainwright.data.features.lags import add_time_features
 
         steps = self.frame_steps
         frame = apply_category_maps(frame, steps.get("category_maps", {}))
@@ -53,11 +65,7 @@ class Predictor:
         """Pooled class probabilities (rows, classes) or predicted values (rows,)."""
         if not prepared:
             frame = self.prepare(frame)
-        outs = []
-        for pre, learner in self.members:
-            X = pre.transform(frame)
-            outs.append(learner.predict_proba(X) if self.task == "classification" else learner.predict(X))
-        return np.mean(outs, axis=0)
+        return np.mean([learner.output(pre.transform(frame)) for pre, learner in self.members], axis=0)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``prediction`` and, for classification, one ``proba_<class>`` column per class."""
@@ -77,26 +85,24 @@ class Predictor:
 
         return predicted_classes(proba, self.threshold)
 
-    # --- artifacts -------------------------------------------------------------------
-    def save(self, run_dir: Path) -> None:
-        from trainwright.runs import write_json
+    def score(self, frame: pd.DataFrame, y, *, prepared: bool = False) -> dict[str, Any]:
+        """Every metric of the predictions of ``frame`` against raw targets ``y`` (threshold applied)."""
+        from trainwright.evaluate.scoring import score_output
 
-        single = len(self.members) == 1
-        pres = [pre.to_dict() for pre, _ in self.members]
-        write_json(run_dir / "preprocessor.json", pres[0] if single else {"members": pres})
-        for i, (_, learner) in enumerate(self.members):
-            learner.save(run_dir / "model" if single else run_dir / "model" / f"member-{i}")
+        return score_output(self.task, y, self.output(frame, prepared=prepared), self.classes,
+                            threshold=self.threshold)
 
     @classmethod
-    def load(cls, run_dir: Path, task: str, frame_steps: dict[str, Any] | None,
-             threshold: float | None = None) -> "Predictor":
-        from trainwright.data.features import Preprocessor
-        from trainwright.models.base import load_learner
+    def load(cls, run) -> "Predictor":
+        """The predictor of a completed run (a ``runs.Run``): its preprocessors and learners, read without pickle."""
+        from trainwright.data.features.preprocessor import Preprocessor
+        from trainwright.models.registry import load_learner
+        from trainwright.runs import layout
 
-        data = json.loads((run_dir / "preprocessor.json").read_text(encoding="utf-8"))
-        if "members" in data:
-            members = [(Preprocessor.from_dict(d), load_learner(run_dir / "model" / f"member-{i}"))
-                       for i, d in enumerate(data["members"])]
-        else:
-            members = [(Preprocessor.from_dict(data), load_learner(run_dir / "model"))]
-        return cls(members, task, frame_steps, threshold)
+        run.require_completed()
+        data = run.read_json(layout.PREPROCESSOR)
+        states = data["members"] if "members" in data else [data]
+        members = [(Preprocessor.from_dict(d), load_learner(layout.member_dir(run.path, i, len(states))))
+                   for i, d in enumerate(states)]
+        chosen = run.info.get("threshold") or {}
+        return cls(members, run.task, run.info.get("frame_steps"), chosen.get("threshold"))

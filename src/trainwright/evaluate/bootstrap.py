@@ -2,7 +2,7 @@
 
 A resample is a weight per row (how often the resample drew it), and the
 metrics are weighted sums over rows, so a block of resamples is scored at once
-by the same weighted core that gives the point values (``metrics._ClassRows``;
+by the same weighted core that gives the point values (``_confusion._ClassRows``;
 ``_RegRows`` here for regression).
 """
 
@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from trainwright.evaluate._confusion import _ClassRows, _dot
 from trainwright.evaluate.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     _check_classification,
     _check_regression,
-    _ClassRows,
-    _dot,
     mape_rows,
     classification_metrics,
     regression_metrics,
@@ -64,9 +63,25 @@ def bootstrap_intervals(task: str, y, output, names, *, n: int = 1000, level: fl
     >>> iv["mae"]["low"] <= iv["mae"]["value"] <= iv["mae"]["high"]
     True
     """
+    names = list(names)
+    _check_request(task, names, level)
+    point, rows = _point_and_rows(task, y, output, threshold)
+    out = {m: {"value": point[m], "low": None, "high": None, "n_boot": 0} for m in names}
+    if n <= 0 or rows.n < 2 or not names:
+        return out
+    draws = _resample(lambda w: rows.values(w, names), rows.n, n, seed)
+    for m in names:
+        kept = draws[m][np.isfinite(draws[m])]
+        if kept.size:
+            low, high = np.quantile(kept, [(1 - level) / 2, (1 + level) / 2])
+            out[m].update(low=float(low), high=float(high), n_boot=int(kept.size))
+    return out
+
+
+def _check_request(task: str, names: list[str], level: float) -> None:
+    """Raise ConfigError for a metric name the task does not have or a level outside (0, 1)."""
     from trainwright.errors import ConfigError
 
-    names = list(names)
     allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
     unknown = [m for m in names if m not in allowed]
     if unknown:
@@ -74,24 +89,16 @@ def bootstrap_intervals(task: str, y, output, names, *, n: int = 1000, level: fl
                           path="evaluate.metrics")
     if not 0.0 < level < 1.0:
         raise ConfigError(f"evaluate.confidence must be within (0, 1), got {level}", path="evaluate.confidence")
+
+
+def _point_and_rows(task: str, y, output, threshold: float | None
+                    ) -> tuple[dict[str, float | None], _ClassRows | _RegRows]:
+    """The metrics on all rows, and the rows prepared once for weighted scoring of the resamples."""
     if task == "classification":
         y, output = _check_classification(y, output)
-        point = classification_metrics(y, output, output.shape[1], threshold)
-        rows: _ClassRows | _RegRows = _ClassRows(y, output, threshold)
-    else:
-        y, output = _check_regression(y, output)
-        point = regression_metrics(y, output)
-        rows = _RegRows(y, output)
-    out = {m: {"value": point[m], "low": None, "high": None, "n_boot": 0} for m in names}
-    if n <= 0 or len(y) < 2 or not names:
-        return out
-    draws = _resample(lambda w: rows.values(w, names), len(y), n, seed)
-    for m in names:
-        kept = draws[m][np.isfinite(draws[m])]
-        if kept.size:
-            low, high = np.quantile(kept, [(1 - level) / 2, (1 + level) / 2])
-            out[m].update(low=float(low), high=float(high), n_boot=int(kept.size))
-    return out
+        return classification_metrics(y, output, output.shape[1], threshold), _ClassRows(y, output, threshold)
+    y, output = _check_regression(y, output)
+    return regression_metrics(y, output), _RegRows(y, output)
 
 
 def _resample(stat: Callable[[np.ndarray], dict[str, np.ndarray]], rows: int, n: int, seed: int
@@ -110,7 +117,7 @@ def _resample(stat: Callable[[np.ndarray], dict[str, np.ndarray]], rows: int, n:
 
 
 class _RegRows:
-    """A regression sample prepared for weighted scoring (see ``metrics._ClassRows``)."""
+    """A regression sample prepared for weighted scoring (see ``_confusion._ClassRows``)."""
 
     def __init__(self, y: np.ndarray, pred: np.ndarray) -> None:
         err = pred - y

@@ -4,9 +4,9 @@ Four views, all per raw column (what a user sees, not the encoded features):
 
 - ``permutation_importance``: how much the test metric drops when one column is
   shuffled (any model, through the full predictor).
-- ``tree_shap``: exact TreeSHAP contributions of a LightGBM learner, from
-  LightGBM's own implementation (``pred_contrib=True``), in the trees' margin space.
-- ``integrated_gradients``: path attributions of an MLP learner (captum).
+- ``tree_shap``: exact TreeSHAP contributions of a tree learner, which computes them
+  (``Learner.attributions``; LightGBM's own implementation), in the trees' margin space.
+- ``integrated_gradients``: path attributions of a neural learner (captum, in the learner).
 - ``partial_dependence``: the average prediction as one column is set to each
   value of a grid, with a few individual (ICE) curves.
 
@@ -115,16 +115,16 @@ def _metric_function(task: str, y, classes, metric: str) -> Callable[[np.ndarray
 
 # --- additive attributions (TreeSHAP, integrated gradients) --------------------------------
 def tree_shap(learner, pre, X, frame_values, *, max_rows: int = SUMMARY_ROWS) -> dict[str, Any]:
-    """Exact TreeSHAP contributions of a LightGBM learner, summed per raw column.
+    """Exact TreeSHAP contributions of a tree learner (``capabilities.explanation == "tree_shap"``), summed
+    per raw column.
 
-    Uses LightGBM's implementation of Lundberg et al.'s algorithm
-    (``booster_.predict(X, pred_contrib=True)``), so no ``shap`` package is needed. Values are in
-    the trees' margin space: the log-odds of ``classes[1]`` for binary classification, the raw
-    score (softmax input) of each row's predicted class for multiclass, the predicted value for
-    regression.
+    The learner computes them (``Learner.attributions``; LightGBM's own implementation of Lundberg et al.'s
+    algorithm, no ``shap`` package), in the trees' margin space: the log-odds of ``classes[1]`` for binary
+    classification, the raw score (softmax input) of each row's predicted class for multiclass, the
+    predicted value for regression.
 
     Args:
-        learner: a fitted ``LightGBMLearner``.
+        learner: a fitted learner that computes tree SHAP values.
         pre: its fitted ``Preprocessor``.
         X: features, ``pre.transform(frame_values)``; only the first ``max_rows`` rows are explained.
         frame_values: the raw rows behind ``X`` (a DataFrame), for feature values and row ids.
@@ -133,38 +133,23 @@ def tree_shap(learner, pre, X, frame_values, *, max_rows: int = SUMMARY_ROWS) ->
     Returns:
         See ``_attribution_result``; ``space`` is "log-odds", "raw score" or "value" and ``base``
         the trees' expected value per output.
-
-    Example:
-        >>> X = pre.transform(frame); tree_shap(learner, pre, X, frame)["mean_abs"]  # doctest: +SKIP
-        [0.91, 0.33, 0.02]
     """
-    X = X[:max_rows]
-    n, width = X.shape
-    contrib = np.asarray(learner.booster_.predict(X, pred_contrib=True), dtype=np.float64)
-    contrib = contrib.reshape(n, -1, width + 1)  # (rows, outputs, features + expected value)
-    classes = learner.classes_.tolist() if learner.task == "classification" else None
-    space = "value" if classes is None else ("log-odds" if len(classes) == 2 else "raw score")
-    base = contrib[0, :, width] if n else np.zeros(contrib.shape[1])  # the same for every row
-    margin = contrib.sum(axis=2)  # (rows, outputs); equals predict(raw_score=True)
-    pick = _explained_output(margin)
-    return _attribution_result(space, classes, pre, contrib[np.arange(n), pick, :width], pick, base, margin,
-                               frame_values)
+    return _attributions(learner, pre, X[:max_rows], frame_values)
 
 
 def integrated_gradients(learner, pre, X, frame_values, *, steps: int = 50, baseline=None,
                          max_rows: int = SUMMARY_ROWS) -> dict[str, Any]:
-    """Integrated gradients (Sundararajan et al. 2017) of an MLP learner, summed per raw column.
+    """Integrated gradients (Sundararajan et al. 2017) of a neural learner
+    (``capabilities.explanation == "integrated_gradients"``), summed per raw column.
 
-    Computed with captum's ``IntegratedGradients`` (Gauss-Legendre rule, ``steps`` points) on
-    ``learner.net_`` (float32). The default baseline is the zero vector of the standardised
-    feature space: every numeric feature at its training mean (after imputation), every
-    missing-value indicator off and no level of a one-hot column set. The output explained:
-    the log-odds of ``classes[1]`` (the difference of the two logits) for binary
-    classification, the logit (softmax input) of each row's predicted class for multiclass,
-    the predicted value (de-standardised) for regression.
+    The learner computes them (``Learner.attributions``, with captum) from ``baseline``, by default the zero
+    vector of the standardised feature space: every numeric feature at its training mean, every
+    missing-value indicator off and no level of a one-hot column set. The output explained: the log-odds of
+    ``classes[1]`` for binary classification, the logit of each row's predicted class for multiclass, the
+    predicted value for regression.
 
     Args:
-        learner: a fitted ``MLPLearner``.
+        learner: a fitted learner that computes integrated gradients.
         pre: its fitted ``Preprocessor``.
         X: features, ``pre.transform(frame_values)``; only the first ``max_rows`` rows are explained.
         frame_values: the raw rows behind ``X`` (a DataFrame), for feature values and row ids.
@@ -177,51 +162,16 @@ def integrated_gradients(learner, pre, X, frame_values, *, steps: int = 50, base
         ``|sum(attributions) - (f(x) - f(baseline))|`` over rows, and ``baseline``: "zeros
         (training means)" or "given"; ``space`` is "log-odds", "logit" or "value" and ``base``
         is f(baseline) per output.
-
-    Example:
-        >>> integrated_gradients(learner, pre, pre.transform(frame), frame)["delta"]  # doctest: +SKIP
-        0.0004
     """
-    import torch
-    from captum.attr import IntegratedGradients
+    return _attributions(learner, pre, X[:max_rows], frame_values, steps=steps, baseline=baseline)
 
-    x = torch.as_tensor(np.asarray(X[:max_rows], dtype=np.float32))  # (rows, features)
-    start = torch.zeros((1, x.shape[1])) if baseline is None else \
-        torch.as_tensor(np.asarray(baseline, dtype=np.float32)).reshape(1, -1)
-    space, forward = _mlp_outputs(learner)
-    with torch.no_grad():
-        margin = forward(x).double().numpy()  # (rows, outputs)
-        base = forward(start)[0].double().numpy()  # (outputs,)
-    pick = _explained_output(margin)
-    phi, delta = np.zeros(tuple(x.shape)), 0.0
-    if len(x):
-        attr, err = IntegratedGradients(forward).attribute(
-            x, baselines=start.expand_as(x), target=torch.as_tensor(pick), n_steps=steps,
-            internal_batch_size=max(steps, 16384), return_convergence_delta=True)
-        phi, delta = attr.detach().double().numpy(), float(err.abs().max())
+
+def _attributions(learner, pre, X, frame_values, **options) -> dict[str, Any]:
+    att = learner.attributions(np.asarray(X), **options)
     classes = learner.classes_.tolist() if learner.task == "classification" else None
-    result = _attribution_result(space, classes, pre, phi, pick, base, margin, frame_values)
-    result.update(delta=delta, baseline="zeros (training means)" if baseline is None else "given")
+    result = _attribution_result(att.space, classes, pre, att.values, att.pick, att.base, att.margin, frame_values)
+    result.update(att.extra)
     return result
-
-
-def _mlp_outputs(learner) -> tuple[str, Callable]:
-    """The space and the function explained: (rows, features) -> (rows, outputs)."""
-    net = learner.net_
-    if learner.task == "regression":
-        return "value", lambda x: net(x)[:, :1] * learner.y_std_ + learner.y_mean_
-    if len(learner.classes_) == 2:
-        def log_odds(x):
-            z = net(x)  # (rows, 2); softmax over two logits: log(p1 / p0) = z1 - z0
-            return z[:, 1:2] - z[:, 0:1]
-
-        return "log-odds", log_odds
-    return "logit", net
-
-
-def _explained_output(margin: np.ndarray) -> np.ndarray:
-    """Per row, the output explained: the predicted class when there are several, else the only one."""
-    return margin.argmax(axis=1) if margin.shape[1] > 1 else np.zeros(len(margin), dtype=np.int64)
 
 
 def _attribution_result(space: str, classes, pre, phi: np.ndarray, pick: np.ndarray, base: np.ndarray,
@@ -402,8 +352,8 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
     """The explanations of a predictor on test rows, for the evaluation report.
 
     Permutation importance and partial dependence go through the whole predictor (all members
-    pooled). Attributions explain member 0: TreeSHAP for LightGBM, integrated gradients for an
-    MLP, coefficients for a linear model; on the first ``SUMMARY_ROWS`` sampled rows, and the
+    pooled). Attributions explain member 0 the way its learner declares (``capabilities.explanation``:
+    TreeSHAP, integrated gradients or coefficients); on the first ``SUMMARY_ROWS`` sampled rows, and the
     attribution ``example`` is the first sampled row. Floats are rounded to 6 significant digits,
     which keeps the report small (about 350 kB of JSON for 500 rows of 30 columns).
 
@@ -433,44 +383,20 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
         >>> explain(run.predictor, frame, frame["species"], "classification", "log_loss")["note"]  # doctest: +SKIP
         'Explained 69 test rows of the mlp model; integrated gradients explains the model on the first 69 of them.'
     """
-    import sys
-
-    def is_a(module: str, name: str) -> bool:  # without importing the module (torch for the MLP) just to check
-        cls = getattr(sys.modules.get(module), name, None)
-        return cls is not None and isinstance(learner, cls)
-
     if len(frame) == 0:
         raise DataError("explain needs at least one labelled test row; got none")
     chosen = _positions(len(frame), rows, seed)
     sample, y = frame.iloc[chosen], np.asarray(y)[chosen]
     pre, learner = predictor.members[0]
-    limited = None
-    if seconds is not None and len(sample) > MIN_ROWS:
-        t0 = time.perf_counter()
-        predictor.output(sample, prepared=True)
-        per_row = (time.perf_counter() - t0) / len(sample)
-        def planned(rows: int) -> float:
-            return per_row * rows * (len(pre.required_columns) * repeats + top * 20)
-
-        if planned(len(sample)) > seconds:
-            keep = max(MIN_ROWS, int(len(sample) * seconds / planned(len(sample))))
-            limited = (len(sample), keep, repeats, top)
-            sample, y = sample.iloc[:keep], y[:keep]
-            if planned(keep) > seconds:  # still too slow at the fewest rows: fewer shuffles and PD plots
-                share = seconds / planned(keep)
-                repeats, top = max(2, int(repeats * share)), max(2, int(top * share))
-                limited = (limited[0], keep, repeats, top)
+    asked = (len(sample), repeats, top)
+    keep, repeats, top = _within_time(predictor, sample, repeats, top, seconds)
+    limited = (len(sample), keep, repeats, top) if (keep, repeats, top) != asked else None
+    sample, y = sample.iloc[:keep], y[:keep]
     permutation = permutation_importance(predictor, sample, y, task, metric, repeats=repeats, seed=seed)
     head = sample.iloc[:SUMMARY_ROWS]
-    X = pre.transform(head)
     result: dict[str, Any] = {"rows": len(sample), "permutation": permutation, "shap": None,
                               "integrated_gradients": None, "coefficients": None}
-    if is_a("trainwright.models.gbdt", "LightGBMLearner"):
-        result["shap"] = tree_shap(learner, pre, X, head)
-    elif is_a("trainwright.models.neural.tabular", "MLPLearner"):
-        result["integrated_gradients"] = integrated_gradients(learner, pre, X, head)
-    elif is_a("trainwright.models.linear", "LinearLearner"):
-        result["coefficients"] = _coefficients(learner, pre)
+    result.update(_attribution_views(learner, pre, head))
     columns = [c["column"] for c in permutation["columns"][:top]]
     result["partial_dependence"] = [partial_dependence(predictor, sample, c, seed=seed) for c in columns]
     result["note"] = _note(predictor, result, len(sample), len(head))
@@ -479,6 +405,39 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
                            f"(evaluate.explain.seconds) {limited[1]} of {limited[0]} sampled rows were used, "
                            f"with {limited[2]} shuffles per column and {limited[3]} partial dependence plots.")
     return _rounded(result)
+
+
+def _within_time(predictor, sample, repeats: int, top: int, seconds: float | None) -> tuple[int, int, int]:
+    """(rows, shuffles per column, partial dependence plots) that keep the predictions near ``seconds``."""
+    if seconds is None or len(sample) <= MIN_ROWS:
+        return len(sample), repeats, top
+    t0 = time.perf_counter()
+    predictor.output(sample, prepared=True)
+    per_row = (time.perf_counter() - t0) / len(sample)
+    width = len(predictor.members[0][0].required_columns)
+
+    def planned(rows: int) -> float:
+        return per_row * rows * (width * repeats + top * 20)
+
+    if planned(len(sample)) <= seconds:
+        return len(sample), repeats, top
+    keep = max(MIN_ROWS, int(len(sample) * seconds / planned(len(sample))))
+    if planned(keep) > seconds:  # still too slow at the fewest rows: fewer shuffles and PD plots
+        share = seconds / planned(keep)
+        repeats, top = max(2, int(repeats * share)), max(2, int(top * share))
+    return keep, repeats, top
+
+
+def _attribution_views(learner, pre, head) -> dict[str, Any]:
+    """The attribution the learner says it supports (``capabilities.explanation``), on ``head``."""
+    method = learner.capabilities.explanation
+    if method == "tree_shap":
+        return {"shap": tree_shap(learner, pre, pre.transform(head), head)}
+    if method == "integrated_gradients":
+        return {"integrated_gradients": integrated_gradients(learner, pre, pre.transform(head), head)}
+    if method == "coefficients":
+        return {"coefficients": _coefficients(learner, pre)}
+    return {}
 
 
 def _note(predictor, result: dict[str, Any], rows: int, summary_rows: int) -> str:
@@ -501,13 +460,14 @@ def _note(predictor, result: dict[str, Any], rows: int, summary_rows: int) -> st
 
 def _coefficients(learner, pre) -> dict[str, Any]:
     """Sum of |coefficient| of each raw column's features (and classes); features are standardised."""
-    weight = np.abs(np.atleast_2d(learner.coef_)).sum(axis=0)  # (features,)
+    coef = learner.feature_weights()  # (outputs, features)
+    weight = np.abs(coef).sum(axis=0)  # (features,)
     totals: dict[str, float] = {}
     for source, w in zip(pre.feature_sources(), weight):
         totals[source] = totals.get(source, 0.0) + float(w)
     columns = [{"column": c, "value": v} for c, v in sorted(totals.items(), key=lambda item: -item[1])]
     return {"note": "sum of |coefficient| over each column's standardised features"
-                    + (" and the classes" if learner.coef_.shape[0] > 1 else ""), "columns": columns}
+                    + (" and the classes" if coef.shape[0] > 1 else ""), "columns": columns}
 
 
 def _rounded(value):

@@ -19,6 +19,40 @@ but they are never flagged, and the differences are taken over the groups that
 are not small (over all groups, with a warning, when fewer than two are large
 enough), because a handful of rows would otherwise dominate every spread.
 
+``fairness_audit`` returns ``{"columns": [column report, ...]}``, one report
+per sensitive column::
+
+    {"column": str,
+     "binned": bool,                     # cut into quantile bins
+     "positive": class label | None,     # None: regression, or one-vs-rest for every class
+     "groups": [group, ...],             # bins in order, else levels most common first; missing last
+     "overall": group,                   # all rows, "group": "(all)"
+     "differences": {...},
+     "behind": [{"group": str, "reasons": [str, ...]}, ...],
+     "selection_disparity": [{"group": str, "reasons": [str, ...]}, ...],  # classification
+     "warnings": [str, ...]}
+
+"behind" is about the model's quality for the group (accuracy, true positive rate,
+MAE). "selection_disparity" lists groups predicted positive at under four-fifths of
+the top group's rate (and by more than two standard errors): demographic parity,
+reported on its own because it also mirrors differences in the groups' actual rates.
+
+A classification group is ``{"group", "n", "share", "small", "accuracy",
+"f1", "selection_rate", "base_rate", "tpr", "fpr", "precision",
+"mean_score"}``; ``f1`` is for the positive class with two classes and
+macro-averaged with more. With more than two classes and no ``positive``,
+the five rates are ``None`` and ``"by_class": {label: {selection_rate,
+base_rate, tpr, fpr, precision, mean_score}}`` holds them per class.
+Classification differences are ``demographic_parity_difference``,
+``demographic_parity_ratio``, ``equal_opportunity_difference``,
+``equalized_odds_difference`` and ``accuracy_difference``; one-vs-rest
+reports the worst over classes (largest difference, smallest ratio) and
+adds ``"by_class": {label: {the four parity numbers}}``.
+A regression group is ``{"group", "n", "share", "small", "mean_actual",
+"mean_prediction", "rmse", "mae", "r2"}`` and its differences are
+``mean_actual_difference``, ``mean_prediction_difference`` and
+``mae_difference`` (largest minus smallest).
+
 Everything returned is plain Python (dicts, lists, str, int, float, bool,
 None); a number that does not exist (the true positive rate of a group with no
 positive rows) is ``None``.
@@ -31,7 +65,8 @@ from typing import Any
 
 import numpy as np
 
-from trainwright.evaluate.slices import _group, _num, _plain, _proba
+from trainwright.evaluate._grouping import _group
+from trainwright.evaluate.slices import _num, _plain, _proba
 
 __all__ = ["FOUR_FIFTHS", "fairness_audit", "sensitive_groups"]
 
@@ -102,42 +137,12 @@ def fairness_audit(groups, y, pred, *, task: str, classes=None, proba=None, posi
         gap: how far a group may trail the best group before it is flagged:
             accuracy or true positive rate lower by more than ``gap`` (absolute)
             and by more than two standard errors of the difference (sampling noise
-            alone rarely makes such a gap); or, for regression, MAE higher by more than ``gap`` as a share of the
-            best group's MAE (0.1 = 10% higher).
+            alone rarely makes such a gap); or, for regression, MAE higher by more
+            than ``gap`` as a share of the best group's MAE (0.1 = 10% higher).
 
     Returns:
-        ``{"columns": [column report, ...]}``, one per sensitive column::
-
-            {"column": str,
-             "binned": bool,                     # cut into quantile bins
-             "positive": class label | None,     # None: regression, or one-vs-rest for every class
-             "groups": [group, ...],             # bins in order, else levels most common first; missing last
-             "overall": group,                   # all rows, "group": "(all)"
-             "differences": {...},
-             "behind": [{"group": str, "reasons": [str, ...]}, ...],
-             "selection_disparity": [{"group": str, "reasons": [str, ...]}, ...],  # classification
-             "warnings": [str, ...]}
-
-        "behind" is about the model's quality for the group (accuracy, true positive rate,
-        MAE). "selection_disparity" lists groups predicted positive at under four-fifths of
-        the top group's rate (and by more than two standard errors): demographic parity,
-        reported on its own because it also mirrors differences in the groups' actual rates.
-
-        A classification group is ``{"group", "n", "share", "small", "accuracy",
-        "f1", "selection_rate", "base_rate", "tpr", "fpr", "precision",
-        "mean_score"}``; ``f1`` is for the positive class with two classes and
-        macro-averaged with more. With more than two classes and no ``positive``,
-        the five rates are ``None`` and ``"by_class": {label: {selection_rate,
-        base_rate, tpr, fpr, precision, mean_score}}`` holds them per class.
-        Classification differences are ``demographic_parity_difference``,
-        ``demographic_parity_ratio``, ``equal_opportunity_difference``,
-        ``equalized_odds_difference`` and ``accuracy_difference``; one-vs-rest
-        reports the worst over classes (largest difference, smallest ratio) and
-        adds ``"by_class": {label: {the four parity numbers}}``.
-        A regression group is ``{"group", "n", "share", "small", "mean_actual",
-        "mean_prediction", "rmse", "mae", "r2"}`` and its differences are
-        ``mean_actual_difference``, ``mean_prediction_difference`` and
-        ``mae_difference`` (largest minus smallest).
+        ``{"columns": [column report, ...]}``, one per sensitive column; the module
+        docstring lays out a column report, its groups and its differences.
 
     Raises:
         DataError: a sensitive column is missing (``None``) or has a different
@@ -151,6 +156,24 @@ def fairness_audit(groups, y, pred, *, task: str, classes=None, proba=None, posi
         0.5
         >>> audit["columns"][0]["behind"][0]["group"]
         'm'
+    """
+    y, pred, proba, n_classes, positive = _checked_inputs(task, y, pred, proba, classes, positive)
+    reports = []
+    for name, values in groups.items():
+        grouping = _column_grouping(name, values, len(y), bins)
+        if task == "classification":
+            reports.append(_classification_column(str(name), grouping, y, pred, proba, classes, n_classes,
+                                                  positive, min_group, gap))
+        else:
+            reports.append(_regression_column(str(name), grouping, y, pred, min_group, gap))
+    return {"columns": reports}
+
+
+def _checked_inputs(task: str, y, pred, proba, classes, positive):
+    """``(y, pred, proba, n_classes, positive)`` as the audit uses them, or ConfigError / DataError.
+
+    Classification labels become int64 arrays, ``proba`` a (rows, K) array and ``positive``
+    defaults to class 1 of two; regression values become float64 (``n_classes`` 0, no positive).
     """
     from trainwright.errors import ConfigError, DataError
 
@@ -173,23 +196,21 @@ def fairness_audit(groups, y, pred, *, task: str, classes=None, proba=None, posi
         n_classes, positive = 0, None
     if len(pred) != len(y):
         raise DataError(f"y has {len(y)} rows but pred has {len(pred)}; pass one prediction per test row")
+    return y, pred, proba, n_classes, positive
 
-    reports = []
-    for name, values in groups.items():
-        if values is None:
-            raise DataError(f"{_SETTING} names the column '{name}', which is not in the data; "
-                            "check the spelling against the data's columns (sensitive_groups does)",
-                            column=str(name))
-        if len(values) != len(y):
-            raise DataError(f"sensitive column '{name}' has {len(values)} values but there are {len(y)} test rows",
-                            column=str(name))
-        grouping = _group(values, bins=bins, max_levels=MAX_GROUPS)  # rarer levels pool into one group
-        if task == "classification":
-            reports.append(_classification_column(str(name), grouping, y, pred, proba, classes, n_classes,
-                                                  positive, min_group, gap))
-        else:
-            reports.append(_regression_column(str(name), grouping, y, pred, min_group, gap))
-    return {"columns": reports}
+
+def _column_grouping(name, values, n: int, bins: int):
+    """The groups of one sensitive column's ``n`` values; DataError when the column is missing or misaligned."""
+    from trainwright.errors import DataError
+
+    if values is None:
+        raise DataError(f"{_SETTING} names the column '{name}', which is not in the data; "
+                        "check the spelling against the data's columns (sensitive_groups does)",
+                        column=str(name))
+    if len(values) != n:
+        raise DataError(f"sensitive column '{name}' has {len(values)} values but there are {n} test rows",
+                        column=str(name))
+    return _group(values, bins=bins, max_levels=MAX_GROUPS)  # rarer levels pool into one group
 
 
 # --------------------------------------------------------------------------- classification
@@ -217,35 +238,17 @@ def _classification_column(name, grouping, y, pred, proba, classes, n_classes, p
     rows = [stats(grouping.codes == g, label) for g, label in enumerate(grouping.labels)]
     rows = [r for r in rows if r["n"] > 0]
     used, warnings = _rows_for_differences(rows, min_group)
-
-    def parity(rate_rows: list[dict]) -> dict[str, float | None]:
-        tpr = _spread([r["tpr"] for r in rate_rows])
-        fpr = _spread([r["fpr"] for r in rate_rows])
-        return {
-            "demographic_parity_difference": _spread([r["selection_rate"] for r in rate_rows]),
-            "demographic_parity_ratio": _ratio([r["selection_rate"] for r in rate_rows]),
-            "equal_opportunity_difference": tpr,
-            "equalized_odds_difference": _max_or_none(tpr, fpr),
-        }
-
     eligible = [r for r in rows if not r["small"]]
     behind: dict[str, list[str]] = {}
     selection: dict[str, list[str]] = {}  # four-fifths: reported, not "behind" (it mirrors base rates too)
     _flag_lower(behind, eligible, "accuracy", "accuracy", gap)
     if one_vs_rest:
-        by_class = {key: parity([r["by_class"][key] for r in used]) for key in map(str, labels)}
-        # The worst class decides: the largest difference, the smallest ratio.
-        differences = {key: (_min_or_none if key.endswith("ratio") else _max_or_none)(
-            *(d[key] for d in by_class.values())) for key in _PARITY}
-        differences |= {"accuracy_difference": _spread([r["accuracy"] for r in used]), "by_class": by_class}
+        differences = _worst_class_differences(used, labels)
         warnings.append(f"no positive class was chosen for {n_classes} classes: parity is reported for each class "
                         "against the rest, and the differences are the worst over classes")
-        for key in map(str, labels):
-            per_class = [{"group": r["group"], "n": r["n"], **r["by_class"][key]} for r in eligible]
-            _flag_lower(behind, per_class, "tpr", f"true positive rate for '{key}'", gap, _positives)
-            _flag_four_fifths(selection, per_class, f"'{key}'")
+        _flag_each_class(behind, selection, eligible, labels, gap)
     else:
-        differences = {**parity(used), "accuracy_difference": _spread([r["accuracy"] for r in used])}
+        differences = {**_parity(used), "accuracy_difference": _spread([r["accuracy"] for r in used])}
         _flag_lower(behind, eligible, "tpr", "true positive rate", gap, _positives)
         _flag_four_fifths(selection, eligible, f"'{labels[positive]}'")
 
@@ -264,6 +267,34 @@ def _classification_column(name, grouping, y, pred, proba, classes, n_classes, p
         "selection_disparity": _behind_list(rows, selection),
         "warnings": warnings,
     }
+
+
+def _parity(rate_rows: list[dict]) -> dict[str, float | None]:
+    """The four parity numbers (``_PARITY``) over rows holding selection rate, TPR and FPR."""
+    tpr = _spread([r["tpr"] for r in rate_rows])
+    fpr = _spread([r["fpr"] for r in rate_rows])
+    return {
+        "demographic_parity_difference": _spread([r["selection_rate"] for r in rate_rows]),
+        "demographic_parity_ratio": _ratio([r["selection_rate"] for r in rate_rows]),
+        "equal_opportunity_difference": tpr,
+        "equalized_odds_difference": _max_or_none(tpr, fpr),
+    }
+
+
+def _worst_class_differences(used: list[dict], labels: list) -> dict[str, Any]:
+    """One-vs-rest differences: parity per class, and the worst class's (largest difference, smallest ratio)."""
+    by_class = {key: _parity([r["by_class"][key] for r in used]) for key in map(str, labels)}
+    differences = {key: (_min_or_none if key.endswith("ratio") else _max_or_none)(
+        *(d[key] for d in by_class.values())) for key in _PARITY}
+    return differences | {"accuracy_difference": _spread([r["accuracy"] for r in used]), "by_class": by_class}
+
+
+def _flag_each_class(behind: dict, selection: dict, eligible: list[dict], labels: list, gap: float) -> None:
+    """One-vs-rest flags: per class, a true positive rate behind the best group's, and four-fifths selection."""
+    for key in map(str, labels):
+        per_class = [{"group": r["group"], "n": r["n"], **r["by_class"][key]} for r in eligible]
+        _flag_lower(behind, per_class, "tpr", f"true positive rate for '{key}'", gap, _positives)
+        _flag_four_fifths(selection, per_class, f"'{key}'")
 
 
 def _rates(y: np.ndarray, pred: np.ndarray, score: np.ndarray | None, positive: int) -> dict[str, float | None]:

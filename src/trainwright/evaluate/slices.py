@@ -1,33 +1,28 @@
 """Where the model is wrong: the rows with the largest loss and the slices of the data it serves worst.
 
 A slice is the rows sharing one value range of one column: a quantile bin of a
-numeric or datetime column, a level of a categorical, text or boolean column,
-or the rows where the column is missing. Every function returns plain Python
-(lists, dicts, str, float, int, bool, None), so results go straight into a
-report or a JSON file; NaN never appears, a value that does not exist is
-``None``.
-
-Datetime columns are binned like numbers (quantile ranges of time, labelled with
-ISO dates), because a range of dates is a meaningful slice and a single
-timestamp almost never is. Timedelta and other object columns are treated as
-levels of their string form.
-
-The grouping helper ``_group`` is shared with ``evaluate/fairness.py``.
+numeric or datetime column with more than 10 distinct values (fewer values: one
+slice each), one of the most common levels of a categorical, text or boolean
+column (the rarer levels pool into one slice), or the rows where the column is
+missing. Columns are cut by ``_grouping._group``, which ``evaluate/fairness.py``
+shares. Every function returns plain Python (lists, dicts, str, float, int,
+bool, None), so results go straight into a report or a JSON file; NaN never
+appears, a value that does not exist is ``None``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from trainwright.evaluate._grouping import _group, _Grouping
+
 __all__ = ["largest_losses", "row_losses", "worst_slices"]
 
 _EPS = 1e-15
-MISSING = "(missing)"
-OTHER = "(other)"
+_SLICE_METRICS = {"classification": ("accuracy", "log_loss"), "regression": ("mae", "rmse")}  # (metric, extra)
 
 
 # --------------------------------------------------------------------------- public
@@ -108,15 +103,10 @@ def largest_losses(frame, y_raw, output, task: str, *, classes=None, k: int = 20
     actuals = y_raw.to_numpy(dtype=object) if hasattr(y_raw, "to_numpy") else np.asarray(y_raw, dtype=object)
     rows = []
     for i in order.tolist():  # k rows, not every row
-        actual = actuals[i]
-        if task == "classification":
-            best = int(np.argmax(out[i]))
-            predicted, confidence = _plain(classes[best]), _num(out[i, best])
-        else:
-            predicted, confidence = _num(out[i]), None
+        predicted, confidence = _prediction(out, i, task, classes)
         rows.append({
             "row": _plain(frame.index[i]),
-            "actual": _plain(actual),
+            "actual": _plain(actuals[i]),
             "predicted": predicted,
             "confidence": confidence,
             "loss": _num(losses[i]),
@@ -129,11 +119,8 @@ def worst_slices(frame, y_raw, output, task: str, *, classes=None, min_rows: int
                  k: int = 10, max_levels: int = 20) -> dict[str, Any]:
     """The slices of the test rows where the model does worst.
 
-    Every column is cut into slices: numeric and datetime columns with more than
-    10 distinct values into ``bins`` quantile bins (fewer values: one slice
-    each), other columns into their ``max_levels`` most common levels plus one
-    slice for the rest; missing values form their own slice. Each slice of at
-    least ``min_rows`` rows that is worse than all rows together is scored.
+    Every column is cut into slices as the module docstring says; each slice of at least
+    ``min_rows`` rows that is worse than all rows together is scored.
 
     Args:
         frame: pandas DataFrame of the raw feature columns of the test rows.
@@ -152,13 +139,11 @@ def worst_slices(frame, y_raw, output, task: str, *, classes=None, min_rows: int
         "overall": {"n": int, "value": float | None, "log_loss" | "rmse": float | None},
         "slices": [{"column": str, "slice": str, "group": str, "n": int, "value": float,
         "gap": float, "log_loss" | "rmse": float}, ...]}``.
-        ``slice`` says it in words ("bill_length_mm in [39.2, 44.5)",
-        "island = Dream", "sex is missing"); ``group`` is the bare label
-        ("[39.2, 44.5)", "Dream", "(missing)", "(other)"). ``gap`` is the slice's
-        value minus the overall value, signed so that larger is worse (overall
-        accuracy minus slice accuracy; slice MAE minus overall MAE). Only slices
-        with ``gap > 0`` are listed, largest gap first (ties: larger slice
-        first), at most ``k``.
+        ``slice`` says it in words ("bill_length_mm in [39.2, 44.5)", "island = Dream",
+        "sex is missing"); ``group`` is the bare label ("[39.2, 44.5)", "Dream", "(missing)",
+        "(other)"). ``gap`` is the slice's value minus the overall value, signed so that larger
+        is worse (overall accuracy minus slice accuracy; slice MAE minus overall MAE). Only
+        slices with ``gap > 0`` are listed, largest gap first (ties: larger slice first), at most ``k``.
 
     Raises:
         ConfigError: ``task`` is unknown, or ``classes`` is missing for classification.
@@ -176,199 +161,58 @@ def worst_slices(frame, y_raw, output, task: str, *, classes=None, min_rows: int
     _check_task(task)
     y_true, out, classes = _prepare(frame, y_raw, output, task, classes)
     n = len(y_true)
-    metric, extra = ("accuracy", "log_loss") if task == "classification" else ("mae", "rmse")
+    metric, extra = _SLICE_METRICS[task]
     if n == 0:
         return {"metric": metric, "overall": {"n": 0, "value": None, extra: None}, "slices": []}
-    if min_rows is None:
-        min_rows = max(10, math.ceil(0.02 * n))
-
-    losses = _losses(y_true, out, task)  # (rows,) log loss or squared error
-    if task == "classification":
-        score = (np.argmax(out, axis=1) == y_true).astype(np.float64)  # 1 = right
-    else:
-        score = np.abs(out - y_true)  # absolute error
-    overall_value = float(score.mean())
-    overall_extra = float(losses.mean()) if task == "classification" else float(np.sqrt(losses.mean()))
-
+    min_rows = max(10, math.ceil(0.02 * n)) if min_rows is None else min_rows
+    score, losses = _row_scores(y_true, out, task)
+    overall = {"n": int(n), "value": float(score.mean()), extra: _mean_loss(losses.mean(), task)}
     found = []
     for column in frame.columns:
         grouping = _group(frame[column], bins=bins, max_levels=max_levels)
-        size = len(grouping.labels)
-        counts = np.bincount(grouping.codes, minlength=size)
-        sums = np.bincount(grouping.codes, weights=score, minlength=size)
-        loss_sums = np.bincount(grouping.codes, weights=losses, minlength=size)
-        for g in np.flatnonzero(counts >= max(min_rows, 1)).tolist():
-            value = sums[g] / counts[g]
-            gap = overall_value - value if task == "classification" else value - overall_value
-            if gap <= 1e-12:
-                continue
-            mean_loss = loss_sums[g] / counts[g]
-            found.append({
-                "column": str(column),
-                "slice": _describe(str(column), grouping.labels[g], grouping.kinds[g], max_levels),
-                "group": grouping.labels[g],
-                "n": int(counts[g]),
-                "value": float(value),
-                "gap": float(gap),
-                extra: float(mean_loss if task == "classification" else np.sqrt(mean_loss)),
-            })
+        found += _worse_slices(str(column), grouping, score, losses, overall["value"], task, min_rows, max_levels)
     found.sort(key=lambda s: (-s["gap"], -s["n"]))
-    return {
-        "metric": metric,
-        "overall": {"n": int(n), "value": overall_value, extra: overall_extra},
-        "slices": found[: max(int(k), 0)],
-    }
+    return {"metric": metric, "overall": overall, "slices": found[: max(int(k), 0)]}
 
 
-# --------------------------------------------------------------------------- grouping (shared with fairness)
+def _row_scores(y_true: np.ndarray, out: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, (rows,) each: the score (1 = right, else 0; or the absolute error) and the loss
+    (log loss or squared error)."""
+    losses = _losses(y_true, out, task)
+    if task == "classification":
+        return (np.argmax(out, axis=1) == y_true).astype(np.float64), losses
+    return np.abs(out - y_true), losses
 
 
-@dataclass(frozen=True)
-class _Grouping:
-    """Rows of one column assigned to groups.
-
-    Attributes:
-        codes: (rows,) int, the group of each row, indexing ``labels``.
-        labels: the group labels in display order: "[30, 42)", "Dream", "(other)", "(missing)".
-        kinds: per label, "bin", "level", "other" or "missing".
-        binned: whether the column was cut into quantile bins.
-    """
-
-    codes: np.ndarray
-    labels: list[str]
-    kinds: list[str]
-    binned: bool
+def _mean_loss(mean: float, task: str) -> float:
+    """The mean log loss as it is, or the RMSE from the mean squared error."""
+    return float(mean if task == "classification" else np.sqrt(mean))
 
 
-def _group(values, *, bins: int = 4, max_levels: int | None = None, max_distinct: int = 10) -> _Grouping:
-    """Assign every value of a column to a group (see the module docstring).
-
-    Args:
-        values: a pandas Series or array-like; positions, not index labels, matter.
-        bins: quantile bins for numeric and datetime columns with more than
-            ``max_distinct`` distinct values.
-        max_levels: keep this many most common levels, pool the rest as "(other)"; None keeps all.
-        max_distinct: up to this many distinct numbers are levels, not bins.
-    """
-    import pandas as pd
-    from pandas.api import types as pt
-
-    if int(bins) < 1:
-        from trainwright.errors import ConfigError
-
-        raise ConfigError(f"bins must be at least 1, got {bins}")
-    s = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
-    if pt.is_bool_dtype(s):
-        return _levels(s, max_levels)
-    if pt.is_datetime64_any_dtype(s):
-        seconds, tz = _datetime_seconds(s)
-        return _numeric(seconds, bins, max_levels, max_distinct, lambda v: _fmt_time(v, tz))
-    if pt.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
-        x = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        return _numeric(x, bins, max_levels, max_distinct, _fmt)
-    return _levels(s, max_levels)
-
-
-def _numeric(x: np.ndarray, bins: int, max_levels, max_distinct: int, fmt) -> _Grouping:
-    """Quantile bins, or one level per value when there are few distinct values.
-
-    Args:
-        x: (rows,) float values, NaN where missing.
-        fmt: turns one value into its label.
-    """
-    missing = ~np.isfinite(x)  # NaN, and the rare inf, which cannot be binned
-    present = x[~missing]
-    distinct = np.unique(present)
-    if len(distinct) <= max_distinct:
-        return _value_levels(x, missing, distinct, fmt, max_levels)
-    # Edges are values from the data (not interpolated), so labels read like the data: [39.2, 44.5), 2021-10-28.
-    edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, int(bins) + 1), method="higher"))
-    n_bins = len(edges) - 1
-    codes = np.full(len(x), n_bins, dtype=np.int64)  # n_bins = the missing group
-    # Bin i holds [edges[i], edges[i+1]); the last bin also holds its upper edge.
-    codes[~missing] = np.searchsorted(edges[1:-1], present, side="right")
-    labels = [f"[{fmt(edges[i])}, {fmt(edges[i + 1])}{']' if i == n_bins - 1 else ')'}" for i in range(n_bins)]
-    kinds = ["bin"] * n_bins
-    if missing.any():
-        labels.append(MISSING)
-        kinds.append("missing")
-    return _Grouping(codes, labels, kinds, True)
-
-
-def _value_levels(x: np.ndarray, missing: np.ndarray, distinct: np.ndarray, fmt, max_levels) -> _Grouping:
-    """One level per distinct number, in numeric order (the most common kept), the rest pooled, missing last."""
-    codes = np.empty(len(x), dtype=np.int64)
-    present_codes = np.searchsorted(distinct, x[~missing])  # (present rows,) index into distinct
-    counts = np.bincount(present_codes, minlength=len(distinct))
-    kept = np.sort(np.argsort(-counts, kind="stable")[:max_levels]) if max_levels is not None \
-        else np.arange(len(distinct))
-    remap = np.full(len(distinct), len(kept), dtype=np.int64)  # len(kept) = the "(other)" group
-    remap[kept] = np.arange(len(kept))
-    codes[~missing] = remap[present_codes]
-    labels = [fmt(distinct[i]) for i in kept.tolist()]
-    kinds = ["level"] * len(labels)
-    if len(kept) < len(distinct):
-        labels.append(OTHER)
-        kinds.append("other")
-    if missing.any():
-        codes[missing] = len(labels)
-        labels.append(MISSING)
-        kinds.append("missing")
-    return _Grouping(codes, labels, kinds, False)
-
-
-def _levels(s, max_levels: int | None) -> _Grouping:
-    """One group per level (most common first, ties by label), the rest pooled, missing last."""
-    import pandas as pd
-
-    missing = s.isna().to_numpy()
-    keys = s[~missing].astype(str).to_numpy(dtype=object)
-    counts = pd.Series(keys, dtype=object).value_counts(sort=False)
-    order = sorted(counts.index, key=lambda key: (-counts[key], key))  # one entry per level, not per row
-    labels = list(order[:max_levels] if max_levels is not None else order)
-    kinds = ["level"] * len(labels)
-    codes = np.empty(len(s), dtype=np.int64)
-    present_codes = pd.Index(labels, dtype=object).get_indexer(keys)
-    if (present_codes < 0).any():
-        present_codes[present_codes < 0] = len(labels)
-        labels.append(OTHER)
-        kinds.append("other")
-    codes[~missing] = present_codes
-    if missing.any():
-        codes[missing] = len(labels)
-        labels.append(MISSING)
-        kinds.append("missing")
-    return _Grouping(codes, [str(v) for v in labels], kinds, False)
-
-
-def _datetime_seconds(s) -> tuple[np.ndarray, Any]:
-    """Seconds since the epoch (NaN where missing) and the column's time zone."""
-    tz = getattr(s.dtype, "tz", None)
-    if tz is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    as_ns = s.to_numpy().astype("datetime64[ns]")
-    seconds = as_ns.astype(np.int64).astype(np.float64) / 1e9
-    seconds[np.isnat(as_ns)] = np.nan
-    return seconds, tz
-
-
-def _fmt_time(seconds: float, tz) -> str:
-    import pandas as pd
-
-    stamp = pd.Timestamp(round(seconds * 1e6), unit="us")
-    if tz is not None:
-        stamp = stamp.tz_localize("UTC").tz_convert(tz)
-    if stamp.hour == 0 and stamp.minute == 0 and stamp.second == 0 and stamp.microsecond == 0:
-        return stamp.strftime("%Y-%m-%d")
-    return stamp.strftime("%Y-%m-%d %H:%M")
-
-
-def _fmt(value: float) -> str:
-    """A short label for a number: 30, 39.25, 0.0001235, 1235000 (four significant digits)."""
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return np.format_float_positional(value, precision=4, unique=True, fractional=False, trim="-")
+def _worse_slices(column: str, grouping: _Grouping, score: np.ndarray, losses: np.ndarray, overall: float,
+                  task: str, min_rows: int, max_levels: int) -> list[dict[str, Any]]:
+    """The slices of one column with at least ``min_rows`` rows that score worse than ``overall``."""
+    extra = _SLICE_METRICS[task][1]
+    size = len(grouping.labels)
+    counts = np.bincount(grouping.codes, minlength=size)
+    sums = np.bincount(grouping.codes, weights=score, minlength=size)
+    loss_sums = np.bincount(grouping.codes, weights=losses, minlength=size)
+    found = []
+    for g in np.flatnonzero(counts >= max(min_rows, 1)).tolist():
+        value = sums[g] / counts[g]
+        gap = overall - value if task == "classification" else value - overall
+        if gap <= 1e-12:
+            continue
+        found.append({
+            "column": column,
+            "slice": _describe(column, grouping.labels[g], grouping.kinds[g], max_levels),
+            "group": grouping.labels[g],
+            "n": int(counts[g]),
+            "value": float(value),
+            "gap": float(gap),
+            extra: _mean_loss(loss_sums[g] / counts[g], task),
+        })
+    return found
 
 
 def _describe(column: str, label: str, kind: str, max_levels: int) -> str:
@@ -408,6 +252,14 @@ def _losses(y: np.ndarray, out: np.ndarray, task: str) -> np.ndarray:
         p[rows] = out[rows, y[rows]]
         return -np.log(np.clip(p, _EPS, 1.0))
     return (out - y) ** 2
+
+
+def _prediction(out: np.ndarray, i: int, task: str, classes) -> tuple[Any, float | None]:
+    """Row ``i``'s prediction as plain JSON, and its probability (classification) or None (regression)."""
+    if task == "classification":
+        best = int(np.argmax(out[i]))
+        return _plain(classes[best]), _num(out[i, best])
+    return _num(out[i]), None
 
 
 def _prepare(frame, y_raw, output, task: str, classes):

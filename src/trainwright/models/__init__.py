@@ -1,27 +1,18 @@
-"""Learners by family. Each module defines a config class and a learner; heavy
-libraries are imported inside the learner's methods, so recipes validate fast."""
+"""Learners by family (``tabular/``; ``vision/`` and ``text/`` to come). Each registers itself with its config
+class (``register_learner``) and declares what it can do (``Capabilities``); heavy libraries are imported
+inside the learners' methods, so recipes validate fast."""
 
-from trainwright.models.auto import AutoConfig
-from trainwright.models.base import Learner, build_learner, load_learner
-from trainwright.models.gbdt import LightGBMConfig
-from trainwright.models.linear import LinearConfig
-from trainwright.models.neural.tabular import MLPConfig
-
-# name -> config class; the names match trainwright.registry.LEARNERS (plus "auto").
-MODEL_CONFIGS = {
-    "lightgbm": LightGBMConfig,
-    "linear": LinearConfig,
-    "mlp": MLPConfig,
-    "auto": AutoConfig,
-}
+from trainwright.models.base import Attributions, Capabilities, Learner
+from trainwright.models.registry import LEARNERS, build_learner, learner_configs, learners, load_learner, register_learner
 
 __all__ = [
-    "AutoConfig",
-    "LightGBMConfig",
-    "LinearConfig",
-    "MLPConfig",
-    "MODEL_CONFIGS",
+    "Attributions",
+    "Capabilities",
     "Learner",
+    "LEARNERS",
     "build_learner",
+    "learner_configs",
+    "learners",
     "load_learner",
+    "register_learner",
 ]

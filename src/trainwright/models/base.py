@@ -1,36 +1,132 @@
-"""The learner contract: scikit-learn's estimator API plus saving without pickle.
+"""The learner contract: scikit-learn's estimator API, what a learner can do, and saving without pickle.
 
-A learner is final for users and abstract for implementers: subclasses define
-``name``, ``__init__`` (store only), ``_fit``, ``_predict_raw`` and the two
-state hooks. Learned state ends in ``_``.
+A learner is final for users and abstract for implementers: subclasses declare ``capabilities`` and
+``requires``, define ``__init__`` (store only), ``_fit``, ``_predict_raw`` and the two state hooks, and
+register with ``models.registry.register_learner(TheirConfig)``. Learned state ends in ``_``. Behaviour
+that differs by model (how it is explained, what its iterations are, how to refit it with the iterations
+fixed, how many parameters it has) is asked of the learner, never decided by its name elsewhere.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
-import json
+import sys
+import types
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from trainwright.data.labels import encode_labels
 from trainwright.errors import ArtifactError, DataError, NotFittedError
 
-__all__ = ["Learner", "build_learner", "load_learner", "LEARNER_FORMAT_VERSION"]
+__all__ = ["Learner", "Capabilities", "Attributions", "LEARNER_FORMAT_VERSION"]
 
 LEARNER_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a learner can do; the pipeline, explanations, report and selection read these.
+
+    Attributes:
+        explanation: how its predictions are attributed to features: "tree_shap" and
+            "integrated_gradients" (``attributions``), "coefficients" (``feature_weights``) or "none".
+        iteration: what one entry of ``history_`` is ("boosting round", "epoch", "regularisation strength"),
+            None when the learner does not iterate.
+        learning_curve: ``history_`` is a training curve over iterations (not a list of candidates tried).
+        stops_early: training can stop after any iteration (a deadline, early stopping, pruning).
+        sample_weight: ``fit`` honours per-row weights.
+        probabilities: ``predict_proba`` gives class probabilities.
+        randomized: another seed gives another model (False: the fit is deterministic whatever the seed).
+        uses_loop: trains with trainwright's neural loop and takes the recipe's ``train`` section.
+        parameters: what ``n_parameters`` counts, in words.
+
+    Example:
+        >>> Capabilities(explanation="coefficients", iteration=None).learning_curve
+        False
+    """
+
+    explanation: Literal["tree_shap", "integrated_gradients", "coefficients", "none"] = "none"
+    iteration: str | None = None
+    learning_curve: bool = False
+    stops_early: bool = False
+    sample_weight: bool = True
+    probabilities: bool = True
+    randomized: bool = True
+    uses_loop: bool = False
+    parameters: str = "parameters"
+
+
+@dataclass(frozen=True)
+class Attributions:
+    """Additive attributions of the rows' explained outputs (``Learner.attributions``).
+
+    Attributes:
+        space: the units of the explained output: "log-odds", "logit", "raw score" or "value".
+        values: (rows, features): each row's contributions to its explained output.
+        pick: (rows,): which output each row explains (its predicted class when there are several).
+        base: (outputs,): the expected value (or the output at the baseline) per output.
+        margin: (rows, outputs): the model's output per row in ``space``.
+        extra: method-specific details (e.g. the completeness error of integrated gradients).
+
+    Example:
+        >>> from trainwright.models.tabular.gbdt import LightGBMLearner
+        >>> X = np.random.default_rng(0).normal(size=(200, 3)); y = 2 * X[:, 0]
+        >>> att = LightGBMLearner(task="regression", n_estimators=20).fit(X, y).attributions(X[:5])
+        >>> att.space, att.values.shape, bool(np.allclose(att.values.sum(1) + att.base[0], att.margin[:, 0]))
+        ('value', (5, 3), True)
+    """
+
+    space: str
+    values: np.ndarray
+    pick: np.ndarray
+    base: np.ndarray
+    margin: np.ndarray
+    extra: dict
+
+
+class _classification_only:
+    """A method that exists only on learners with ``task == "classification"``.
+
+    Looking it up on a regression learner raises ``AttributeError``, so ``hasattr`` is False, the
+    way scikit-learn's ``available_if`` hides ``predict_proba`` from regressors (which scikit-learn
+    tells apart by that test). Kept here so that importing models/ does not import scikit-learn.
+    """
+
+    def __init__(self, method) -> None:
+        self.method = method
+        functools.update_wrapper(self, method)
+
+    def __get__(self, learner, owner=None):
+        if learner is None:
+            return self.method
+        if learner.task != "classification":
+            raise AttributeError(f"{self.method.__name__} is only available for classification; this "
+                                 f"{type(learner).__name__} has task={learner.task!r}")
+        return types.MethodType(self.method, learner)
 
 
 class Learner:
     """Base of every learner.
 
-    Follows scikit-learn's contract (``fit`` returns self, ``get_params`` /
-    ``set_params``, ``classes_`` for classifiers), so learners work inside
-    ``cross_val_score``, ``GridSearchCV`` and stacking. One class serves both
-    tasks; ``task`` picks classification or regression.
+    Follows scikit-learn's contract (``fit`` returns self, ``get_params`` / ``set_params``, ``classes_``
+    for classifiers), so learners work inside ``cross_val_score``, ``GridSearchCV`` and stacking. One
+    class serves both tasks; ``task`` picks classification or regression.
+
+    Example:
+        >>> from trainwright.models.tabular.linear import LinearLearner
+        >>> X = np.random.default_rng(0).normal(size=(100, 2)); y = np.where(X[:, 0] > 0, "up", "down")
+        >>> learner = LinearLearner().fit(X, y)
+        >>> learner.classes_.tolist(), learner.capabilities.explanation, learner.score(X, y) > 0.9
+        (['down', 'up'], 'coefficients', True)
     """
 
     name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
     # Modules the learner imports to fit; loaded before its share of a time budget starts.
     requires: ClassVar[tuple[str, ...]] = ()
 
@@ -53,6 +149,10 @@ class Learner:
             setattr(self, key, value)
         return self
 
+    def clone(self, **params: Any) -> "Learner":
+        """An unfitted copy with the same constructor arguments, ``params`` changed (scikit-learn's ``clone``)."""
+        return type(self)(**{**self.get_params(), **params})
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
@@ -68,7 +168,8 @@ class Learner:
         return Tags(
             estimator_type=self._estimator_type,
             target_tags=TargetTags(required=True),
-            input_tags=InputTags(),
+            # Dense, imputed, finite numbers only: fit and predict refuse NaN, inf and sparse matrices.
+            input_tags=InputTags(two_d_array=True, allow_nan=False, sparse=False),
             classifier_tags=ClassifierTags() if classifier else None,
             regressor_tags=None if classifier else RegressorTags(),
         )
@@ -86,35 +187,34 @@ class Learner:
             X_valid, y_valid: validation rows for early stopping and the best iteration.
             sample_weight: per-row weights of the training rows (e.g. class weights).
             deadline: ``time.monotonic()`` value after which training stops early.
-            checkpoint_dir, resume, callbacks: for neural learners: where checkpoints go, whether to
-                continue from the newest one, and loop callbacks. Other learners ignore them.
+            checkpoint_dir, resume, callbacks: for learners that train with the loop: where checkpoints go,
+                whether to continue from the newest one, and loop callbacks. Other learners ignore them.
 
         Returns:
             self
         """
-        X = _as_matrix(X)
-        y = np.asarray(y)
-        if len(X) != len(y):
-            raise DataError(f"X has {len(X)} rows but y has {len(y)}")
         if self.task not in ("classification", "regression"):
             raise ValueError(f"task must be 'classification' or 'regression', got {self.task!r}")
+        X = _as_matrix(X, min_rows=2)
+        y = _as_target(y, self.task, type(self).__name__)
+        if len(X) != len(y):
+            raise DataError(f"X has {len(X)} rows but y has {len(y)}")
         valid = None
         if X_valid is not None and y_valid is not None and len(X_valid) > 0:
-            valid = (_as_matrix(X_valid), np.asarray(y_valid))
+            valid = (_as_matrix(X_valid, name="X_valid"), np.asarray(y_valid))
         if self.task == "classification":
             self.classes_, y_enc = np.unique(y, return_inverse=True)
             if len(self.classes_) < 2:
-                raise DataError(f"classification needs at least 2 classes, got only {self.classes_.tolist()}")
+                raise DataError(
+                    f"classification needs at least 2 classes, got only one class: {self.classes_.tolist()}")
             if valid is not None:
                 valid = (valid[0], self.encode_labels(valid[1]))
         else:
-            y_enc = y.astype(np.float64)
+            y_enc = y
             if valid is not None:
                 valid = (valid[0], valid[1].astype(np.float64))
         if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if sample_weight.shape != (len(X),) or (sample_weight < 0).any():
-                raise DataError(f"sample_weight must be {len(X)} non-negative numbers, got shape {sample_weight.shape}")
+            sample_weight = _as_weights(sample_weight, len(X))
         self._fit_options = {"checkpoint_dir": checkpoint_dir, "resume": resume, "callbacks": callbacks}
         self.n_features_in_ = X.shape[1]
         self.history_: list[dict[str, Any]] = []
@@ -123,20 +223,16 @@ class Learner:
         return self
 
     def encode_labels(self, y) -> np.ndarray:
-        y = np.asarray(y)
-        idx = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
-        if unknown.any():
-            raise DataError(
-                f"label {y[unknown][0]!r} was not among the training classes {self.classes_.tolist()}"
-            )
-        return idx.astype(np.int64)
+        """Positions of labels ``y`` in ``classes_`` (``DataError`` for a label never seen in training)."""
+        return encode_labels(y, self.classes_)
 
+    @_classification_only
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (rows, classes), columns in ``classes_`` order."""
+        """Class probabilities, shape (rows, classes), columns in ``classes_`` order.
+
+        Only classifiers have it: on a regression learner ``hasattr(learner, "predict_proba")``
+        is False, as scikit-learn expects of regressors."""
         self._check_fitted()
-        if self.task != "classification":
-            raise AttributeError("predict_proba is only available for classification")
         return self._predict_raw(self._check_X(X))
 
     def predict(self, X) -> np.ndarray:
@@ -146,6 +242,10 @@ class Learner:
         if self.task == "classification":
             return self.classes_[np.argmax(raw, axis=1)]
         return raw
+
+    def output(self, X) -> np.ndarray:
+        """What the pipeline pools and scores: probabilities (classification) or values (regression)."""
+        return self.predict_proba(X) if self.task == "classification" else self.predict(X)
 
     def score(self, X, y) -> float:
         """Accuracy (classification) or R2 (regression), as scikit-learn's mixins define it."""
@@ -159,13 +259,43 @@ class Learner:
 
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+            raise _not_fitted_error_class()(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _check_X(self, X) -> np.ndarray:
         X = _as_matrix(X)
         if X.shape[1] != self.n_features_in_:
-            raise DataError(f"X has {X.shape[1]} features, but the learner was fitted on {self.n_features_in_}")
+            raise DataError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input: pass the columns it was fitted on, in the same order")
         return X
+
+    # --- what the rest of trainwright asks of a fitted learner -----------------------------------
+    def fixed_params(self) -> dict[str, Any]:
+        """Constructor arguments that refit this model without validation rows: the iteration count (or
+        strength) it chose, fixed. Cross-validation refits ``clone(**fixed_params())`` on each fold."""
+        return {}
+
+    def resolved(self) -> dict[str, Any]:
+        """Recipe values this fit decided (dotted paths, e.g. ``{"model.alpha": 0.1}``), for the resolved recipe."""
+        return {}
+
+    def decisions(self) -> list:
+        """``config.Decision``s this fit made (e.g. the learning rate the LR finder chose)."""
+        return []
+
+    def n_parameters(self) -> int | None:
+        """How many learned numbers the model holds (``capabilities.parameters`` says which), or None."""
+        return None
+
+    def attributions(self, X: np.ndarray, **options: Any) -> Attributions:
+        """Additive attributions of the first rows of ``X`` (for ``capabilities.explanation`` tree_shap or
+        integrated_gradients)."""
+        raise NotImplementedError(f"{type(self).__name__} does not compute attributions "
+                                  f"(capabilities.explanation={self.capabilities.explanation!r})")
+
+    def feature_weights(self) -> np.ndarray:
+        """Coefficients, shape (outputs, features), for ``capabilities.explanation == "coefficients"``."""
+        raise NotImplementedError(f"{type(self).__name__} has no coefficients")
 
     # --- hooks for subclasses ---------------------------------------------
     def _fit(self, X: np.ndarray, y: np.ndarray, valid, deadline, sample_weight) -> None:
@@ -175,8 +305,8 @@ class Learner:
         """Probabilities (classification, rows x classes) or values (regression)."""
         raise NotImplementedError
 
-    def _save_state(self, directory: Path) -> dict[str, Any]:
-        """Write learned state under ``directory``; return JSON-able extras."""
+    def _state(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Learned state: (JSON-able extras, {file name: bytes} written beside ``learner.json``)."""
         raise NotImplementedError
 
     def _load_state(self, directory: Path, extra: dict[str, Any]) -> None:
@@ -184,11 +314,16 @@ class Learner:
 
     # --- artifacts ----------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        """Save to ``directory`` without pickle: ``learner.json`` plus the family's own files."""
+        """Save to ``directory`` without pickle: ``learner.json`` plus the learner's own files, each written
+        atomically with the umask's mode (``runs.store``)."""
+        from trainwright.runs import store
+
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        extra = self._save_state(directory)
+        extra, files = self._state()
+        for name, data in files.items():
+            store.write_bytes(directory / name, data)
         meta = {
             "format_version": LEARNER_FORMAT_VERSION,
             "type": self.name,
@@ -200,13 +335,13 @@ class Learner:
             "history": self.history_,
             "state": _jsonable(extra),
         }
-        (directory / "learner.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        store.write_json(directory / "learner.json", meta)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Learner":
         """Load a learner saved by ``save``."""
         directory = Path(directory)
-        meta = _read_meta(directory)
+        meta = read_meta(directory)
         learner = cls(**meta["params"])
         learner.n_features_in_ = meta["n_features_in"]
         if meta["classes"] is not None:
@@ -219,11 +354,14 @@ class Learner:
         return learner
 
 
-def _read_meta(directory: Path) -> dict[str, Any]:
+def read_meta(directory: Path) -> dict[str, Any]:
+    """A saved learner's ``learner.json``, checked for its format version."""
+    from trainwright.runs import store
+
     path = directory / "learner.json"
     if not path.is_file():
         raise ArtifactError(f"{path} is missing: {directory} does not hold a saved learner")
-    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta = store.read_json(path)
     if meta.get("format_version") != LEARNER_FORMAT_VERSION:
         raise ArtifactError(
             f"{path} has format version {meta.get('format_version')}, this trainwright reads "
@@ -232,30 +370,96 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def build_learner(config, *, task: str, seed: int, train=None) -> Learner:
-    """Build the learner a model config describes (``config.type`` names it in the registry).
+@functools.cache
+def _not_fitted_error_class() -> type:
+    """trainwright's ``NotFittedError``, made also scikit-learn's when scikit-learn is installed.
 
-    ``train`` (the recipe's train section) goes to neural learners, which train with the loop."""
-    from trainwright.registry import LEARNERS
-
-    cls = LEARNERS.get(config.type)
-    extra = {"train": train} if getattr(cls, "neural", False) and train is not None else {}
-    return cls(task=task, seed=seed, **config.model_dump(exclude={"type"}), **extra)
-
-
-def load_learner(directory: str | Path) -> Learner:
-    """Load any saved learner; its type is read from ``learner.json``."""
-    from trainwright.registry import LEARNERS
-
-    meta = _read_meta(Path(directory))
-    return LEARNERS.get(meta["type"]).load(directory)
+    trainwright code catches its own class (an ``AttributeError``); scikit-learn's tools and
+    conformance checks catch theirs. Built on first use, so importing models/ never imports
+    scikit-learn; the module ``__getattr__`` below lets pickle find it by name.
+    """
+    try:
+        from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    except ImportError:
+        return NotFittedError
+    return type("LearnerNotFittedError", (NotFittedError, SklearnNotFittedError),
+                {"__module__": __name__, "__doc__": "A learner was used before ``fit``."})
 
 
-def _as_matrix(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
+def __getattr__(name: str):
+    if name == "LearnerNotFittedError":
+        return _not_fitted_error_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _as_matrix(X, *, name: str = "X", min_rows: int = 0) -> np.ndarray:
+    """``X`` as a float32 matrix (rows x features) of finite numbers, or a ``DataError`` saying why not.
+
+    Learners are fed imputed matrices, so NaN and inf are refused rather than learned from. The
+    messages keep the phrases scikit-learn's conformance checks look for ("Reshape your data",
+    "0 feature(s) (shape=...)", "Complex data not supported", "sparse").
+    """
+    scipy_sparse = sys.modules.get("scipy.sparse")  # not imported means X cannot be a scipy matrix
+    if scipy_sparse is not None and scipy_sparse.issparse(X):
+        raise DataError(f"{name} is a sparse matrix, but learners need dense data (sparse input is not "
+                        f"supported); convert it with {name}.toarray()")
+    X = np.asarray(X)
+    if np.iscomplexobj(X):
+        raise DataError(f"Complex data not supported: {name} holds complex numbers; pass real values")
     if X.ndim != 2:
-        raise DataError(f"X must be 2-dimensional (rows x features), got shape {X.shape}")
+        raise DataError(
+            f"{name} must be 2-dimensional (rows x features), got shape {X.shape}. Reshape your data: "
+            "array.reshape(-1, 1) if it has a single feature, array.reshape(1, -1) if it is a single row")
+    if X.shape[0] < min_rows:
+        raise DataError(f"{name} has {X.shape[0]} sample(s) (shape={X.shape}) while a minimum of {min_rows} "
+                        "is required to fit")
+    if X.shape[1] < 1:
+        raise DataError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused just below
+        X = X.astype(np.float32, copy=False)
+    finite = np.isfinite(X)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise DataError(
+            f"{name} contains NaN or inf (or a value too large for float32), first at row {row}, column {col}; "
+            "learners expect imputed, finite numbers: impute or drop those values first")
     return X
+
+
+def _as_target(y, task: str, owner: str) -> np.ndarray:
+    """``y`` as a 1-d array of finite targets (class labels for classification), or a ``DataError``."""
+    if y is None:
+        raise DataError(f"{owner} requires y to be passed, but the target y is None")
+    y = np.asarray(y)
+    if np.iscomplexobj(y):
+        raise DataError("Complex data not supported: y holds complex numbers; pass real values or labels")
+    if y.ndim == 2 and y.shape[1] == 1:
+        from sklearn.exceptions import DataConversionWarning  # only on this path: keeps sklearn out of fit
+
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape "
+                      "of y to (n_samples,), for example using ravel().", DataConversionWarning, stacklevel=3)
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"y should be a 1d array (one target per row), got an array of shape {y.shape} instead")
+    if task == "regression":
+        y = y.astype(np.float64)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise DataError("y contains NaN or inf; drop the rows whose target is missing before fitting")
+    if task == "classification" and y.dtype.kind == "f" and (y != np.round(y)).any():
+        raise DataError(
+            "Unknown label type: continuous. Classification needs class labels, but y holds non-integer "
+            "numbers; use task='regression' for a numeric target")
+    return y
+
+
+def _as_weights(sample_weight, n_rows: int) -> np.ndarray:
+    """``sample_weight`` as ``n_rows`` finite, non-negative float64 weights, not all zero."""
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n_rows,) or not np.isfinite(w).all() or (w < 0).any():
+        raise DataError(f"sample_weight must be {n_rows} finite, non-negative numbers, got shape {w.shape}")
+    if not w.any():
+        raise DataError("sample_weight is zero for every row; at least one weight must be positive")
+    return w
 
 
 def _jsonable(value):

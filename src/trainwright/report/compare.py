@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ TABLE_METRICS = {
 
 def _load(path: str | Path) -> dict[str, Any]:
     from trainwright.errors import ArtifactError
-    from trainwright.runs import Run
+    from trainwright.runs import Run, layout
 
     run = Run(path)
     if run.status != "completed":
@@ -32,15 +31,13 @@ def _load(path: str | Path) -> dict[str, Any]:
     from trainwright.report.evaluation import read_evaluation
 
     ev = read_evaluation(run.path)
-    fp_path = run.path / "fingerprint.json"
-    splits_path = run.path / "splits.json"
     return {
         "path": str(run.path), "name": run.path.name, "model": ev.get("model"), "task": ev["task"],
         "target": ev.get("target"), "test": ev["performance"]["test"],
         "intervals": ev["performance"].get("intervals") or {}, "confidence": ev["performance"].get("confidence"),
         "cost": ev.get("cost") or {}, "history": (ev.get("training") or {}).get("history") or {},
-        "sha256": json.loads(fp_path.read_text()).get("sha256") if fp_path.is_file() else None,
-        "test_rows": json.loads(splits_path.read_text()).get("test") if splits_path.is_file() else None,
+        "sha256": run.read_json(layout.FINGERPRINT, {}).get("sha256"),
+        "test_rows": run.read_json(layout.SPLITS, {}).get("test"),
     }
 
 
@@ -128,7 +125,7 @@ def write_comparison(paths: list[str | Path], out: Path) -> Path:
 
     from trainwright.report import charts as ch
     from trainwright.report.render import _css, _version, environment
-    from trainwright.runs import write_text
+    from trainwright.runs import store
 
     cmp = comparison(paths)
     values, axes, caption = _radar_values(cmp)
@@ -136,7 +133,7 @@ def write_comparison(paths: list[str | Path], out: Path) -> Path:
     curves, no_curve = {}, []
     for r in cmp["runs"]:
         entries = [e for e in r["history"].get("entries") or [] if e.get("validation_loss") is not None]
-        if not entries or r["history"].get("model") == "linear":
+        if not entries or not r["history"].get("learning_curve"):
             no_curve.append(f"{r['name']} ({r['model']})")
         else:
             x_key = "iteration" if "iteration" in entries[0] else "epoch"
@@ -149,5 +146,5 @@ def write_comparison(paths: list[str | Path], out: Path) -> Path:
         css=Markup(_css()), radar=Markup(radar), radar_caption=caption, curves=Markup(overlay) if overlay else None,
         no_curve=no_curve,
         confidence=f"{conf:.0%}" if conf else "", version=_version(), created=time.strftime("%Y-%m-%d %H:%M"), **cmp)
-    write_text(out, html)
+    store.write_text(out, html)
     return out

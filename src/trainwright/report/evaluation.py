@@ -10,15 +10,15 @@ decision threshold (binary tasks) is chosen on the validation rows.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["build_evaluation", "EVALUATION_FORMAT_VERSION", "HEADLINE", "cost", "read_evaluation",
-           "recompute_evaluation"]
+from trainwright.runs import store
+
+__all__ = ["build_evaluation", "EVALUATION_FORMAT_VERSION", "HEADLINE", "cost", "read_evaluation"]
 
 EVALUATION_FORMAT_VERSION = 1
 HEADLINE = {
@@ -41,15 +41,11 @@ def read_evaluation(run_path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{run_path} has no evaluation.json (trained with evaluate.report=false or before "
                             f"reports existed); run `trainwright report {run_path} --recompute` to evaluate it "
                             "from its data file")
-    ev = json.loads(path.read_text(encoding="utf-8"))
+    ev = store.read_json(path)
     if ev.get("format_version") != EVALUATION_FORMAT_VERSION:
         raise ArtifactError(f"{path} is in evaluation format {ev.get('format_version')}; this trainwright reads "
                             f"format {EVALUATION_FORMAT_VERSION}. Rebuild it: trainwright report {run_path} --recompute")
     return ev
-
-
-def _read_json(path: Path, default=None):
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
 
 
 def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tuple], config, *,
@@ -78,7 +74,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
         "classes": classes, "data": info.get("data"), "threshold": threshold,
         "split_method": info.get("split_method"),
     }
-    test_rows, y_test = parts["test"]
+    test_rows = parts["test"][0]
     if outputs is None:
         outputs = {p: predictor.output(rows, prepared=True) for p, (rows, _) in parts.items()}
     t = threshold["threshold"] if threshold else None
@@ -88,36 +84,11 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     predicted = predictor.decide(outputs["test"]) if task == "classification" else None  # test classes, once
     out["performance"] = _performance(task, classes, enc, outputs, predicted, t, config, seed)
     log(f"report: metrics and intervals in {time.monotonic() - t0:.2f}s")
-    out["cross_validation"] = (_read_json(run_dir / "metrics.json", {}) or {}).get("cross_validation")
+    out["cross_validation"] = (store.read_json(run_dir / "metrics.json", {}) or {}).get("cross_validation")
     out["data_section"] = _data_section(run_dir, info, parts, task, classes)
     out["training"] = _training_section(run_dir)
 
-    from trainwright.evaluate.slices import largest_losses, worst_slices
-
-    t0 = time.monotonic()
-    features = test_rows[[c for c in info.get("features") or [] if c in test_rows.columns]]
-    out["errors"] = {
-        "largest_losses": largest_losses(features, np.asarray(y_test), outputs["test"], task, classes=classes, k=20),
-        "worst_slices": worst_slices(features, np.asarray(y_test), outputs["test"], task, classes=classes, k=10),
-    }
-    log(f"report: error analysis in {time.monotonic() - t0:.2f}s")
-
-    from trainwright.evaluate.explain import explain
-
-    t0 = time.monotonic()
-    ex = config.explain
-    out["explanations"] = explain(predictor, test_rows, np.asarray(y_test), task, info["metric"], rows=ex.rows,
-                                  repeats=ex.repeats, top=ex.top, seed=seed, seconds=ex.seconds)
-    log(f"report: explanations in {time.monotonic() - t0:.2f}s")
-
-    out["fairness"] = None
-    if config.sensitive:
-        from trainwright.evaluate.fairness import fairness_audit, sensitive_groups
-
-        groups = sensitive_groups(test_rows, config.sensitive)
-        pred = predicted if task == "classification" else outputs["test"]
-        out["fairness"] = fairness_audit(groups, enc["test"], pred, task=task, classes=classes,
-                                         proba=outputs["test"] if task == "classification" else None)
+    out.update(_analysis(predictor, info, parts["test"], outputs["test"], enc["test"], predicted, config, seed, log))
     t0 = time.monotonic()
     out["cost"] = cost(run_dir, info, predictor, test_rows, (out["training"] or {}).get("leaderboard"))
     log(f"report: cost measured in {time.monotonic() - t0:.2f}s")
@@ -125,10 +96,39 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     return out
 
 
+def _analysis(predictor, info: dict, test: tuple, output, y_enc, predicted, config, seed: int, log) -> dict[str, Any]:
+    """Error analysis, explanations and fairness, on the test rows."""
+    from trainwright.evaluate.explain import explain
+    from trainwright.evaluate.slices import largest_losses, worst_slices
+
+    (test_rows, y_test), task, classes = test, info["task"], info.get("classes")
+    t0 = time.monotonic()
+    features = test_rows[[c for c in info.get("features") or [] if c in test_rows.columns]]
+    out: dict[str, Any] = {"errors": {
+        "largest_losses": largest_losses(features, np.asarray(y_test), output, task, classes=classes, k=20),
+        "worst_slices": worst_slices(features, np.asarray(y_test), output, task, classes=classes, k=10),
+    }}
+    log(f"report: error analysis in {time.monotonic() - t0:.2f}s")
+    t0 = time.monotonic()
+    ex = config.explain
+    out["explanations"] = explain(predictor, test_rows, np.asarray(y_test), task, info["metric"], rows=ex.rows,
+                                  repeats=ex.repeats, top=ex.top, seed=seed, seconds=ex.seconds)
+    log(f"report: explanations in {time.monotonic() - t0:.2f}s")
+    out["fairness"] = None
+    if config.sensitive:
+        from trainwright.evaluate.fairness import fairness_audit, sensitive_groups
+
+        groups = sensitive_groups(test_rows, config.sensitive)
+        pred = predicted if task == "classification" else output
+        out["fairness"] = fairness_audit(groups, y_enc, pred, task=task, classes=classes,
+                                         proba=output if task == "classification" else None)
+    return out
+
+
 def _encode(predictor, y, task: str):
-    if task == "classification":
-        return predictor.members[0][1].encode_labels(np.asarray(y))
-    return np.asarray(y, dtype=np.float64)
+    from trainwright.evaluate.scoring import encode_targets
+
+    return encode_targets(task, np.asarray(y), predictor.classes)
 
 
 def _performance(task, classes, enc, outputs, pred, threshold, config, seed) -> dict[str, Any]:
@@ -193,15 +193,15 @@ def clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
 
 
 def _data_section(run_dir: Path, info: dict, parts: dict, task: str, classes) -> dict[str, Any]:
-    audit = _read_json(run_dir / "audit.json")
-    cleaning = _read_json(run_dir / "cleaning_log.json")
+    audit = store.read_json(run_dir / "audit.json", None)
+    cleaning = store.read_json(run_dir / "cleaning_log.json", None)
     section: dict[str, Any] = {
         "file": info.get("data"),
         "splits": info.get("splits") or {p: len(parts[p][1]) for p in parts},
         "audit": audit,
         "cleaning": cleaning.get("actions") if cleaning else None,
         "raw_sha256": cleaning.get("raw_sha256") if cleaning else None,
-        "decisions": _read_json(run_dir / "decisions.json", []),
+        "decisions": store.read_json(run_dir / "decisions.json", []),
     }
     if task == "classification":
         counts = {}
@@ -219,8 +219,8 @@ def _data_section(run_dir: Path, info: dict, parts: dict, task: str, classes) ->
 
 
 def _training_section(run_dir: Path) -> dict[str, Any]:
-    history = _read_json(run_dir / "history.json")
-    board = _read_json(run_dir / "leaderboard.json")
+    history = store.read_json(run_dir / "history.json", None)
+    board = store.read_json(run_dir / "leaderboard.json", None)
     return {"history": history, "leaderboard": board}
 
 
@@ -228,44 +228,19 @@ def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None) 
     """Model size on disk, parameter count, training time, prediction latency and peak memory."""
     model_dir = run_dir / "model"
     size = sum(f.stat().st_size for f in model_dir.rglob("*") if f.is_file()) if model_dir.is_dir() else None
-    params = sum(_parameters(learner) or 0 for _, learner in predictor.members)
+    counts = [learner.n_parameters() for _, learner in predictor.members]
     board = board or {}
     fit = next((c.get("fit_seconds") for c in board.get("candidates", []) if c.get("model") == info.get("model")), None)
     return {
         "model_bytes": size,
-        "parameters": params,
-        "parameters_what": _parameters_what(predictor.members[0][1]),
+        "parameters": None if None in counts else int(sum(counts)),
+        "parameters_what": predictor.members[0][1].capabilities.parameters,
         "members": len(predictor.members),
         "fit_seconds": fit,
         "run_seconds": info.get("seconds"),
         "peak_rss_mb": info.get("peak_rss_mb"),
         **_latency(predictor, rows),
     }
-
-
-def _parameters(learner) -> int | None:
-    net = getattr(learner, "net_", None)
-    if net is not None:
-        return int(sum(p.numel() for p in net.parameters()))
-    booster = getattr(learner, "booster_", None)
-    if booster is not None:
-        import re
-
-        # split thresholds + leaf values; read from the model text (dump_model's JSON takes seconds for big models)
-        leaves = re.findall(r"^num_leaves=(\d+)$", booster.model_to_string(), flags=re.M)
-        return int(sum(2 * int(n) - 1 for n in leaves))
-    coef = getattr(learner, "coef_", None)
-    if coef is not None:
-        return int(np.size(coef) + np.size(getattr(learner, "intercept_", 0)))
-    return None
-
-
-def _parameters_what(learner) -> str:
-    if getattr(learner, "net_", None) is not None:
-        return "weights and biases"
-    if getattr(learner, "booster_", None) is not None:
-        return "split thresholds and leaf values over all trees"
-    return "coefficients and intercepts"
 
 
 def _latency(predictor, rows, *, repeats: int = 30) -> dict[str, Any]:
@@ -321,7 +296,7 @@ def warnings(ev: dict[str, Any]) -> list[dict[str, str]]:
         out.append({"level": "warning", "title": "Overfitting", "text": text})
     history = (ev.get("training") or {}).get("history") or {}
     if history.get("overfitting_from") is not None:
-        unit = "round" if history.get("model") == "lightgbm" else "epoch"
+        unit = history.get("iteration") or "iteration"
         out.append({"level": "info", "title": "Early stopping",
                     "text": f"Validation loss stopped improving after {unit} {history['overfitting_from']}; "
                             f"the model kept is the one from {unit} {history.get('best')} "
@@ -337,6 +312,13 @@ def warnings(ev: dict[str, Any]) -> list[dict[str, str]]:
         out.append({"level": "warning", "title": "Calibration",
                     "text": f"Expected calibration error is {ece:.3f}: predicted probabilities are not reliable "
                             "as frequencies (see the reliability diagram)."})
+    out += _fairness_warnings(ev)
+    return out
+
+
+def _fairness_warnings(ev: dict[str, Any]) -> list[dict[str, str]]:
+    """Groups that fall behind, and groups selected under four-fifths as often as the most selected one."""
+    out = []
     for col in ((ev.get("fairness") or {}).get("columns") or []):
         behind = col.get("behind", [])
         if len(behind) == 1:
@@ -433,33 +415,3 @@ def overfitting_gap(task: str, perf: dict[str, Any]) -> tuple[str, float, float]
 
 def _f(value: float) -> str:
     return f"{value:.4g}"
-
-
-def recompute_evaluation(run) -> dict[str, Any]:
-    """Evaluate a finished run again from its data file (the file's hash must match the run's fingerprint)."""
-    import yaml
-
-    from trainwright.config.io import parse_recipe
-    from trainwright.errors import ArtifactError, DataError
-    from trainwright.experiment import Experiment
-
-    resolved = yaml.safe_load((run.path / "recipe.resolved.yaml").read_text(encoding="utf-8"))
-    recipe = parse_recipe(resolved)
-    exp = Experiment(recipe, given=resolved)
-    p = exp.prepare()
-    fp = _read_json(run.path / "fingerprint.json", {})
-    if fp.get("sha256") and fp["sha256"] != p.fp["sha256"]:
-        raise DataError(f"{p.data_path} changed since run {run.path} was trained (content hash differs); "
-                        "the evaluation would not describe this run.", file=str(p.data_path))
-    splits = _read_json(run.path / "splits.json")
-    if splits is None:
-        raise ArtifactError(f"{run.path} has no splits.json, so its test rows are unknown")
-    predictor = run.predictor
-    frame = p.frame  # prepare() already applied the frame-level steps (category maps, lags) as training did
-    parts = {}
-    for part in ("train", "validation", "test"):
-        pos = frame.index.get_indexer(splits[part])
-        pos = pos[pos >= 0]
-        parts[part] = (frame.iloc[pos], p.y[pos])
-    return build_evaluation(run.path, run.info, predictor, parts, recipe.evaluate,
-                            threshold=run.info.get("threshold"), seed=recipe.seed)

@@ -144,9 +144,9 @@ def _learning_caption(ev: dict[str, Any]) -> str:
     h = (ev.get("training") or {}).get("history") or {}
     if not h.get("entries"):
         return "This model has no training curve."
-    if h.get("model") == "linear":
-        return "The linear model's validation loss for each regularisation strength tried (x: candidate)."
-    unit = "boosting round" if h.get("model") == "lightgbm" else "epoch"
+    unit = h.get("iteration") or "iteration"
+    if not h.get("learning_curve"):
+        return f"The {h.get('model')} model's validation loss for each {unit} tried (x: candidate)."
     text = f"Training and validation loss per {unit}."
     if h.get("best") is not None:
         text += f" The model kept is from {unit} {h['best']} (best validation loss)."
@@ -199,7 +199,7 @@ def _training_charts(ev: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     h = (ev.get("training") or {}).get("history") or {}
     entries = h.get("entries") or []
-    if entries and h.get("model") != "linear":
+    if entries and h.get("learning_curve"):
         x_key = "iteration" if "iteration" in entries[0] else "epoch"
         series = {}
         for key, label in (("train_loss", "training loss"), ("validation_loss", "validation loss")):
@@ -282,25 +282,24 @@ def _fairness_chart(ch, col: dict[str, Any], task: str) -> str:
                          highlight=[b["group"] for b in col.get("behind", [])])
 
 
-def rebuild_report(run_dir, *, out: Path | None = None, recompute: bool = False) -> Path:
-    """Render ``report.html`` of a run again (from ``evaluation.json``, or from the data with ``recompute``).
+def rebuild_report(run_dir, *, out: Path | None = None, evaluation: dict | None = None) -> Path:
+    """Render ``report.html`` of a run again from ``evaluation.json`` (or from ``evaluation``, a freshly
+    computed one, which is saved as the run's ``evaluation.json`` first).
 
     Raises:
-        ArtifactError: not a completed run, or no evaluation saved and ``recompute`` not asked.
+        ArtifactError: not a completed run, or no evaluation saved and none given.
     """
     from trainwright.errors import ArtifactError
-    from trainwright.runs import Run, write_json, write_text
+    from trainwright.report.evaluation import read_evaluation
+    from trainwright.runs import Run, layout, store
 
     run = Run(run_dir)
     if run.status != "completed":
         raise ArtifactError(f"run {run.path} has status '{run.status}'; only a completed run has a report")
-    from trainwright.report.evaluation import read_evaluation, recompute_evaluation
-
-    if recompute:
-        evaluation = recompute_evaluation(run)
-        write_json(run.path / "evaluation.json", evaluation)
+    if evaluation is not None:
+        store.write_json(run.path / layout.EVALUATION, evaluation)
     else:
         evaluation = read_evaluation(run.path)
-    target = out or run.path / "report.html"
-    write_text(target, render_report(evaluation))
+    target = out or run.path / layout.REPORT
+    store.write_text(target, render_report(evaluation))
     return target

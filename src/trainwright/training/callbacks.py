@@ -15,13 +15,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trainwright.runs import store
+
 __all__ = ["TrainState", "Callback", "EarlyStopping", "EarlyStoppingConfig", "JsonlLogger", "ConsoleProgress",
            "TensorBoardLogger", "MLflowLogger", "overfitting_point"]
 
 
 @dataclass
 class TrainState:
-    """What callbacks may read. ``stop`` and ``stop_reason`` are what they may write."""
+    """What callbacks may read. ``stop`` and ``stop_reason`` are what they may write.
+
+    Example:
+        >>> state = TrainState(epochs=10)
+        >>> state.stop, state.stop_reason = True, "enough"
+        >>> state.epoch, state.stop
+        (0, True)
+    """
 
     epoch: int = 0                 # epochs finished
     step: int = 0                  # optimizer steps taken
@@ -38,7 +47,17 @@ class TrainState:
 
 
 class Callback:
-    """Abstract: override the events you need. ``state_dict``/``load_state_dict`` make resume exact."""
+    """Abstract: override the events you need. ``state_dict``/``load_state_dict`` make resume exact.
+
+    Example:
+        >>> class StopAtTwo(Callback):
+        ...     def on_epoch_end(self, state):
+        ...         if state.epoch >= 2:
+        ...             state.stop, state.stop_reason = True, "two epochs are enough"
+        >>> state = TrainState(epoch=2)
+        >>> StopAtTwo().on_epoch_end(state); state.stop_reason
+        'two epochs are enough'
+    """
 
     def on_fit_start(self, state: TrainState) -> None: ...
     def on_epoch_start(self, state: TrainState) -> None: ...
@@ -55,6 +74,8 @@ class Callback:
 
 
 class EarlyStoppingConfig(BaseModel):
+    """When training stops because validation stopped improving (``train.early_stopping``)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     monitor: str = Field("validation_loss", description="Metric watched: validation_loss, or validation_<metric> "
@@ -124,12 +145,11 @@ class JsonlLogger(Callback):
     def on_fit_start(self, state: TrainState) -> None:
         # A resumed fit rewrites the epochs it restored, so no epoch is listed twice.
         if state.is_main:
-            self.path.write_text("".join(json.dumps(h) + "\n" for h in state.history), encoding="utf-8")
+            store.write_text(self.path, "".join(json.dumps(h) + "\n" for h in state.history))
 
     def on_epoch_end(self, state: TrainState) -> None:
         if state.is_main:
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(state.history[-1]) + "\n")
+            store.append_text(self.path, json.dumps(state.history[-1]) + "\n")
 
 
 class ConsoleProgress(Callback):

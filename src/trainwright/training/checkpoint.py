@@ -9,15 +9,15 @@ to run code from the file.
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from trainwright.errors import ArtifactError
+from trainwright.runs import store
 
 __all__ = ["save_checkpoint", "save_best", "load_latest", "list_checkpoints", "CHECKPOINT_FORMAT"]
 
@@ -36,17 +36,10 @@ def save_checkpoint(directory: Path, state: dict[str, Any], *, step: int, keep_l
     """Write ``state`` as ``step-<step>.pt`` atomically and delete all but the last ``keep_last``."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"step-{step:09d}.pt"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pt")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(directory)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+    store.write_bytes(path, buffer.getvalue())
+    store.fsync_dir(directory)
     for old in list_checkpoints(directory)[:-keep_last]:
         old.unlink(missing_ok=True)
     return path
@@ -54,14 +47,11 @@ def save_checkpoint(directory: Path, state: dict[str, Any], *, step: int, keep_l
 
 def save_best(directory: Path, weights: dict[str, torch.Tensor]) -> Path:
     """The best epoch's weights as ``best.safetensors``, atomically (loadable without pickle)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "best.safetensors"
-    tmp = directory / ".tmp-best.safetensors"
-    save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp))
-    os.replace(tmp, path)
-    return path
+    return store.write_bytes(directory / "best.safetensors",
+                             save({k: v.detach().cpu().contiguous() for k, v in weights.items()}))
 
 
 def load_latest(directory: Path) -> dict[str, Any] | None:
@@ -73,15 +63,3 @@ def load_latest(directory: Path) -> dict[str, Any] | None:
                                 f"reads format {CHECKPOINT_FORMAT}")
         return state
     return None
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the folder entry is on disk.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

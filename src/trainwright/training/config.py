@@ -1,54 +1,47 @@
 """The neural loop's settings, without torch: recipes, `trainwright schema` and `init` validate them without
-paying torch's import (about 2 s). The modules that act on them (optim, regularize, loop) import them from here."""
+paying torch's import (about 2 s). The modules that act on them (optim, regularize, loop) import them from here.
+
+An optimizer's settings are one config class per family of ``type`` (``OptimizerConfig`` is their union,
+discriminated on ``type``), so a setting the chosen type does not use, such as ``momentum`` under
+``type: adam``, is an error rather than silently ignored."""
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from functools import cache
+from typing import Annotated, Any, Literal, Optional, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from trainwright.config.base import with_default_type
 from trainwright.training.callbacks import EarlyStoppingConfig
-from trainwright.training.schedules import ScheduleConfig
+from trainwright.training.schedules import DEFAULT_SCHEDULE, ScheduleConfig, schedule_config
 
-__all__ = ["OptimizerConfig", "RegularizeConfig", "CheckpointConfig", "LogConfig", "LoopConfig"]
+__all__ = ["OptimizerConfig", "optimizer_config", "DEFAULT_OPTIMIZER", "OPTIMIZER_CONFIGS", "BaseOptimizerConfig",
+           "SGDConfig", "AdamConfig", "RMSpropConfig", "AdagradConfig", "RegularizeConfig", "CheckpointConfig",
+           "LogConfig", "LoopConfig"]
 
-class OptimizerConfig(BaseModel):
-    """How the network's weights are updated. Every default is the best-practice choice (AdamW).
+DEFAULT_OPTIMIZER = "adamw"  # what an optimizer without `type` means: every default is the best-practice choice
 
-    Raises:
-        pydantic.ValidationError: a value is out of range, or sgd asks for nesterov without momentum
-            (a recipe reports it as a ``ConfigError`` naming the key).
+_TYPE = ("Update rule. adamw, radam, nadam and adabelief decay weights decoupled from the gradient (Loshchilov & "
+         "Hutter); sgd, adam, rmsprop and adagrad add it to the gradient as an L2 term, as torch does.")
+# Settings that several families share: one description each.
+Momentum = Annotated[float, Field(ge=0, lt=1, description="Momentum, for sgd and rmsprop.")]
+Eps = Annotated[float, Field(gt=0, description="Added to denominators for numerical stability (adabelief uses "
+                                               "eps**2, as its authors advise: 1e-16 there matches Adam's 1e-8).")]
 
-    Example:
-        >>> OptimizerConfig(type="sgd", lr=0.1, nesterov=True).momentum
-        0.9
-    """
+
+class BaseOptimizerConfig(BaseModel):
+    """Settings every optimizer has. Abstract: a recipe picks one subclass by ``type``."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    type: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "radam", "nadam", "adabelief"] = Field(
-        "adamw", description="Update rule. adamw, radam, nadam and adabelief decay weights decoupled from the "
-                             "gradient (Loshchilov & Hutter); sgd, adam, rmsprop and adagrad add it to the gradient "
-                             "as an L2 term, as torch does.")
+    type: str
     lr: Union[float, Literal["auto"]] = Field(
         1e-3, description="Learning rate (peak rate before any schedule); 'auto' runs the LR finder on the "
                           "training rows first and uses its suggestion.")
-
-    @field_validator("lr")
-    @classmethod
-    def _positive_lr(cls, value):
-        if value != "auto" and not value > 0:
-            raise ValueError(f"train.optimizer.lr must be > 0 or 'auto', got {value}")
-        return value
     weight_decay: float = Field(
         1e-4, ge=0, description="Weight decay; never applied to biases or normalisation parameters "
                                 "(parameters with fewer than 2 dimensions).")
-    momentum: float = Field(0.9, ge=0, lt=1, description="Momentum, for sgd and rmsprop.")
-    nesterov: bool = Field(False, description="Nesterov momentum, for sgd (needs momentum > 0).")
-    betas: tuple[float, float] = Field(
-        (0.9, 0.999), description="Decay rates of the first and second moment estimates (adam family, adabelief).")
-    eps: float = Field(1e-8, gt=0, description="Added to denominators for numerical stability (adabelief uses "
-                                               "eps**2, as its authors advise: 1e-16 there matches Adam's 1e-8).")
     lookahead: bool = Field(False, description="Wrap the optimizer in Lookahead (Zhang et al. 2019): every "
                                                "lookahead_k steps, pull slow weights towards the fast ones.")
     lookahead_k: int = Field(5, ge=1, description="Lookahead: fast steps between synchronisations.")
@@ -58,14 +51,116 @@ class OptimizerConfig(BaseModel):
                                      "top-level child with parameters) gets lr, the one before lr*decay, the "
                                      "one before that lr*decay**2, and so on. 1.0 = the same lr everywhere.")
 
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, value):
+        if value != "auto" and not value > 0:
+            raise ValueError(f"train.optimizer.lr must be > 0 or 'auto', got {value}")
+        return value
+
+
+class SGDConfig(BaseOptimizerConfig):
+    """Stochastic gradient descent, with (Nesterov) momentum.
+
+    Raises:
+        pydantic.ValidationError: nesterov without momentum, or a value out of range.
+
+    Example:
+        >>> SGDConfig(lr=0.1, nesterov=True).momentum
+        0.9
+    """
+
+    type: Literal["sgd"] = Field("sgd", description=_TYPE)
+    momentum: Momentum = 0.9
+    nesterov: bool = Field(False, description="Nesterov momentum, for sgd (needs momentum > 0).")
+
     @model_validator(mode="after")
-    def _consistent(self) -> "OptimizerConfig":
-        if not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"optimizer.betas must both lie in [0, 1), got {list(self.betas)}")
-        if self.type == "sgd" and self.nesterov and self.momentum <= 0:
+    def _nesterov_needs_momentum(self) -> "SGDConfig":
+        if self.nesterov and self.momentum <= 0:
             raise ValueError("optimizer.nesterov=true requires optimizer.momentum > 0, got "
                              f"{self.momentum}; set momentum (e.g. 0.9) or nesterov=false")
         return self
+
+
+class AdamConfig(BaseOptimizerConfig):
+    """The Adam family: adam, adamw (the default), radam, nadam and adabelief.
+
+    Raises:
+        pydantic.ValidationError: a beta outside [0, 1), or a value out of range.
+
+    Example:
+        >>> AdamConfig(type="radam", betas=(0.9, 0.99)).eps
+        1e-08
+    """
+
+    type: Literal["adam", "adamw", "radam", "nadam", "adabelief"] = Field("adamw", description=_TYPE)
+    betas: tuple[float, float] = Field(
+        (0.9, 0.999), description="Decay rates of the first and second moment estimates (adam family, adabelief).")
+    eps: Eps = 1e-8
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, value):
+        if not all(0 <= b < 1 for b in value):
+            raise ValueError(f"optimizer.betas must both lie in [0, 1), got {list(value)}")
+        return value
+
+
+class RMSpropConfig(BaseOptimizerConfig):
+    """RMSprop, with momentum."""
+
+    type: Literal["rmsprop"] = Field("rmsprop", description=_TYPE)
+    momentum: Momentum = 0.9
+    eps: Eps = 1e-8
+
+
+class AdagradConfig(BaseOptimizerConfig):
+    """Adagrad."""
+
+    type: Literal["adagrad"] = Field("adagrad", description=_TYPE)
+    eps: Eps = 1e-8
+
+
+# The union a recipe's `optimizer:` validates into; pydantic picks the member by `type`.
+OptimizerConfig = Annotated[Union[SGDConfig, AdamConfig, RMSpropConfig, AdagradConfig], Field(discriminator="type")]
+
+# type name -> config class, read from the members' `type` literals (the one list of names).
+OPTIMIZER_CONFIGS: dict[str, type[BaseOptimizerConfig]] = {
+    name: cls for cls in get_args(get_args(OptimizerConfig)[0])
+    for name in get_args(cls.model_fields["type"].annotation)}
+
+
+@cache
+def _adapter() -> TypeAdapter:
+    return TypeAdapter(OptimizerConfig)
+
+
+def optimizer_config(**settings: Any) -> OptimizerConfig:
+    """Build the optimizer config of ``settings["type"]`` (default ``DEFAULT_OPTIMIZER``, adamw).
+
+    Args:
+        **settings: the fields of one optimizer type, as a recipe's ``optimizer:`` section holds them.
+
+    Returns:
+        The member of ``OptimizerConfig`` that ``type`` names.
+
+    Raises:
+        pydantic.ValidationError: unknown type, a value out of range, or a setting the type does not have.
+
+    Example:
+        >>> sgd = optimizer_config(type="sgd", lr=0.1, nesterov=True)
+        >>> type(sgd).__name__, sgd.momentum
+        ('SGDConfig', 0.9)
+        >>> optimizer_config(lr=0.01).type
+        'adamw'
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     optimizer_config(type="adam", momentum=0.5)
+        ... except ValidationError as err:
+        ...     print(err.errors()[0]["type"], err.errors()[0]["loc"])
+        extra_forbidden ('adam', 'momentum')
+    """
+    return _adapter().validate_python({"type": DEFAULT_OPTIMIZER, **settings})
 
 
 class RegularizeConfig(BaseModel):
@@ -103,6 +198,8 @@ class RegularizeConfig(BaseModel):
 
 
 class CheckpointConfig(BaseModel):
+    """Checkpoints written into the run for ``--resume`` (``train.checkpoint``)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = Field(True, description="Write checkpoints into the run (for --resume).")
@@ -111,6 +208,8 @@ class CheckpointConfig(BaseModel):
 
 
 class LogConfig(BaseModel):
+    """Optional loggers of the loop (``train.log``)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     tensorboard: bool = Field(False, description="Write TensorBoard scalars into the run's tensorboard/ folder.")
@@ -118,15 +217,22 @@ class LogConfig(BaseModel):
 
 
 class LoopConfig(BaseModel):
-    """How neural models train (ignored by LightGBM and linear models)."""
+    """How neural models train (the recipe's ``train:`` section; learners that do not train with the loop
+    ignore it).
+
+    Example:
+        >>> cfg = LoopConfig(epochs=20, optimizer={"type": "sgd", "lr": 0.1}, schedule={"type": "cosine"})
+        >>> cfg.optimizer.momentum, cfg.schedule.type
+        (0.9, 'cosine')
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     epochs: int = Field(300, ge=1, description="Most passes over the training rows; early stopping usually ends sooner.")
     batch_size: Union[int, Literal["auto"]] = Field(
         "auto", description="Rows per mini-batch. 'auto': training rows / 16, between 32 and 256.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="The optimizer.")
-    schedule: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(type="plateau"),
+    optimizer: OptimizerConfig = Field(default_factory=optimizer_config, description="The optimizer.")
+    schedule: ScheduleConfig = Field(default_factory=schedule_config,
                                      description="The learning-rate schedule (with optional linear warmup).")
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig, description="Regularization techniques.")
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig, description="Early stopping.")
@@ -141,6 +247,18 @@ class LoopConfig(BaseModel):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpoints for resume.")
     log: LogConfig = Field(default_factory=LogConfig, description="Optional loggers.")
     nproc: int = Field(1, ge=1, description="Data-parallel processes (DistributedDataParallel; gloo on CPU, NCCL on CUDA).")
+
+    @field_validator("optimizer", mode="before")
+    @classmethod
+    def _optimizer_type_default(cls, value):
+        # `optimizer: {lr: 0.01}` means the default optimizer (adamw) with one change.
+        return with_default_type(value, DEFAULT_OPTIMIZER)
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_type_default(cls, value):
+        # `schedule: {patience: 3}` means the default schedule (plateau) with one change.
+        return with_default_type(value, DEFAULT_SCHEDULE)
 
     @model_validator(mode="after")
     def _checks(self) -> "LoopConfig":

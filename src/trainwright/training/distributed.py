@@ -26,6 +26,7 @@ __all__ = ["spawn_fit", "init_from_env", "rank", "backend_for"]
 
 
 def backend_for(device: str) -> str:
+    """The process-group backend for a device: NCCL on CUDA, gloo elsewhere."""
     return "nccl" if device == "cuda" else "gloo"
 
 
@@ -114,7 +115,7 @@ def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, devic
     import torch.distributed as dist
 
     from trainwright.training.loop import fit
-    from trainwright.training.runtime import cpu_threads
+    from trainwright.runtime import cpu_threads
 
     torch.set_num_threads(max(1, cpu_threads() // nproc))  # the cores are shared between the ranks
     dist.init_process_group(backend_for(device), init_method=f"tcp://127.0.0.1:{port}", rank=rank_, world_size=nproc)

@@ -42,6 +42,14 @@ class TrainingDivergedError(TrainwrightError, FloatingPointError):
 
 @dataclass
 class FitResult:
+    """What ``fit`` returns: the history per epoch, the best epoch, why training stopped, and the optimizer
+    step it resumed from (None when it started fresh).
+
+    Example:
+        >>> FitResult().stopped_by
+        'completed'
+    """
+
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = 0
     stopped_by: str = "completed"
@@ -76,8 +84,11 @@ class Trainer:
         ddp: wrap the model in DistributedDataParallel (the process group must be initialised).
 
     Example:
-        >>> trainer = Trainer(model, LoopConfig(), task="regression", steps_per_epoch=10)   # doctest: +SKIP
-        >>> loss = trainer.step(xb, yb)                                                    # doctest: +SKIP
+        >>> model = nn.Linear(3, 1, bias=False)  # outputs 0 on zeros: the first loss is (0 - 1)^2
+        >>> trainer = Trainer(model, LoopConfig(), task="regression", steps_per_epoch=10)
+        >>> loss = trainer.step(torch.zeros(8, 3), torch.ones(8))
+        >>> float(loss), trainer.steps
+        (1.0, 1)
     """
 
     def __init__(self, model: nn.Module, config: LoopConfig, *, task: str, n_classes: int = 1,
@@ -296,6 +307,14 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
         ConfigError: impossible settings (accumulation longer than an epoch, fp16 on CPU, ...).
         ArtifactError: the checkpoint to resume belongs to another model.
         TrainingDivergedError: loss or gradients became NaN/Inf.
+
+    Example:
+        >>> _ = torch.manual_seed(0); X = torch.randn(256, 2); y = (X[:, 0] > 0).long()
+        >>> net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+        >>> config = LoopConfig(epochs=30, optimizer={"lr": 0.01})
+        >>> result = fit(net, X[:192], y[:192], X[192:], y[192:], config=config, task="classification", n_classes=2)
+        >>> result.history[result.best_epoch - 1]["validation_accuracy"] > 0.9
+        True
     """
     from trainwright.training.checkpoint import load_latest, save_best
 

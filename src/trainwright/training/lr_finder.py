@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 import torch
 
 from trainwright.errors import ConfigError
-from trainwright.training.optim import OptimizerConfig, build_optimizer
+from trainwright.training.optim import OptimizerConfig, build_optimizer, optimizer_config
 
 __all__ = ["LRFinderResult", "find_lr"]
 
@@ -155,7 +155,7 @@ def find_lr(model: torch.nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, *
         model: the network, on the device of ``X``.
         loss_fn: ``loss_fn(output, target)`` -> scalar mean loss.
         X, y: training inputs and targets; mini-batches are drawn by index, reshuffled each pass.
-        optimizer: the optimizer to test (its ``lr`` is ignored); default ``OptimizerConfig()``.
+        optimizer: the optimizer to test (its ``lr`` is ignored); default ``optimizer_config()`` (adamw).
         start_lr, end_lr: the rates of the first and the last mini-batch.
         steps: mini-batches in the full sweep (>= 5).
         batch_size: rows per mini-batch.
@@ -177,7 +177,7 @@ def find_lr(model: torch.nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, *
         True
     """
     _check_args(start_lr, end_lr, steps, batch_size, diverge_factor, len(X))
-    config = optimizer or OptimizerConfig()
+    config = optimizer or optimizer_config()
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     was_training = model.training
     devices = [X.device] if X.device.type == "cuda" else []

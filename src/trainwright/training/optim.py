@@ -1,4 +1,4 @@
-"""Optimizers: one config, one registry, parameter groups, AdaBelief and Lookahead.
+"""Optimizers: one config per family, one registry, parameter groups, AdaBelief and Lookahead.
 
 Every optimizer is built from the model's parameter groups (``param_groups``):
 weight decay only on weight matrices and kernels (never on biases or
@@ -8,7 +8,7 @@ shrink layer by layer from the output back to the input.
 Example:
     >>> import torch
     >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
-    >>> opt = build_optimizer(model, OptimizerConfig(type="adabelief", lookahead=True))
+    >>> opt = build_optimizer(model, optimizer_config(type="adabelief", lookahead=True))
     >>> type(opt).__name__, type(opt.optimizer).__name__
     ('Lookahead', 'AdaBelief')
 """
@@ -22,9 +22,17 @@ import torch
 
 from trainwright.errors import ConfigError
 from trainwright.registry import Registry
-from trainwright.training.config import OptimizerConfig
+from trainwright.training.config import (
+    AdagradConfig,
+    AdamConfig,
+    OptimizerConfig,
+    RMSpropConfig,
+    SGDConfig,
+    optimizer_config,
+)
 
-__all__ = ["OptimizerConfig", "OPTIMIZERS", "param_groups", "build_optimizer", "AdaBelief", "Lookahead"]
+__all__ = ["OptimizerConfig", "optimizer_config", "OPTIMIZERS", "param_groups", "build_optimizer", "AdaBelief",
+           "Lookahead"]
 
 
 def param_groups(model: torch.nn.Module, *, lr: float, weight_decay: float,
@@ -114,7 +122,7 @@ def build_optimizer(model: torch.nn.Module, config: OptimizerConfig) -> torch.op
 
     Example:
         >>> net = torch.nn.Linear(3, 1)
-        >>> build_optimizer(net, OptimizerConfig(type="sgd", lr=0.1)).param_groups[0]["lr"]
+        >>> build_optimizer(net, optimizer_config(type="sgd", lr=0.1)).param_groups[0]["lr"]
         0.1
     """
     builder = OPTIMIZERS.get(config.type)
@@ -306,42 +314,42 @@ class Lookahead(torch.optim.Optimizer):
 
 # ---- builders: (param groups, config) -> optimizer; each group already carries lr and weight_decay.
 
-def _sgd(groups, c: OptimizerConfig):
+def _sgd(groups, c: SGDConfig):
     return torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov)
 
 
-def _adam(groups, c: OptimizerConfig):
+def _adam(groups, c: AdamConfig):
     return torch.optim.Adam(groups, lr=c.lr, betas=c.betas, eps=c.eps)
 
 
-def _adamw(groups, c: OptimizerConfig):
+def _adamw(groups, c: AdamConfig):
     return torch.optim.AdamW(groups, lr=c.lr, betas=c.betas, eps=c.eps)
 
 
-def _rmsprop(groups, c: OptimizerConfig):
+def _rmsprop(groups, c: RMSpropConfig):
     return torch.optim.RMSprop(groups, lr=c.lr, eps=c.eps, momentum=c.momentum)
 
 
-def _adagrad(groups, c: OptimizerConfig):
+def _adagrad(groups, c: AdagradConfig):
     return torch.optim.Adagrad(groups, lr=c.lr, eps=c.eps)
 
 
-def _radam(groups, c: OptimizerConfig):
+def _radam(groups, c: AdamConfig):
     return torch.optim.RAdam(groups, lr=c.lr, betas=c.betas, eps=c.eps, decoupled_weight_decay=True)
 
 
-def _nadam(groups, c: OptimizerConfig):
+def _nadam(groups, c: AdamConfig):
     return torch.optim.NAdam(groups, lr=c.lr, betas=c.betas, eps=c.eps, decoupled_weight_decay=True)
 
 
-def _adabelief(groups, c: OptimizerConfig):
+def _adabelief(groups, c: AdamConfig):
     # AdaBelief adds eps inside the square root; its authors' eps=1e-16 matches Adam's 1e-8.
     return AdaBelief(groups, lr=c.lr, betas=c.betas, eps=c.eps ** 2)
 
 
+# Names in the order of OPTIMIZER_CONFIGS (the config classes' `type` literals); a test checks they agree.
 OPTIMIZERS: Registry = Registry("optimizer")
-for _name, _builder in (("sgd", _sgd), ("adam", _adam), ("adamw", _adamw), ("rmsprop", _rmsprop),
-                        ("adagrad", _adagrad), ("radam", _radam), ("nadam", _nadam),
-                        ("adabelief", _adabelief)):
+for _name, _builder in (("sgd", _sgd), ("adam", _adam), ("adamw", _adamw), ("radam", _radam), ("nadam", _nadam),
+                        ("adabelief", _adabelief), ("rmsprop", _rmsprop), ("adagrad", _adagrad)):
     OPTIMIZERS.register(_name, _builder)
 del _name, _builder

@@ -7,8 +7,12 @@ from ``lr * warmup_start_factor`` to ``lr``; the schedule's own clock starts
 when warmup ends, and schedules with a horizon (cosine, onecycle) end with the
 last step of training. Epoch lengths are in optimizer steps (``steps_per_epoch``).
 
+A schedule's settings are one config class per ``type`` (``ScheduleConfig`` is
+their union, discriminated on ``type``), so a setting of another type, such as
+``step_size`` under ``type: cosine``, is an error rather than silently ignored.
+
 Example:
-    >>> curve = lr_curve(ScheduleConfig(type="cosine", warmup_steps=2), lr=1.0, steps_per_epoch=5, epochs=2)
+    >>> curve = lr_curve(schedule_config(type="cosine", warmup_steps=2), lr=1.0, steps_per_epoch=5, epochs=2)
     >>> [round(x, 3) for x in curve]
     [0.01, 0.505, 1.0, 0.962, 0.854, 0.691, 0.5, 0.309, 0.146, 0.038]
 """
@@ -16,49 +20,156 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal
+from functools import cache
+from typing import Annotated, Any, Callable, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from trainwright.errors import ConfigError
 from trainwright.registry import Registry
 
-__all__ = ["ScheduleConfig", "SCHEDULES", "Schedule", "build_schedule", "lr_curve"]
+__all__ = ["ScheduleConfig", "schedule_config", "DEFAULT_SCHEDULE", "SCHEDULE_CONFIGS", "BaseScheduleConfig",
+           "ConstantScheduleConfig", "StepScheduleConfig", "ExponentialScheduleConfig", "CosineScheduleConfig",
+           "CosineRestartsScheduleConfig", "CyclicalScheduleConfig", "OneCycleScheduleConfig",
+           "PlateauScheduleConfig", "SCHEDULES", "Schedule", "build_schedule", "lr_curve"]
+
+DEFAULT_SCHEDULE = "plateau"  # what a schedule without `type` means (the loop's default)
+
+_TYPE = "Shape of the learning-rate curve after warmup."
+# Settings that several types share: one description each.
+Gamma = Annotated[float, Field(gt=0, le=1, description="Decay factor: step and plateau multiply lr by it at each "
+                                                       "decay; exponential multiplies lr by it every epoch, "
+                                                       "smoothly per step (use about 0.9-0.99 there).")]
+MinLrFactor = Annotated[float, Field(ge=0, lt=1, description="Floor of cosine, cosine_restarts and plateau, and "
+                                                             "the final rate of onecycle, as a fraction of lr.")]
 
 
-class ScheduleConfig(BaseModel):
-    """How the learning rate changes during training. Default: cosine annealing to zero.
-
-    Example:
-        >>> ScheduleConfig(type="onecycle", pct_start=0.25).max_lr_factor
-        10.0
-    """
+class BaseScheduleConfig(BaseModel):
+    """Settings every schedule has: linear warmup. Abstract: a recipe picks one subclass by ``type``."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    type: Literal["constant", "step", "exponential", "cosine", "cosine_restarts", "cyclical", "onecycle",
-                  "plateau"] = Field("cosine", description="Shape of the learning-rate curve after warmup.")
+    type: str
     warmup_steps: int = Field(0, ge=0, description="Optimizer steps of linear warmup from lr*warmup_start_factor "
                                                    "to lr, before any schedule.")
     warmup_start_factor: float = Field(0.01, ge=0, le=1, description="Warmup's first rate, as a fraction of lr.")
+
+
+class ConstantScheduleConfig(BaseScheduleConfig):
+    """lr throughout (after warmup)."""
+
+    type: Literal["constant"] = Field("constant", description=_TYPE)
+
+
+class StepScheduleConfig(BaseScheduleConfig):
+    """lr times gamma every step_size epochs."""
+
+    type: Literal["step"] = Field("step", description=_TYPE)
     step_size: int = Field(30, ge=1, description="step: epochs between decays by gamma.")
-    gamma: float = Field(0.1, gt=0, le=1, description="Decay factor: step and plateau multiply lr by it at each "
-                                                      "decay; exponential multiplies lr by it every epoch, "
-                                                      "smoothly per step (use about 0.9-0.99 there).")
-    min_lr_factor: float = Field(0.0, ge=0, lt=1, description="Floor of cosine, cosine_restarts and plateau, and "
-                                                              "the final rate of onecycle, as a fraction of lr.")
+    gamma: Gamma = 0.1
+
+
+class ExponentialScheduleConfig(BaseScheduleConfig):
+    """lr times gamma per epoch, applied smoothly at every step."""
+
+    type: Literal["exponential"] = Field("exponential", description=_TYPE)
+    gamma: Gamma = 0.1
+
+
+class CosineScheduleConfig(BaseScheduleConfig):
+    """Half a cosine from lr down to lr*min_lr_factor at the last step of training."""
+
+    type: Literal["cosine"] = Field("cosine", description=_TYPE)
+    min_lr_factor: MinLrFactor = 0.0
+
+
+class CosineRestartsScheduleConfig(BaseScheduleConfig):
+    """Cosine annealing that restarts at lr, each period restart_mult times the last (SGDR)."""
+
+    type: Literal["cosine_restarts"] = Field("cosine_restarts", description=_TYPE)
     restart_epochs: int = Field(10, ge=1, description="cosine_restarts: length of the first period, in epochs.")
     restart_mult: int = Field(2, ge=1, description="cosine_restarts: each period is this many times the last.")
+    min_lr_factor: MinLrFactor = 0.0
+
+
+class CyclicalScheduleConfig(BaseScheduleConfig):
+    """A triangle between lr*base_lr_factor and lr, repeated every cycle_epochs."""
+
+    type: Literal["cyclical"] = Field("cyclical", description=_TYPE)
     cycle_epochs: float = Field(4.0, gt=0, description="cyclical (triangular): length of one full cycle (up and "
                                                        "down), in epochs.")
     base_lr_factor: float = Field(0.1, gt=0, le=1, description="cyclical: lower bound as a fraction of lr (the "
                                                                "upper bound is lr).")
+
+
+class OneCycleScheduleConfig(BaseScheduleConfig):
+    """Up from lr to lr*max_lr_factor, then down to lr*min_lr_factor at the last step (Smith 2018).
+
+    Example:
+        >>> OneCycleScheduleConfig(pct_start=0.25).max_lr_factor
+        10.0
+    """
+
+    type: Literal["onecycle"] = Field("onecycle", description=_TYPE)
     max_lr_factor: float = Field(10.0, ge=1, description="onecycle: peak rate as a multiple of lr. lr is the "
                                                          "starting rate, so with lr from the LR finder the cycle "
                                                          "spans the decade above it, as Smith (2018) advises.")
     pct_start: float = Field(0.3, gt=0, lt=1, description="onecycle: share of the steps spent rising to the peak.")
+    min_lr_factor: MinLrFactor = 0.0
+
+
+class PlateauScheduleConfig(BaseScheduleConfig):
+    """lr times gamma whenever the validation metric stalls for more than patience epochs (the default)."""
+
+    type: Literal["plateau"] = Field("plateau", description=_TYPE)
     patience: int = Field(5, ge=0, description="plateau: epochs without improvement of the metric (lower is "
                                                "better) tolerated; the next one multiplies lr by gamma.")
+    gamma: Gamma = 0.1
+    min_lr_factor: MinLrFactor = 0.0
+
+
+# The union a recipe's `schedule:` validates into; pydantic picks the member by `type`.
+ScheduleConfig = Annotated[
+    Union[ConstantScheduleConfig, StepScheduleConfig, ExponentialScheduleConfig, CosineScheduleConfig,
+          CosineRestartsScheduleConfig, CyclicalScheduleConfig, OneCycleScheduleConfig, PlateauScheduleConfig],
+    Field(discriminator="type")]
+
+# type name -> config class, read from the members' `type` literals (the one list of names).
+SCHEDULE_CONFIGS: dict[str, type[BaseScheduleConfig]] = {
+    name: cls for cls in get_args(get_args(ScheduleConfig)[0])
+    for name in get_args(cls.model_fields["type"].annotation)}
+
+
+@cache
+def _adapter() -> TypeAdapter:
+    return TypeAdapter(ScheduleConfig)
+
+
+def schedule_config(**settings: Any) -> ScheduleConfig:
+    """Build the schedule config of ``settings["type"]`` (default ``DEFAULT_SCHEDULE``, plateau).
+
+    Args:
+        **settings: the fields of one schedule type, as a recipe's ``schedule:`` section holds them.
+
+    Returns:
+        The member of ``ScheduleConfig`` that ``type`` names.
+
+    Raises:
+        pydantic.ValidationError: unknown type, a value out of range, or a setting the type does not have.
+
+    Example:
+        >>> type(schedule_config(type="step", step_size=2)).__name__
+        'StepScheduleConfig'
+        >>> schedule_config(patience=3).type
+        'plateau'
+        >>> from pydantic import ValidationError
+        >>> try:
+        ...     schedule_config(type="cosine", step_size=3)
+        ... except ValidationError as err:
+        ...     print(err.errors()[0]["type"], err.errors()[0]["loc"])
+        extra_forbidden ('cosine', 'step_size')
+    """
+    return _adapter().validate_python({"type": DEFAULT_SCHEDULE, **settings})
 
 
 def _cosine(frac: float, start: float, end: float) -> float:
@@ -68,26 +179,26 @@ def _cosine(frac: float, start: float, end: float) -> float:
 
 
 # ---- shapes: factor of lr at step t after warmup, given the steps left after warmup (horizon).
-Shape = Callable[[int, ScheduleConfig, int, int], float]
+Shape = Callable[[int, Any, int, int], float]
 
 
-def _constant(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float:
+def _constant(t: int, c: BaseScheduleConfig, horizon: int, spe: int) -> float:
     return 1.0
 
 
-def _step(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float:
+def _step(t: int, c: StepScheduleConfig, horizon: int, spe: int) -> float:
     return c.gamma ** (t // (c.step_size * spe))
 
 
-def _exponential(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float:
+def _exponential(t: int, c: ExponentialScheduleConfig, horizon: int, spe: int) -> float:
     return c.gamma ** (t / spe)
 
 
-def _cosine_shape(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float:
+def _cosine_shape(t: int, c: CosineScheduleConfig, horizon: int, spe: int) -> float:
     return _cosine(t / horizon, 1.0, c.min_lr_factor)
 
 
-def _cosine_restarts(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float:
+def _cosine_restarts(t: int, c: CosineRestartsScheduleConfig, horizon: int, spe: int) -> float:
     period = c.restart_epochs * spe
     if c.restart_mult == 1:
         start = (t // period) * period
@@ -98,19 +209,20 @@ def _cosine_restarts(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float
     return _cosine((t - start) / period, 1.0, c.min_lr_factor)
 
 
-def _cyclical(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float:
+def _cyclical(t: int, c: CyclicalScheduleConfig, horizon: int, spe: int) -> float:
     cycle = c.cycle_epochs * spe
     frac = (t % cycle) / cycle
     return c.base_lr_factor + (1 - c.base_lr_factor) * (1 - abs(2 * frac - 1))
 
 
-def _onecycle(t: int, c: ScheduleConfig, horizon: int, spe: int) -> float:
+def _onecycle(t: int, c: OneCycleScheduleConfig, horizon: int, spe: int) -> float:
     rise = c.pct_start * horizon
     if t < rise:
         return _cosine(t / rise, 1.0, c.max_lr_factor)
     return _cosine((t - rise) / (horizon - rise), c.max_lr_factor, c.min_lr_factor)
 
 
+# Names in the order of SCHEDULE_CONFIGS (the config classes' `type` literals); a test checks they agree.
 SCHEDULES: Registry = Registry("schedule")
 for _name, _shape in (("constant", _constant), ("step", _step), ("exponential", _exponential),
                       ("cosine", _cosine_shape), ("cosine_restarts", _cosine_restarts), ("cyclical", _cyclical),
@@ -162,7 +274,8 @@ class Schedule:
     Example:
         >>> import torch
         >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
-        >>> sched = Schedule(opt, ScheduleConfig(type="step", step_size=1, gamma=0.5), steps_per_epoch=2, epochs=3)
+        >>> sched = Schedule(opt, schedule_config(type="step", step_size=1, gamma=0.5), steps_per_epoch=2,
+        ...                  epochs=3)
         >>> for _ in range(2):
         ...     opt.step(); sched.step_batch()
         >>> sched.lrs()
@@ -257,7 +370,7 @@ def build_schedule(optimizer, config: ScheduleConfig, *, steps_per_epoch: int, e
     Example:
         >>> import torch
         >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
-        >>> build_schedule(opt, ScheduleConfig(warmup_steps=10, warmup_start_factor=0.5),
+        >>> build_schedule(opt, schedule_config(type="cosine", warmup_steps=10, warmup_start_factor=0.5),
         ...                steps_per_epoch=10, epochs=2).lrs()
         [0.05]
     """
@@ -280,7 +393,7 @@ def lr_curve(config: ScheduleConfig, *, lr: float, steps_per_epoch: int, epochs:
         ConfigError: as ``build_schedule``.
 
     Example:
-        >>> lr_curve(ScheduleConfig(type="step", step_size=1, gamma=0.5), lr=1.0, steps_per_epoch=2, epochs=3)
+        >>> lr_curve(schedule_config(type="step", step_size=1, gamma=0.5), lr=1.0, steps_per_epoch=2, epochs=3)
         [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     """
     shape = _check(config, steps_per_epoch, epochs)

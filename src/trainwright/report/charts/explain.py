@@ -111,12 +111,36 @@ def _colour_scale(num: np.ndarray) -> np.ndarray:
     return np.round(np.clip((num - lo) / ((hi - lo) or 1.0), 0, 1) * 31) / 31
 
 
+def _swarm_rows(v: np.ndarray, feature_values) -> tuple[np.ndarray, np.ndarray]:
+    """The rows drawn, at most ``_MAX_SWARM_ROWS`` (a fixed sample, in row order): SHAP values and
+    feature values (an object array), rows x columns each."""
+    rows = np.arange(v.shape[0])
+    if rows.size > _MAX_SWARM_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(rows.size, _MAX_SWARM_ROWS, replace=False))
+    fv = np.empty((rows.size, v.shape[1]), dtype=object)
+    if rows.size:
+        fv[:] = [list(feature_values[i]) for i in rows]
+    return v[rows], fv
+
+
+def _swarm_points(v: np.ndarray, fv: np.ndarray, top) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The beeswarm's points, (points,) each: x the SHAP value, y the row ``k`` of column ``top[k]``
+    spread where points crowd, and the colour in [0, 1] (NaN: grey)."""
+    xs, ys, cs = [], [], []
+    for k, j in enumerate(top):
+        xs.append(v[:, j])
+        ys.append(k + _swarm(np.nan_to_num(v[:, j]), seed=k))
+        cs.append(_colour_scale(_numeric(fv[:, j])))
+    x, y, c = (np.concatenate(a) if a else np.array([]) for a in (xs, ys, cs))
+    return x, y, c
+
+
 def shap_summary(columns, values, feature_values, *, method: str = "SHAP") -> str:
     """Beeswarm summary: a row per column (top 12 by mean |SHAP|), a point per data row.
 
     Points sit at their SHAP value, spread vertically where they crowd, and are
     coloured by the feature's value from low (blue) to high (red); categories
-    and missing values are grey. At most 5000 rows (a fixed sample) are drawn,
+    and missing values are grey. At most 2000 rows (a fixed sample) are drawn,
     as one embedded image.
 
     Args:
@@ -139,20 +163,9 @@ def shap_summary(columns, values, feature_values, *, method: str = "SHAP") -> st
     if v.ndim != 2 or v.shape[1] != len(columns) or len(feature_values) != v.shape[0]:
         raise ConfigError(f"values and feature_values must be rows x {len(columns)} columns, got values "
                           f"{v.shape} and {len(feature_values)} rows of feature values.", path="values")
-    rows = np.arange(v.shape[0])
-    if rows.size > _MAX_SWARM_ROWS:
-        rows = np.sort(np.random.default_rng(0).choice(rows.size, _MAX_SWARM_ROWS, replace=False))
-    fv = np.empty((rows.size, len(columns)), dtype=object)
-    if rows.size:
-        fv[:] = [list(feature_values[i]) for i in rows]
-    v = v[rows]
+    v, fv = _swarm_rows(v, feature_values)
     top = np.argsort(-np.nan_to_num(np.abs(v).mean(axis=0)), kind="stable")[:12] if v.size else []
-    xs, ys, cs = [], [], []
-    for k, j in enumerate(top):
-        xs.append(v[:, j])
-        ys.append(k + _swarm(np.nan_to_num(v[:, j]), seed=k))
-        cs.append(_colour_scale(_numeric(fv[:, j])))
-    x, y, c = (np.concatenate(a) if a else np.array([]) for a in (xs, ys, cs))
+    x, y, c = _swarm_points(v, fv, top)
     grey = np.isnan(c)
     title = f"How each column moves the prediction ({method})"
     with _style():

@@ -1,0 +1,80 @@
+"""What the commands share: the console, the progress reporter, output-file checks and writing tables."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+__all__ = ["console", "RichReporter", "refuse_overwrite", "write_table", "fmt"]
+
+
+def console(stderr: bool = False):
+    """A rich console (no highlighting, soft wrap)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+class RichReporter:
+    """Shows a spinner while a stage runs and a check mark with its time when it ends; decisions,
+    candidates, audit findings and the like as dim lines."""
+
+    SHOWN = ("decision", "audit", "balance", "fit", "report")
+
+    def __init__(self) -> None:
+        self.console = console(stderr=True)
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        import time
+
+        t0 = time.monotonic()
+        with self.console.status(f"[bold]{name}[/]..."):
+            yield
+        self.console.print(f"[green]✓[/] {name:<9} {time.monotonic() - t0:6.2f}s")
+
+    def info(self, message: str, kind: str = "") -> None:
+        if kind in self.SHOWN:
+            self.console.print(f"  [dim]{message}[/]")
+
+
+def refuse_overwrite(paths: list[Path], force: bool) -> None:
+    """Output files must go into an existing folder, and never replace a file without ``--force``."""
+    from trainwright.errors import DataError
+
+    for path in paths:
+        if not path.parent.resolve().is_dir():
+            raise DataError(f"cannot write {path}: the folder {path.parent} does not exist; create it first.",
+                            file=str(path))
+        if path.exists() and not force:
+            raise DataError(f"{path} already exists; choose another file or pass --force to replace it.", file=str(path))
+
+
+def write_table(frame, out: Path) -> None:
+    """Write a DataFrame as CSV, Parquet or JSON Lines (by extension), atomically (``runs.store``)."""
+    import io
+
+    from trainwright.data.sources import detect_format
+    from trainwright.runs import store
+
+    fmt = detect_format(out)
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+    elif fmt == "jsonl":
+        data = frame.to_json(orient="records", lines=True).encode("utf-8")
+    else:
+        data = frame.to_csv(index=False).encode("utf-8")
+    store.write_bytes(out, data)
+
+
+def fmt(value) -> str:
+    """A metric for a table: 4 decimals, or n/a."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def say(message: str) -> None:
+    """A line on stderr (what was written, and where)."""
+    print(message, file=sys.stderr)

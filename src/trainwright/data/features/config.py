@@ -1,0 +1,68 @@
+"""The preprocessing and feature-engineering settings (the recipe's ``preprocess:`` and ``features:``)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from trainwright.config.base import Section
+
+__all__ = ["PreprocessConfig", "FeaturesConfig"]
+
+
+class PreprocessConfig(Section):
+    """Imputation, scaling and encoding: fitted on training rows only (the recipe's ``preprocess:``)."""
+
+    numeric_impute: Literal["median", "mean", "most_frequent", "constant", "knn", "iterative"] = Field(
+        "median", description="How missing numeric values are filled, learned from training rows only.")
+    categorical_impute: Literal["constant", "most_frequent"] = Field(
+        "constant", description="Missing categories: their own '__missing__' level, or the most frequent level.")
+    fill_value: float = Field(0.0, description="The value numeric_impute=constant fills in.")
+    knn_neighbors: int = Field(5, ge=1, description="Neighbours averaged by numeric_impute=knn.")
+    multiple_imputations: int = Field(
+        1, ge=1, le=20,
+        description="m > 1: multiple imputation. m iterative imputations with posterior noise, one model "
+                    "trained on each, predictions pooled (averaged).")
+    missing_indicators: Literal["auto", "all", "none"] = Field(
+        "auto", description="0/1 columns marking imputed values: 'auto' adds one where missingness is associated "
+                            "with the target in training rows (p < 0.01), 'all' wherever training had missing values.")
+    scale: Literal["standard", "none"] = Field("standard", description="Scaling of numeric features, fitted on training rows.")
+    categorical_encoding: Literal["onehot", "ordinal"] = Field("onehot", description="How categorical columns become numbers.")
+    max_categories: int = Field(
+        20, ge=2, description="Most frequent categories kept per column; rarer ones share an '__other__' level.")
+    drop_identifiers: bool = Field(True, description="Drop identifier-like columns (unique per row), which cannot generalise.")
+    drop_columns: list[str] = Field(default_factory=list, description="Columns never used as features.")
+
+    @model_validator(mode="after")
+    def _multiple_needs_iterative(self) -> "PreprocessConfig":
+        if self.multiple_imputations > 1 and self.numeric_impute != "iterative":
+            raise ValueError("preprocess.multiple_imputations > 1 draws imputations from a model: "
+                             "set preprocess.numeric_impute=iterative")
+        return self
+
+    @field_validator("missing_indicators", mode="before")
+    @classmethod
+    def _bool_indicators(cls, value):
+        return {True: "all", False: "none"}.get(value, value) if isinstance(value, bool) else value
+
+
+class FeaturesConfig(Section):
+    """Feature engineering (the recipe's ``features:``)."""
+
+    polynomial_degree: int = Field(1, ge=1, le=3, description="Products of numeric features up to this degree (1: none).")
+    interaction_only: bool = Field(False, description="Polynomial terms only multiply different features (no squares).")
+    polynomial_columns: list[str] = Field(
+        default_factory=list, description="Numeric features to combine; empty: the first 10 numeric features.")
+    fourier: dict[str, float] = Field(
+        default_factory=dict, description="Periodic numeric columns and their period (e.g. {hour: 24}): adds sine and cosine.")
+    datetime_cyclical: bool = Field(True, description="Add sine/cosine of month, weekday and hour for datetime columns.")
+    target_encoding: Union[Literal["auto"], list[str]] = Field(
+        "auto", description="Categorical columns encoded by the smoothed target mean, out-of-fold on training rows. "
+                            "'auto': those with more levels than preprocess.max_categories.")
+    target_smoothing: float = Field(10.0, ge=0, description="Rows of prior weight in target encoding.")
+    lags: dict[str, list[int]] = Field(
+        default_factory=dict, description="Lag features for rows ordered in time, e.g. {sales: [1, 7]}; needs order_by.")
+    rolling: dict[str, list[int]] = Field(
+        default_factory=dict, description="Rolling means over the previous N rows, e.g. {sales: [7]}; needs order_by.")
+    order_by: Optional[str] = Field(None, description="Column that orders rows in time, for lags and rolling means.")

@@ -1,0 +1,191 @@
+"""The data path, top to bottom: load, schema, clean, split, audit; then (in the run directory) cleaning
+fitted on training rows, fit, evaluate, cross-validate, save, report.
+
+Each stage is one call that takes plain inputs and returns a small frozen result with the decisions it
+made; the journal records them. Nothing is written before every input check has passed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import trainwright.pipeline.fit as fit
+import trainwright.pipeline.outputs as outputs
+import trainwright.pipeline.stages as stages
+from trainwright.pipeline.journal import Journal, Reporter
+
+__all__ = ["Experiment"]
+
+
+class Experiment:
+    """Runs a validated ``Recipe`` and writes a run directory.
+
+    Args:
+        recipe: the validated recipe.
+        given: the recipe as the user gave it (saved as ``recipe.yaml``).
+        out: run directory; default ``runs/<time>-<data>``.
+        runs_dir: parent folder for new runs when ``out`` is not given.
+        reporter: progress receiver.
+        started: ``time.monotonic()`` at which the time budget started.
+        resume: ``out`` is an interrupted run to continue from its newest checkpoint.
+
+    Example:
+        >>> import tempfile
+        >>> from importlib import resources
+        >>> from trainwright.pipeline.recipe import Recipe
+        >>> data = str(resources.files("trainwright") / "datasets" / "penguins.csv")
+        >>> recipe = Recipe(data={"path": data}, target="species", evaluate={"report": False})
+        >>> model = Experiment(recipe, out=tempfile.mkdtemp() + "/run").run()
+        >>> model.info["model"], model.metrics["test"]["accuracy"] > 0.9
+        ('lightgbm', True)
+    """
+
+    def __init__(self, recipe, *, given: dict | None = None, out=None, runs_dir="runs",
+                 reporter: Reporter | None = None, started: float | None = None, resume: bool = False) -> None:
+        self.recipe = recipe
+        self.given = given if given is not None else recipe.model_dump(mode="json", exclude_defaults=True)
+        self.out = out
+        self.runs_dir = runs_dir
+        self.reporter = reporter or Reporter()
+        self.started = started if started is not None else time.monotonic()
+        self.resume = resume
+
+    @property
+    def deadline(self) -> float | None:
+        """``time.monotonic()`` value at which the time budget ends, or None without one."""
+        budget = self.recipe.train.time_budget
+        return None if budget is None else self.started + budget
+
+    def run(self):
+        """Run every stage; returns the finished run as a ``deploy.TrainedModel``.
+
+        Raises:
+            DataError, ConfigError: bad input, found before any run directory is written.
+        """
+        rec, journal = self.recipe, Journal(self.reporter, started=self.started)
+        with journal.stage("load"):
+            loaded = stages.load(rec.data)
+        with journal.stage("schema"):
+            framed = stages.frame_target(rec, loaded)
+            journal.decide(*framed.decisions)
+        with journal.stage("clean"):
+            cleaned = stages.clean(rec, framed, loaded.path)
+            journal.decide(*cleaned.decisions)
+        with journal.stage("split"):
+            split = stages.split(rec, cleaned, framed.task, loaded.path)
+            journal.decide(*split.decisions)
+        with journal.stage("audit"):
+            report = stages.audit(rec, framed, cleaned, split)
+            for f in report.findings if report is not None else ():
+                if f.severity in ("warning", "error"):
+                    journal.log(f"audit {f.severity}: {f.message}", "audit")
+        writer, scratch = self._open_run(loaded.path, framed.fingerprint)  # nothing is written before this line
+        journal.attach(writer)
+        try:
+            outputs.write_inputs(writer, given=self.given, fingerprint=framed.fingerprint,
+                                 row_ids=cleaned.frame.index.to_numpy(), splits=split.splits, report=report)
+            self._train(writer, journal, framed.task, cleaned, split, report)
+        except BaseException as exc:
+            journal.log(f"failed: {type(exc).__name__}: {exc}")
+            writer.failed(exc, time.monotonic() - self.started)
+            raise
+        return _finished(writer.path, scratch)
+
+    def _train(self, writer, journal: Journal, task: str, cleaned, split, report) -> None:
+        """The stages inside the run directory: everything fitted sees training rows only."""
+        from trainwright.deploy.predictor import Predictor
+
+        rec, frame, y = self.recipe, cleaned.frame, cleaned.y
+        with journal.stage("clean"):
+            refined = stages.clean_after_split(rec, cleaned, split.splits.train, report)
+            journal.decide(*refined.decisions)
+        positions = {"train": refined.train, "validation": split.splits.validation, "test": split.splits.test}
+        with journal.stage("train"):
+            selection = fit.select_model(rec, frame, y, task, refined.kinds, positions, deadline=self.deadline,
+                                         fit_options=fit.loop_options(writer.path, rec, self.resume), log=journal.fit_log)
+            journal.decide(*selection.decisions, *selection.member.decisions)
+            _log_balancing(journal, selection.member.balancing)
+        members = [selection.member]
+        if rec.preprocess.multiple_imputations > 1:
+            with journal.stage("impute"):
+                members += fit.imputation_members(rec, selection, frame, y, positions, deadline=self.deadline,
+                                                  log=journal.fit_log)
+        steps = {"category_maps": cleaned.log.category_maps, "lags": rec.features.lags,
+                 "rolling": rec.features.rolling, "order_by": rec.features.order_by}
+        with journal.stage("evaluate"):
+            predictor = Predictor([(m.preprocessor, m.learner) for m in members], task, steps)
+            evaluated = outputs.evaluate(rec, predictor, frame, y, positions)
+            journal.decide(*evaluated.decisions)
+            predictor.threshold = evaluated.threshold["threshold"] if evaluated.threshold else None
+        if rec.split.cv.method != "none":
+            with journal.stage("cross-validate"):
+                evaluated.metrics["cross_validation"] = fit.cross_validation(
+                    rec, selection, frame, y, split.splits, deadline=self.deadline, log=journal.fit_log)
+        with journal.stage("save"):
+            log = cleaned.log.merged(refined.log).merged(_capping_log(members[0].preprocessor, frame.iloc[refined.train]))
+            dropped = [*cleaned.dropped, *refined.dropped]
+            resolved = outputs.resolved_recipe(rec, task=task, selection=selection, split_method=split.method,
+                                               dropped=dropped, decisions=journal.decisions)
+            outputs.save(writer, recipe=rec, selection=selection, members=members, evaluated=evaluated,
+                         cleaning_log=log, decisions=journal.decisions, resolved=resolved)
+            writer.completed(**outputs.completed_info(
+                task=task, selection=selection, predictor=predictor, kinds=refined.kinds, positions=positions,
+                members=members, started=self.started, split_method=split.method, threshold=evaluated.threshold))
+        if rec.evaluate.report:
+            outputs.write_report(writer, journal, recipe=rec, predictor=predictor, evaluated=evaluated)
+
+    def _open_run(self, data_path: Path, fingerprint: dict):
+        """(the run's writer, whether it is a scratch folder): under torchrun only rank 0 writes the run; the
+        other ranks write to a folder that is dropped at the end."""
+        from trainwright.runs import RunWriter
+        from trainwright.training.distributed import rank
+
+        if rank() != 0:
+            import tempfile
+
+            return RunWriter.create(tempfile.mkdtemp(prefix="trainwright-rank-")), True
+        if self.resume:
+            return _reopen(Path(self.out), fingerprint), False
+        name = data_path.stem.replace(" ", "_")[:40] or "run"
+        info = {"data": str(data_path), "target": self.recipe.target}
+        return RunWriter.create(self.out, runs_dir=self.runs_dir, name=name, info=info), False
+
+
+def _reopen(run_dir: Path, fingerprint: dict):
+    from trainwright.errors import DataError
+    from trainwright.runs import Run, RunWriter, layout
+
+    run = Run(run_dir)
+    old = run.read_json(layout.FINGERPRINT, {})
+    if old and old.get("sha256") != fingerprint["sha256"]:
+        raise DataError(f"{fingerprint['file']} changed since run {run_dir} started (content hash differs); a resumed "
+                        "run must see the same data. Train a new run instead.", file=fingerprint["file"])
+    return RunWriter.reopen(run)
+
+
+def _finished(path: Path, scratch: bool):
+    from trainwright.deploy.model import TrainedModel
+
+    model = TrainedModel(path)
+    if scratch:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    return model
+
+
+def _log_balancing(journal: Journal, balancing) -> None:
+    if balancing is not None:
+        journal.log(f"balance {balancing.method}: class counts {balancing.before} -> {balancing.after}", "balance")
+
+
+def _capping_log(pre, train_rows):
+    """Cleaning log entries for values capped in the training rows (``clean.outliers: cap``)."""
+    from trainwright.data.clean import CleaningLog
+
+    log = CleaningLog()
+    for name, low, high, rows in pre.capped_rows(train_rows):
+        log.add("cap_outliers", name, f"{pre.clip[0]} x {pre.clip[1]:g}: capped to [{low:.4g}, {high:.4g}] "
+                "(bounds from training rows; applied at prediction too)", rows)
+    return log

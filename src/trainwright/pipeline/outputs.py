@@ -1,0 +1,173 @@
+"""The stages after fitting: evaluate (one look at the test rows), save (through the run's writer), report.
+
+Each part (train, validation, test) is predicted once; the threshold, the metrics and the report share
+those outputs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainwright.config.base import Decision
+from trainwright.evaluate.scoring import score_output
+from trainwright.runs import layout
+
+__all__ = ["PARTS", "Evaluated", "evaluate", "save", "write_inputs", "write_report", "resolved_recipe", "completed_info"]
+
+PARTS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """Each part's rows (after the predictor's frame steps), targets and outputs; the chosen threshold
+    (binary, ``evaluate.threshold``) and every part's metrics with it applied."""
+
+    rows: dict[str, Any]
+    targets: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    threshold: dict | None
+    metrics: dict[str, Any]
+    decisions: tuple[Decision, ...]
+
+
+def evaluate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.ndarray]) -> Evaluated:
+    """Predict each part once, choose the threshold on the validation rows, score every part."""
+    rows = {p: frame.iloc[positions[p]] for p in PARTS}
+    targets = {p: y[positions[p]] for p in PARTS}
+    outputs = {p: predictor.output(rows[p], prepared=True) for p in PARTS}
+    threshold, decisions = _choose_threshold(recipe.evaluate.threshold, outputs["validation"],
+                                             targets["validation"], predictor.classes)
+    t = threshold["threshold"] if threshold else None
+    metrics = {p: score_output(predictor.task, targets[p], outputs[p], predictor.classes, threshold=t) for p in PARTS}
+    return Evaluated(rows, targets, outputs, threshold, metrics, decisions)
+
+
+def _choose_threshold(cfg, proba, y, classes) -> tuple[dict | None, tuple[Decision, ...]]:
+    from trainwright.evaluate.metrics import choose_threshold
+    from trainwright.evaluate.scoring import encode_targets
+
+    if cfg.choose == "none":
+        return None, ()
+    chosen = choose_threshold(encode_targets("classification", y, classes), proba[:, 1], cfg.choose, cfg.target)
+    reason = (f"{cfg.choose} on the validation rows: precision {chosen['precision']:.3f}, recall "
+              f"{chosen['recall']:.3f}, F1 {chosen['f1']:.3f}" + ("" if chosen.get("reached", True) else f" ({chosen.get('note')})"))
+    return chosen, (Decision("evaluate.threshold", round(chosen["threshold"], 6), reason),)
+
+
+def save(writer, *, recipe, selection, members, evaluated: Evaluated, cleaning_log, decisions: list[Decision],
+         resolved: str) -> None:
+    """Write the model and every output file of the run (the report comes after)."""
+    from trainwright.runs import environment
+    from trainwright.training.callbacks import overfitting_point
+
+    pres = [m.preprocessor.to_dict() for m in members]
+    writer.write_json(layout.PREPROCESSOR, pres[0] if len(pres) == 1 else {"members": pres})
+    for i, member in enumerate(members):
+        member.learner.save(layout.member_dir(writer.path, i, len(members)))
+    writer.write_json(layout.METRICS, evaluated.metrics)
+    writer.write_json(layout.LEADERBOARD, {"metric": selection.metric, "candidates": selection.board})
+    learner = selection.member.learner
+    caps = learner.capabilities
+    writer.write_json(layout.HISTORY, {
+        "model": learner.name, "iteration": caps.iteration, "learning_curve": caps.learning_curve,
+        "best": getattr(learner, "best_iteration_", None), "stopped_by": learner.stopped_by_,
+        "overfitting_from": overfitting_point(learner.history_) if caps.learning_curve else None,
+        "entries": learner.history_})
+    writer.write_json(layout.CLEANING_LOG, cleaning_log.to_dict())
+    writer.write_text(layout.RESOLVED_RECIPE, resolved)
+    writer.write_json(layout.DECISIONS, [d.as_dict() for d in decisions])
+    writer.write_json(layout.ENVIRONMENT, environment(recipe.seed))
+
+
+def write_inputs(writer, *, given: dict, fingerprint: dict, row_ids: np.ndarray, splits, report) -> None:
+    """What the run starts from: the recipe as given, the data's fingerprint, the split (as file rows), the audit."""
+    import yaml
+
+    writer.write_text(layout.RECIPE, "# The recipe as given (file, command-line arguments and --set overrides).\n"
+                      + yaml.safe_dump(given, sort_keys=False, allow_unicode=True))
+    writer.write_json(layout.FINGERPRINT, fingerprint)
+    writer.write_json(layout.SPLITS, {p: row_ids[positions].tolist() for p, positions in splits.as_dict().items()})
+    if report is not None:
+        writer.write_json(layout.AUDIT_JSON, report.to_dict())
+        writer.write_text(layout.AUDIT_HTML, report.to_html(f"Data audit: {fingerprint['file']}"))
+
+
+def resolved_recipe(recipe, *, task: str, selection, split_method: str, dropped: list[str],
+                    decisions: list[Decision]) -> str:
+    """The recipe with every default and automatic decision written out (replayable from any folder)."""
+    from trainwright.config.io import dump_config, parse_config, with_values
+
+    member = selection.member
+    values: dict[str, Any] = {
+        "task": task, "model": selection.candidate.config.model_dump(mode="json"),
+        "data.path": str(Path(recipe.data.path).resolve()), "evaluate.metric": selection.metric,
+        "split.method": split_method, "preprocess.drop_columns": dropped,
+    }
+    if member.balancing is not None:
+        values["balance.method"] = member.balancing.method
+    values.update(member.learner.resolved())
+    resolved = parse_config(type(recipe), with_values(recipe.model_dump(mode="json"), values), what="resolved recipe")
+    header = "# Resolved recipe: every default and every automatic decision written out.\n"
+    header += "".join(f"# {d}\n" for d in decisions)
+    return dump_config(resolved, header)
+
+
+def completed_info(*, task: str, selection, predictor, kinds, positions, members, started: float,
+                   split_method: str, threshold) -> dict[str, Any]:
+    """What ``run.json`` says of a finished run."""
+    learner = selection.member.learner
+    return dict(
+        task=task, model=learner.name, metric=selection.metric, classes=predictor.classes, features=list(kinds),
+        n_features=len(selection.member.preprocessor.feature_names_), splits={p: len(positions[p]) for p in PARTS},
+        members=len(members), frame_steps=predictor.frame_steps, seconds=round(time.monotonic() - started, 3),
+        threshold=threshold, split_method=split_method, peak_rss_mb=_peak_rss_mb(), trainwright=_version(),
+    )
+
+
+def write_report(writer, journal, *, recipe, predictor, evaluated: Evaluated) -> None:
+    """evaluation.json and report.html. The model is saved and the run complete before this starts, so a
+    failure here is logged (with the way to retry) rather than losing the run."""
+    from trainwright.report.evaluation import build_evaluation
+    from trainwright.report.render import render_report
+
+    parts = {p: (evaluated.rows[p], evaluated.targets[p]) for p in PARTS}
+    try:
+        with journal.stage("report"):  # a failure leaves the stage without its check mark
+            evaluation = build_evaluation(writer.path, writer.info, predictor, parts, recipe.evaluate,
+                                          threshold=evaluated.threshold, seed=recipe.seed,
+                                          log=journal.log, outputs=evaluated.outputs)
+            page = render_report(evaluation)
+    except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
+        journal.log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "
+                    f"{writer.path} --recompute`", "report")
+        writer.write_info(report_error=f"{type(exc).__name__}: {exc}")
+        return
+    writer.write_json(layout.EVALUATION, evaluation)
+    writer.write_text(layout.REPORT, page)
+    journal.log(f"report written to {writer.path / layout.REPORT}")
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (MiB); None where the platform does not say."""
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    except (ImportError, OSError):
+        return None
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("trainwright")
+    except metadata.PackageNotFoundError:
+        return "unknown"

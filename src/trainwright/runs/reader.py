@@ -1,0 +1,117 @@
+"""Reading run directories: ``Run`` (one run's record), ``load`` and ``list_runs``.
+
+A ``Run`` reads what a run wrote: its status, metrics and files, checking the format version. Predicting
+with it is ``trainwright.deploy``'s job (``trainwright.load`` returns a model that can).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trainwright.errors import ArtifactError
+from trainwright.runs import layout, store
+
+__all__ = ["Run", "load", "list_runs"]
+
+
+class Run:
+    """The record of one run directory: ``run.json`` and the files beside it.
+
+    Args:
+        path: the run directory.
+
+    Raises:
+        ArtifactError: not a run directory, or written in an incompatible format.
+
+    Example:
+        >>> Run("no/such/run")
+        Traceback (most recent call last):
+        ...
+        trainwright.errors.ArtifactError: no/such/run is not a trainwright run directory (no run.json)
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        info_path = self.path / layout.RUN_JSON
+        if not info_path.is_file():
+            raise ArtifactError(f"{self.path} is not a trainwright run directory (no run.json)")
+        self.info: dict[str, Any] = store.read_json(info_path)
+        version = self.info.get("format_version")
+        if version != layout.RUN_FORMAT_VERSION:
+            raise ArtifactError(
+                f"{self.path} was written in run format {version}; this trainwright reads format "
+                f"{layout.RUN_FORMAT_VERSION}. Use the trainwright version that wrote it ({self.info.get('trainwright')})."
+            )
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}', status={self.status!r}, model={self.info.get('model')!r})"
+
+    @property
+    def status(self) -> str:
+        """``running``, ``completed`` or ``failed``."""
+        return self.info.get("status", "unknown")
+
+    @property
+    def task(self) -> str:
+        """``classification`` or ``regression``."""
+        return self.info["task"]
+
+    @property
+    def target(self) -> str:
+        """The column the run predicts."""
+        return self.info["target"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """``{"train": {...}, "validation": {...}, "test": {...}}``."""
+        return self.read_json(layout.METRICS)
+
+    def read_json(self, name: str, default: Any = ...) -> Any:
+        """A JSON file of the run; ``default`` when it is absent (without one, absence is an ``ArtifactError``)."""
+        return store.read_json(self.path / name, default)
+
+    def require_completed(self) -> None:
+        """Raise ``ArtifactError`` unless the run completed (a model is only trustworthy then)."""
+        if self.status != "completed":
+            raise ArtifactError(
+                f"run {self.path} has status '{self.status}': {self.info.get('error', 'it did not finish')}. "
+                "Train again to get a model."
+            )
+
+
+
+def load(path: str | Path) -> Run:
+    """Open a run directory written by ``train``; see ``trainwright.load`` for one that predicts.
+
+    Raises:
+        ArtifactError: the folder is not a run, or was written by an incompatible version.
+
+    Example:
+        >>> import json, tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "run.json").write_text(json.dumps({"format_version": 1, "status": "failed"}))
+        >>> load(folder).status
+        'failed'
+    """
+    return Run(path)
+
+
+def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
+    """One summary per run directory under ``runs_dir``, newest first.
+
+    Example:
+        >>> list_runs("no/such/folder")
+        []
+    """
+    base = Path(runs_dir)
+    rows = []
+    for info_path in sorted(base.glob(f"*/{layout.RUN_JSON}"), reverse=True):
+        try:
+            info = store.read_json(info_path)
+            test = store.read_json(info_path.parent / layout.METRICS, {}).get("test", {})
+        except (ArtifactError, OSError, AttributeError) as exc:  # a damaged run is listed, not fatal
+            info, test = {"status": f"unreadable ({type(exc).__name__})"}, {}
+        rows.append({"path": str(info_path.parent),
+                     **{k: info.get(k) for k in ("status", "task", "target", "model", "started")}, "test": test})
+    return rows
