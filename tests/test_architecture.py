@@ -220,6 +220,21 @@ def test_the_fit_sequence_exists_once(step):
 WRITERS = {"write_text", "write_bytes", "mkstemp", "save_file", "os.replace", "os.rename", "shutil.copy"}
 
 
+def _serialises_to_a_path(call: ast.Call) -> bool:
+    """``torch.save(obj, path)`` or ``frame.to_csv(path)``: serialising into a file rather than into a buffer
+    (a variable named ``buffer``), a returned string, or standard output."""
+    func = call.func
+    if func.attr == "save" and isinstance(func.value, ast.Name) and func.value.id == "torch":
+        target = call.args[1] if len(call.args) > 1 else None
+    elif func.attr in ("to_csv", "to_parquet", "to_json", "to_pickle"):
+        target = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg in ("path", "path_or_buf")), None)
+    else:
+        return False
+    if target is None:
+        return False
+    return ast.unparse(target) not in ("buffer", "sys.stdout")
+
+
 def _writes(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
@@ -235,7 +250,7 @@ def _writes(path: Path) -> list[str]:
             receiver = func.value.id if isinstance(func.value, ast.Name) else None
             if receiver in ("store", "writer"):
                 continue  # the store, or the run's writer (which writes through the store)
-            if func.attr in WRITERS or f"{receiver}.{func.attr}" in WRITERS:
+            if func.attr in WRITERS or f"{receiver}.{func.attr}" in WRITERS or _serialises_to_a_path(node):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(func)}(...)")
     return found
 
@@ -248,11 +263,11 @@ def test_one_module_writes_files():
 
 def test_the_writer_check_can_fail(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import os\nfrom pathlib import Path\nPath('x').write_text('y')\nos.replace('a', 'b')\n"
-                   "open('f', 'w')\n")
+    bad.write_text("import os, torch\nfrom pathlib import Path\nPath('x').write_text('y')\nos.replace('a', 'b')\n"
+                   "open('f', 'w')\ntorch.save({}, 'f.pt')\nframe.to_csv('out.csv')\nframe.to_csv(buffer)\n")
     original = SRC
     try:
         globals()["SRC"] = tmp_path
-        assert len(_writes(bad)) == 3
+        assert len(_writes(bad)) == 5
     finally:
         globals()["SRC"] = original

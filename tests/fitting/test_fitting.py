@@ -67,11 +67,16 @@ def test_model_selection_keeps_the_best_and_skips_after_the_budget(table):
     assert [row["status"] for row in late.board] == ["trained", "skipped"]
 
 
-def test_cross_validation_stops_at_the_deadline(table):
+def test_cross_validation_stops_at_the_deadline_and_never_scores_a_cut_fold(table):
     frame, y = table
     folds = [(np.setdiff1d(np.arange(400), np.arange(k, 400, 4)), np.arange(k, 400, 4)) for k in range(4)]
     full = cross_validate(spec(LinearLearner(alpha=1.0)), frame, y, folds, method="kfold", seed=0)
     assert full["completed"] == 4 and "stopped" not in full and 0 < full["accuracy"]["mean"] <= 1
     cut = cross_validate(spec(LinearLearner(alpha=1.0)), frame, y, folds, method="kfold", seed=0,
                          deadline=time.monotonic() - 1)
-    assert cut["completed"] == 1 and cut["stopped"] == "time budget used up after 1 of 4 folds"
+    assert cut["completed"] == 0 and cut["stopped"] == "time budget used up after 0 of 4 folds"
+    assert "accuracy" not in cut  # no fold, no estimate (never a number from a cut-short model)
+
+    cut_short = cross_validate(spec(LightGBMLearner(n_estimators=100_000)), frame, y, folds, method="kfold",
+                               seed=0, deadline=time.monotonic() + 0.5)
+    assert cut_short["completed"] < 4 and "during fold" in cut_short["stopped"]

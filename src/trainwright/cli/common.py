@@ -34,7 +34,10 @@ class RichReporter:
             yield
         self.console.print(f"[green]✓[/] {name:<9} {time.monotonic() - t0:6.2f}s")
 
-    def info(self, message: str, kind: str = "") -> None:
+    def info(self, message: str) -> None:
+        self.event(message, "")
+
+    def event(self, message: str, kind: str) -> None:
         if kind in self.SHOWN:
             self.console.print(f"  [dim]{message}[/]")
 

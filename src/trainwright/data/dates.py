@@ -1,8 +1,8 @@
 """Text to dates, one way everywhere: schema inference, cleaning, features, the audit and time splits.
 
 Every parse is in UTC (``utc=True``), so text with mixed offsets never fails; unparseable values become
-missing (NaT). The format pandas infers from the first value parses most rows at vectorised speed; only the
-rest go through the slower mixed-format parser.
+missing (NaT). Each value is read on its own (``format="mixed"``): a row's date never depends on which rows
+come with it, so training and prediction read it the same way.
 """
 
 from __future__ import annotations
@@ -26,11 +26,7 @@ def parse_dates(values: pd.Series) -> pd.Series:
         return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(values, errors="coerce", utc=True)
-        rest = parsed.isna() & values.notna()
-        if rest.any():
-            parsed[rest] = pd.to_datetime(values[rest], errors="coerce", format="mixed", utc=True)
-    return parsed
+        return pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
 
 
 def epoch_seconds(values: pd.Series) -> np.ndarray:

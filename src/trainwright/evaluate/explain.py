@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from trainwright.data.columns import require_columns
 from trainwright.errors import DataError
 from trainwright.evaluate.metrics import LOWER_IS_BETTER, score
 
@@ -75,10 +76,7 @@ def permutation_importance(predictor, frame, y, task: str, metric: str, *, repea
 
     pre, learner = predictor.members[0]
     columns = list(pre.required_columns if columns is None else columns)
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise DataError(f"permutation importance: column(s) {', '.join(map(str, absent))} are not in the data",
-                        column=absent[0])
+    require_columns(frame, columns, what="permutation importance column")
     classes = learner.classes_.tolist() if task == "classification" else None
     y = learner.encode_labels(y) if task == "classification" else np.asarray(y, dtype=np.float64)
     measure = _metric_function(task, y, classes, metric)

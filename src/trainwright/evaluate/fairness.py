@@ -97,22 +97,12 @@ def sensitive_groups(frame, columns) -> dict[str, Any]:
         >>> list(sensitive_groups(pd.DataFrame({"sex": ["f", "m"], "age": [30, 40]}), ["sex"]))
         ['sex']
     """
-    from trainwright.errors import DataError, did_you_mean
+    from trainwright.data.columns import require_columns
 
     if isinstance(columns, str):
         columns = [columns]
-    found = {}
-    for name in columns:
-        if name not in frame.columns:
-            names = [str(c) for c in frame.columns]
-            listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-            raise DataError(
-                f"{_SETTING} names the column '{name}', which is not in the data."
-                f"{did_you_mean(str(name), names)} The data's columns: {listed}",
-                column=str(name),
-            )
-        found[str(name)] = frame[name]
-    return found
+    require_columns(frame, columns, what=f"{_SETTING} column", fix=f"Fix {_SETTING}.")
+    return {str(name): frame[name] for name in columns}
 
 
 def fairness_audit(groups, y, pred, *, task: str, classes=None, proba=None, positive: int | None = None,

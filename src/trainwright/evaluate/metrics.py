@@ -35,7 +35,6 @@ __all__ = [
     "regression_metrics",
     "residual_stats",
     "score",
-    "score_learner",
 ]
 
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mse", "rmse", "mae", "mape"})
@@ -94,14 +93,6 @@ def score(task: str, y_true, output, classes=None, *, threshold: float | None = 
     if task == "classification":
         return classification_metrics(np.asarray(y_true), np.asarray(output), len(classes), threshold=threshold)
     return regression_metrics(np.asarray(y_true, dtype=np.float64), np.asarray(output, dtype=np.float64))
-
-
-def score_learner(task: str, learner, X, y, *, threshold: float | None = None) -> dict[str, float | None]:
-    """Score a fitted learner on features ``X`` and raw targets ``y`` (labels or values)."""
-    if task == "classification":
-        return score(task, learner.encode_labels(y), learner.predict_proba(X), learner.classes_.tolist(),
-                     threshold=threshold)
-    return score(task, y, learner.predict(X))
 
 
 def better(metric: str, a: float | None, b: float | None) -> bool:

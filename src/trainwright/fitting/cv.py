@@ -47,9 +47,13 @@ def cross_validate(spec: MemberSpec, frame, y: np.ndarray, folds: list[tuple[np.
                    log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Fit ``spec`` (its learner already refitting with fixed iterations) on each fold and score it.
 
+    A fold is scored only when it trains in full: none starts after the deadline, and one the deadline cut
+    short (its learner ``stopped_by_ == "time_budget"``) is left out of the estimate, since it is not the
+    model being estimated.
+
     Returns:
         ``{"method", "n_folds", "completed", "refit", "folds": [metrics per fold], <metric>: {"mean", "std"}}``;
-        ``stopped`` says why when the deadline left folds out.
+        ``stopped`` says why when the deadline left folds out (then with no fold, no metric is given).
 
     Example:
         >>> import pandas as pd
@@ -64,19 +68,23 @@ def cross_validate(spec: MemberSpec, frame, y: np.ndarray, folds: list[tuple[np.
     per_fold = []
     stopped = None
     for k, (train, valid) in enumerate(folds):
-        if deadline is not None and k > 0 and time.monotonic() >= deadline:
-            stopped = f"time budget used up after {k} of {len(folds)} folds"
-            log(f"cross-validation: {stopped}")
+        if deadline is not None and time.monotonic() >= deadline:
+            stopped = f"time budget used up after {len(per_fold)} of {len(folds)} folds"
             break
         member = fit_member(spec, frame, y, train, valid, seed=seed, deadline=deadline, early_stopping=False)
+        if member.learner.stopped_by_ == "time_budget":
+            stopped = f"time budget used up during fold {k + 1}; {len(per_fold)} of {len(folds)} folds completed"
+            break
         per_fold.append(score_output(spec.task, y[valid], member.valid_output, member.classes))
         log(f"fold {k + 1}/{len(folds)}: {per_fold[-1]}")
+    if stopped:
+        log(f"cross-validation: {stopped}")
     learner = spec.learner
     summary: dict[str, Any] = {"method": method, "n_folds": len(folds), "completed": len(per_fold),
                                "refit": {"type": learner.name, **_plain(learner.get_params())}, "folds": per_fold}
     if stopped:
         summary["stopped"] = stopped
-    for name in per_fold[0]:
+    for name in per_fold[0] if per_fold else ():
         values = [f[name] for f in per_fold if f[name] is not None]
         summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))} if values else None
     return summary

@@ -17,7 +17,8 @@ def fit_imputation_members(spec: MemberSpec, frame, y: np.ndarray, train: np.nda
                            log: Callable[[str], None] = lambda message: None) -> list[Member]:
     """Members 2..m of multiple imputation (member 1 is the one model selection fitted).
 
-    Member ``i`` uses seed ``seed + i`` for its imputation noise, resampling and learner.
+    Member ``i`` uses seed ``seed + i`` for its imputation noise, resampling and learner; the spec's
+    ``posterior`` makes every member (the first too) draw its imputations.
 
     Example:
         >>> import pandas as pd
@@ -26,12 +27,12 @@ def fit_imputation_members(spec: MemberSpec, frame, y: np.ndarray, train: np.nda
         >>> frame = pd.DataFrame({"x": [1.0, None, 3.0, 4.0, None, 6.0] * 5, "z": np.arange(30.0)})
         >>> spec = MemberSpec({"x": "numeric", "z": "numeric"}, "regression",
         ...                   PreprocessConfig(numeric_impute="iterative", multiple_imputations=3), FeaturesConfig(),
-        ...                   LinearLearner(task="regression"))
+        ...                   LinearLearner(task="regression"), posterior=True)
         >>> len(fit_imputation_members(spec, frame, np.arange(30.0), np.arange(20), np.arange(20, 30), m=3, seed=0))
         2
     """
     members = []
     for i in range(1, m):
-        members.append(fit_member(spec, frame, y, train, valid, seed=seed + i, deadline=deadline, posterior=True))
+        members.append(fit_member(spec, frame, y, train, valid, seed=seed + i, deadline=deadline))
         log(f"imputation {i + 1}/{m}: trained {spec.learner.name}")
     return members

@@ -19,7 +19,7 @@ import numpy as np
 from trainwright.config.base import Decision
 from trainwright.errors import ConfigError
 
-__all__ = ["MemberSpec", "Balancing", "Training", "Member", "prepare_training", "fit_member"]
+__all__ = ["MemberSpec", "Balancing", "Training", "Member", "prepare_training", "fit_member", "import_requirements"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class MemberSpec:
         clip: (rule, threshold) to cap numeric values at bounds learnt from the training rows, or None.
         balance: the balancing method ("none", "auto", "class_weight", "smote", ...).
         imbalance: (mild, strong) majority/minority ratios that ``balance: auto`` chooses by.
+        posterior: multiple imputation: every member draws its imputations with noise (its own seed).
 
     Example:
         >>> from trainwright.data.features import FeaturesConfig, PreprocessConfig
@@ -51,6 +52,7 @@ class MemberSpec:
     clip: tuple[str, float] | None = None
     balance: str = "none"
     imbalance: tuple[float, float] = (3.0, 10.0)
+    posterior: bool = False
 
     def with_learner(self, learner) -> "MemberSpec":
         """The same spec around another (unfitted) learner."""
@@ -119,15 +121,13 @@ class Member:
         return self.learner.classes_.tolist() if self.learner.task == "classification" else None
 
 
-def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *, seed: int,
-                     posterior: bool = False) -> Training:
+def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *, seed: int) -> Training:
     """Fit the preprocessor on ``rows`` of ``frame`` and balance them: the training rows a learner sees.
 
     Args:
         frame: the cleaned rows (raw columns); ``rows`` are positions into it.
         y: targets of every row of ``frame``.
         seed: seed of the preprocessor (target encoding folds, imputation noise) and of resampling.
-        posterior: draw the imputations with noise (one copy of multiple imputation).
 
     Example:
         >>> import pandas as pd
@@ -140,7 +140,7 @@ def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *
     from trainwright.data.features.preprocessor import Preprocessor
 
     pre = Preprocessor(spec.kinds, spec.preprocess, spec.features, task=spec.task, clip=spec.clip, seed=seed,
-                       sample_posterior=posterior)
+                       sample_posterior=spec.posterior)
     X = pre.fit_transform(frame.iloc[rows], y[rows])
     X, yb, weight, balancing = _balance(spec, X, y[rows], pre, seed)
     return Training(pre, X, yb, weight, balancing)
@@ -158,12 +158,24 @@ def _balance(spec: MemberSpec, X, y, pre, seed: int):
     if method == "auto":
         method, reason = choose_method(y, has_categorical=bool(pre.categorical_groups()),
                                        mild=spec.imbalance[0], strong=spec.imbalance[1])
+        if method == "class_weight" and not spec.learner.capabilities.sample_weight:
+            method, reason = "oversample", f"{reason}; {spec.learner.name} takes no sample weights, so rows are resampled"
+    elif method == "class_weight" and not spec.learner.capabilities.sample_weight:
+        raise ConfigError(f"balance.method=class_weight weights rows, and model.type={spec.learner.name} takes no "
+                          "sample weights; use balance.method=oversample (or auto)", path="balance.method")
     out = balance(X, y, method, seed=seed, categorical_groups=pre.categorical_groups())
     return out.X, out.y, out.sample_weight, Balancing(method, reason, out.counts_before, out.counts_after)
 
 
+def import_requirements(learner) -> None:
+    """Import what the learner needs to fit (torch costs about 1.5 s), so that cost is paid before a time
+    share is measured out to it."""
+    for module in learner.requires:
+        importlib.import_module(module)
+
+
 def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid: np.ndarray | None = None, *,
-               seed: int, deadline: float | None = None, early_stopping: bool = True, posterior: bool = False,
+               seed: int, deadline: float | None = None, early_stopping: bool = True,
                fit_options: Mapping[str, Any] | None = None) -> Member:
     """Preprocess and balance ``train`` rows, fit a clone of the spec's learner, predict the ``valid`` rows.
 
@@ -171,10 +183,9 @@ def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid:
         frame, y: the cleaned rows and every row's target; ``train`` and ``valid`` are positions into them.
         seed: seed of the preprocessor, the resampling and the learner.
         deadline: ``time.monotonic()`` value after which the learner stops early (after at least one
-            iteration). The learner's imports are paid before the clock matters to it.
+            iteration). A caller that measures out a share of time calls ``import_requirements`` first.
         early_stopping: the learner may watch the ``valid`` rows to stop and keep its best iteration
             (False for a refit whose iterations are fixed, e.g. a cross-validation fold).
-        posterior: multiple imputation: draw the imputations with noise.
         fit_options: learner-specific fit arguments (checkpoints, resume, loop callbacks).
 
     Returns:
@@ -192,10 +203,9 @@ def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid:
         >>> member.valid_output.shape, member.classes
         ((20, 2), ['high', 'low'])
     """
-    for module in spec.learner.requires:  # import cost (torch: ~1.5 s) is paid before fitting starts
-        importlib.import_module(module)
+    import_requirements(spec.learner)
     t0 = time.monotonic()
-    training = prepare_training(spec, frame, y, train, seed=seed, posterior=posterior)
+    training = prepare_training(spec, frame, y, train, seed=seed)
     learner = spec.learner.clone(seed=seed)
     X_valid = training.preprocessor.transform(frame.iloc[valid]) if valid is not None else None
     watch = {"X_valid": X_valid, "y_valid": y[valid]} if early_stopping and valid is not None else {}

@@ -13,7 +13,7 @@ import numpy as np
 from trainwright.config.base import Decision
 from trainwright.evaluate.metrics import better
 from trainwright.evaluate.scoring import score_output
-from trainwright.fitting.member import Member, MemberSpec, fit_member
+from trainwright.fitting.member import Member, MemberSpec, fit_member, import_requirements
 
 __all__ = ["Candidate", "Selection", "fit_candidates"]
 
@@ -93,6 +93,7 @@ def fit_candidates(candidates: list[Candidate], frame, y: np.ndarray, train: np.
             board.append({"model": candidate.name, "status": "skipped", "reason": "time budget used up"})
             log(f"candidate {candidate.name}: skipped, time budget used up")
             continue
+        import_requirements(candidate.spec.learner)  # its imports do not come out of its share
         share = None if deadline is None else time.monotonic() + max(deadline - time.monotonic(), 0.0) / (len(candidates) - i)
         member = fit_member(candidate.spec, frame, y, train, valid, seed=seed, deadline=share,
                             fit_options=fit_options(candidate.name))

@@ -25,7 +25,7 @@ from trainwright.errors import ArtifactError, DataError, NotFittedError
 
 __all__ = ["Learner", "Capabilities", "Attributions", "LEARNER_FORMAT_VERSION"]
 
-LEARNER_FORMAT_VERSION = 1
+LEARNER_FORMAT_VERSION = 2  # 2: the linear learner saves n_iter
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ class Capabilities:
         iteration: what one entry of ``history_`` is ("boosting round", "epoch", "regularisation strength"),
             None when the learner does not iterate.
         learning_curve: ``history_`` is a training curve over iterations (not a list of candidates tried).
-        stops_early: training can stop after any iteration (a deadline, early stopping, pruning).
-        sample_weight: ``fit`` honours per-row weights.
-        probabilities: ``predict_proba`` gives class probabilities.
+        sample_weight: ``fit`` honours per-row weights (without them, balancing resamples rows instead of
+            weighting them).
+        probabilities: ``predict_proba`` gives class probabilities (every classifier trainwright trains must).
         randomized: another seed gives another model (False: the fit is deterministic whatever the seed).
         uses_loop: trains with trainwright's neural loop and takes the recipe's ``train`` section.
         parameters: what ``n_parameters`` counts, in words.
@@ -53,7 +53,6 @@ class Capabilities:
     explanation: Literal["tree_shap", "integrated_gradients", "coefficients", "none"] = "none"
     iteration: str | None = None
     learning_curve: bool = False
-    stops_early: bool = False
     sample_weight: bool = True
     probabilities: bool = True
     randomized: bool = True

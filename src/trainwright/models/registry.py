@@ -58,6 +58,11 @@ def build_learner(config, *, task: str, seed: int, train=None):
         7
     """
     cls = learners().get(config.type)
+    if task == "classification" and not cls.capabilities.probabilities:
+        from trainwright.errors import ConfigError
+
+        raise ConfigError(f"model.type={config.type} gives no class probabilities, which every classifier needs "
+                          "here (model selection, metrics, thresholds); choose another model.type", path="model.type")
     params = {name: getattr(config, name) for name in type(config).model_fields if name != "type"}
     if cls.capabilities.uses_loop:
         params["train"] = train

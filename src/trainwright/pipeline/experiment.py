@@ -82,6 +82,8 @@ class Experiment:
                     journal.log(f"audit {f.severity}: {f.message}", "audit")
         writer, scratch = self._open_run(loaded.path, framed.fingerprint)  # nothing is written before this line
         journal.attach(writer)
+        if self.resume:
+            journal.log(f"resumed (attempt {writer.info['resumed'] + 1}); times count from this command's start")
         try:
             outputs.write_inputs(writer, given=self.given, fingerprint=framed.fingerprint,
                                  row_ids=cleaned.frame.index.to_numpy(), splits=split.splits, report=report)

@@ -23,7 +23,8 @@ def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec
     return MemberSpec(kinds=kinds, task=task, preprocess=recipe.preprocess, features=recipe.features,
                       learner=learner, clip=(c.outlier_rule, c.outlier_threshold) if c.outliers == "cap" else None,
                       balance=recipe.balance.method,
-                      imbalance=(recipe.audit.imbalance_ratio, recipe.audit.strong_imbalance_ratio))
+                      imbalance=(recipe.audit.imbalance_ratio, recipe.audit.strong_imbalance_ratio),
+                      posterior=recipe.preprocess.multiple_imputations > 1)
 
 
 def candidates(recipe, kinds: dict[str, str], task: str) -> list[Candidate]:

@@ -19,13 +19,13 @@ __all__ = ["Reporter", "Journal"]
 class Reporter:
     """Receives progress from a run. The default one is silent; the CLI shows rich output.
 
-    ``info`` gets every log line; ``kind`` says what it is ("decision", "audit", "balance", "fit" for a
-    candidate, fold or imputation member, "report" for a failed report, or "" for the rest), so a console
-    can choose what to show.
+    ``event`` gets every log line with its kind ("decision", "audit", "balance", "fit" for a candidate,
+    fold or imputation member, "report" for a failed report, or "" for the rest), so a console can choose
+    what to show; by default it passes the line to ``info``.
 
     Example:
         >>> class Printer(Reporter):
-        ...     def info(self, message, kind=""):
+        ...     def event(self, message, kind):
         ...         if kind == "decision":
         ...             print(message)
         >>> Journal(Printer(), started=0.0).decide(Decision("task", "regression", "numeric target"))
@@ -37,8 +37,12 @@ class Reporter:
         """Wrap one stage (a spinner, a check mark with its time)."""
         yield
 
-    def info(self, message: str, kind: str = "") -> None:
+    def info(self, message: str) -> None:
         """One line of progress."""
+
+    def event(self, message: str, kind: str) -> None:
+        """One line of progress and what kind of line it is; passes it to ``info`` unless overridden."""
+        self.info(message)
 
 
 class Journal:
@@ -68,7 +72,7 @@ class Journal:
         self.lines.append(line)
         if self._writer is not None:
             self._writer.log(line)
-        self.reporter.info(message, kind)
+        self.reporter.event(message, kind)
 
     def decide(self, *decisions: Decision) -> None:
         """Record automatic decisions; each goes into decisions.json and the log."""

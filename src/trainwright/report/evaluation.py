@@ -20,7 +20,7 @@ from trainwright.runs import store
 
 __all__ = ["build_evaluation", "EVALUATION_FORMAT_VERSION", "HEADLINE", "cost", "read_evaluation"]
 
-EVALUATION_FORMAT_VERSION = 1
+EVALUATION_FORMAT_VERSION = 2  # 2: history carries the learner's iteration unit and learning_curve
 HEADLINE = {
     "classification": ("accuracy", "balanced_accuracy", "f1", "roc_auc", "log_loss"),
     "regression": ("rmse", "mae", "r2", "mape"),

@@ -35,7 +35,7 @@ __all__ = ["RUN_FORMAT_VERSION", "RUN_JSON", "RECIPE", "RESOLVED_RECIPE", "DECIS
            "AUDIT_JSON", "AUDIT_HTML", "CLEANING_LOG", "PREPROCESSOR", "MODEL_DIR", "CHECKPOINTS", "METRICS",
            "EVALUATION", "REPORT", "HISTORY", "LEADERBOARD", "ENVIRONMENT", "LOG", "member_dir", "new_run_dir"]
 
-RUN_FORMAT_VERSION = 1
+RUN_FORMAT_VERSION = 2  # 2: learner capabilities in history.json, tagged optimizer/schedule settings
 
 RUN_JSON = "run.json"
 RECIPE = "recipe.yaml"

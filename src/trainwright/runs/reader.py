@@ -90,7 +90,7 @@ def load(path: str | Path) -> Run:
     Example:
         >>> import json, tempfile, pathlib
         >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (folder / "run.json").write_text(json.dumps({"format_version": 1, "status": "failed"}))
+        >>> _ = (folder / "run.json").write_text(json.dumps({"format_version": 2, "status": "failed"}))
         >>> load(folder).status
         'failed'
     """

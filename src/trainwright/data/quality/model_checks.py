@@ -11,7 +11,6 @@ counting checks live in ``audit_checks.py``, which imports this module.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np

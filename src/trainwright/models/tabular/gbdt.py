@@ -50,7 +50,7 @@ class LightGBMLearner(Learner):
     """
 
     capabilities = Capabilities(explanation="tree_shap", iteration="boosting round", learning_curve=True,
-                                stops_early=True, parameters="split thresholds and leaf values over all trees")
+                                parameters="split thresholds and leaf values over all trees")
     requires = ("lightgbm",)
 
     def __init__(

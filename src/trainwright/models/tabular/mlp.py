@@ -50,7 +50,7 @@ class MLPLearner(Learner):
     """
 
     capabilities = Capabilities(explanation="integrated_gradients", iteration="epoch", learning_curve=True,
-                                stops_early=True, uses_loop=True, parameters="weights and biases")
+                                uses_loop=True, parameters="weights and biases")
     requires = ("torch", "safetensors.torch")
 
     def __init__(
@@ -103,6 +103,7 @@ class MLPLearner(Learner):
         from trainwright.runtime import resolve_device
 
         cfg, device = self.loop_config(), resolve_device(self.device)
+        self.lr_found_ = None  # the LR finder's choice, when lr is 'auto' (set by _find_lr)
         if self.task == "regression":
             # Standardise the target so one learning rate suits every scale.
             self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
@@ -198,13 +199,13 @@ class MLPLearner(Learner):
     def resolved(self) -> dict:
         """The batch size used, and the learning rate the LR finder chose for ``lr: auto``."""
         out: dict[str, Any] = {"train.batch_size": self.batch_size_}
-        if getattr(self, "lr_found_", None):
+        if self.lr_found_ is not None:
             out["train.optimizer.lr"] = self.lr_found_["lr"]
         return out
 
     def decisions(self) -> list[Decision]:
         """The LR finder's choice, when ``lr: auto`` asked for one."""
-        found = getattr(self, "lr_found_", None)
+        found = self.lr_found_
         return [Decision("train.optimizer.lr", found["lr"], f"LR finder: {found['reason']}")] if found else []
 
     def n_parameters(self) -> int:
