@@ -215,8 +215,7 @@ def test_the_fit_sequence_exists_once(step):
     assert callers == ["fitting/member.py"], callers
 
 
-# Writing a file: only runs/store.py does it. (training/distributed.py passes a rank's result and errors to
-# the parent through a private temporary folder, never a run directory.)
+# Writing a file: only runs/store.py does it.
 WRITERS = {"write_text", "write_bytes", "mkstemp", "save_file", "os.replace", "os.rename", "shutil.copy"}
 
 
@@ -256,8 +255,7 @@ def _writes(path: Path) -> list[str]:
 
 
 def test_one_module_writes_files():
-    found = [w for m, p in MODULES.items() if m not in ("trainwright.runs.store", "trainwright.training.distributed")
-             for w in _writes(p)]
+    found = [w for m, p in MODULES.items() if m != "trainwright.runs.store" for w in _writes(p)]
     assert not found, "files written outside runs/store.py:\n" + "\n".join(found)
 
 

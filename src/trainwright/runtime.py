@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["cpu_threads", "resolve_device", "quiet_openmp"]
+__all__ = ["cpu_threads", "resolve_device", "quiet_openmp", "process_started"]
 
 
 def quiet_openmp() -> None:
@@ -46,3 +46,25 @@ def resolve_device(device: str = "auto") -> str:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def process_started() -> float:
+    """The ``time.monotonic()`` value at which this process started (so a budget counts interpreter start-up
+    and imports too). Read from ``/proc`` on Linux; elsewhere the moment of the first call.
+
+    Example:
+        >>> import time
+        >>> 0 <= time.monotonic() - process_started() < 3600
+        True
+    """
+    import time
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()  # after the command name, field 3 (state) comes first
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        elapsed = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time in clock ticks
+    except (OSError, ValueError, IndexError):
+        elapsed = 0.0
+    return time.monotonic() - min(max(elapsed, 0.0), 3600.0)

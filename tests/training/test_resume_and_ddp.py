@@ -40,7 +40,7 @@ def test_kill_and_resume_is_bit_exact(tmp_path, digits_csv):
                              "--out", "broken"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = tmp_path / "broken" / "checkpoints" / "mlp"
     deadline = time.monotonic() + 120
-    while not (checkpoints.is_dir() and any(p.suffix == ".pt" for p in checkpoints.iterdir())):
+    while not (checkpoints.is_dir() and any(p.suffix == ".safetensors" and p.name.startswith("step-") for p in checkpoints.iterdir())):
         assert proc.poll() is None, "training ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -111,4 +111,4 @@ def test_batches_and_checkpoint_names(tmp_path):
     assert sizes == [16, 17]
     for step in (999, 1000, 12345678901):
         save_checkpoint(tmp_path, {"x": step}, step=step, keep_last=2)
-    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-000001000.pt", "step-12345678901.pt"]
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-000001000.safetensors", "step-12345678901.safetensors"]

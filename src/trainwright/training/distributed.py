@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainwright.runs import store
+
 if TYPE_CHECKING:
     import torch
 
@@ -83,14 +85,16 @@ def spawn_fit(nproc: int, build: tuple[str, dict[str, Any]], tensors: dict[str, 
 
         raise ConfigError(f"train.nproc={nproc} needs {nproc} GPUs, {torch.cuda.device_count()} visible", path="train.nproc")
     with tempfile.TemporaryDirectory(prefix="trainwright-ddp-") as tmp:
-        out = Path(tmp) / "rank0.pt"
+        out = Path(tmp) / "rank0.safetensors"
         try:
             mp.spawn(_worker, args=(nproc, _free_port(), build, tensors, fit_kwargs, device, str(out)), nprocs=nproc,
                      join=True)
         except mp.ProcessRaisedException:
             _raise_worker_error(Path(tmp))
             raise
-        saved = torch.load(out, weights_only=True)
+        from trainwright.training.checkpoint import unpack
+
+        saved = unpack(out.read_bytes(), source="the data-parallel result")
     from trainwright.training.loop import FitResult
 
     return saved["state"], FitResult(**saved["result"])
@@ -132,8 +136,10 @@ def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, devic
         if rank_ == 0:
             import dataclasses
 
-            torch.save({"state": {k: v.cpu() for k, v in model.state_dict().items()},
-                        "result": dataclasses.asdict(result)}, out)
+            from trainwright.training.checkpoint import pack
+
+            store.write_bytes(out, pack({"state": {k: v.cpu() for k, v in model.state_dict().items()},
+                                         "result": dataclasses.asdict(result)}))
         # Every rank waits here until all are done, so none tears its connections down while another
         # still uses them (seen: a rank aborting with "terminate called without an active exception").
         dist.barrier()
@@ -141,10 +147,8 @@ def _worker(rank_: int, nproc: int, port: int, build, tensors, fit_kwargs, devic
         from trainwright.errors import TrainwrightError
 
         if isinstance(exc, TrainwrightError):
-            import json
-
-            Path(out).with_name(f"error-rank{rank_}.json").write_text(
-                json.dumps({"type": type(exc).__name__, "message": str(exc), "rank": rank_}))
+            store.write_json(Path(out).with_name(f"error-rank{rank_}.json"),
+                             {"type": type(exc).__name__, "message": str(exc), "rank": rank_})
         raise
     finally:
         dist.destroy_process_group()
