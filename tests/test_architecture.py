@@ -5,7 +5,6 @@ run files. Each rule reads the source with ``ast``; see DESIGN.md sections 1-2."
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import pytest

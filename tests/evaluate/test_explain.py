@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import PENGUINS
 from trainwright.data.features import FeaturesConfig, Preprocessor
 from trainwright.deploy.predictor import Predictor
+from trainwright.evaluate import attributions as at
 from trainwright.evaluate import explain as ex
 from trainwright.models.tabular.gbdt import LightGBMLearner
 from trainwright.models.tabular.linear import LinearLearner
@@ -171,7 +172,7 @@ def test_tree_shap_equals_shap_package_summed_by_source(task):
         predictor = _fit(frame, y, t, _gbdt(t), kinds, features)
     pre, learner = predictor.members[0]
     X = pre.transform(frame)
-    result = ex.tree_shap(learner, pre, X, frame, max_rows=120)
+    result = at.tree_shap(learner, pre, X, frame, max_rows=120)
     _assert_plain(result)
 
     explainer = shap.TreeExplainer(learner.booster_)
@@ -204,7 +205,7 @@ def test_tree_shap_equals_shap_package_summed_by_source(task):
         for k, row in enumerate(result["mean_abs_by_class"]):  # over the rows predicted as class k
             np.testing.assert_allclose(row, np.abs(per_col[pick == k, :, k]).mean(0), atol=1e-6)
         adelie = np.flatnonzero(pick == 0)[:5]
-        sub = ex.tree_shap(learner, pre, X[adelie], frame.iloc[adelie])
+        sub = at.tree_shap(learner, pre, X[adelie], frame.iloc[adelie])
         assert sub["explained"] == ["Adelie"] * 5 and sub["mean_abs_by_class"][1:] == [None, None]
         assert example["probability"] == pytest.approx(predictor.output(frame.iloc[:1], prepared=True).max())
         island = result["columns"].index("island")
@@ -240,7 +241,7 @@ def test_integrated_gradients_completeness_and_riemann(task):
     predictor = _fit(frame, y, t, learner, kinds)
     pre = predictor.members[0][0]
     X = pre.transform(frame)
-    result = ex.integrated_gradients(learner, pre, X, frame, steps=64, max_rows=60)
+    result = at.integrated_gradients(learner, pre, X, frame, steps=64, max_rows=60)
     _assert_plain(result)
     values = np.asarray(result["values"])
     assert values.shape == (60, len(result["columns"]))
@@ -276,7 +277,7 @@ def test_integrated_gradients_binary_explains_log_odds_with_given_baseline():
     predictor = _fit(frame, labels, "classification", learner)
     pre = predictor.members[0][0]
     X = pre.transform(frame)
-    result = ex.integrated_gradients(learner, pre, X, frame, max_rows=20, baseline=X.mean(0))
+    result = at.integrated_gradients(learner, pre, X, frame, max_rows=20, baseline=X.mean(0))
     proba = learner.predict_proba(X[:20])
     values = np.asarray(result["values"])
     assert result["space"] == "log-odds" and result["baseline"] == "given"

@@ -48,6 +48,7 @@ def add_parsers(sub) -> None:
 def _train(args) -> int:
     import trainwright
     from trainwright.errors import ConfigError
+    from trainwright.runtime import process_started
     from trainwright.training.distributed import init_from_env, rank
 
     if args.resume and any([args.data, args.target, args.recipe, args.overrides, args.task, args.out, args.seed,
@@ -58,7 +59,7 @@ def _train(args) -> int:
     reporter = RichReporter() if rank() == 0 else None
     run = trainwright.train(args.data, target=args.target, recipe=args.recipe, overrides=args.overrides,
                             task=args.task, out=args.out, seed=args.seed, time_budget=args.time_budget,
-                            reporter=reporter, resume=args.resume, nproc=args.nproc)
+                            reporter=reporter, resume=args.resume, nproc=args.nproc, started=process_started())
     if rank() == 0:
         summary(run)
     if distributed:

@@ -20,29 +20,29 @@ Every result holds only lists, dicts, strings, floats, ints and None.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from trainwright.data.columns import require_columns
+from trainwright.evaluate.attributions import SUMMARY_ROWS, _native, attribution_views
 from trainwright.errors import DataError
 from trainwright.evaluate.metrics import LOWER_IS_BETTER, score
 
-__all__ = ["explain", "integrated_gradients", "partial_dependence", "permutation_importance", "tree_shap"]
+__all__ = ["explain", "partial_dependence", "permutation_importance"]
 
-# Rows kept in a SHAP / IG summary; the report embeds them.
-SUMMARY_ROWS = 500
 MIN_ROWS = 100  # explanations never use fewer sampled rows than this (unless the test set is smaller)
 # Individual conditional expectation curves kept per partial dependence.
 ICE_CURVES = 20
+PD_GRID = 20  # grid points of a partial dependence: about as many predictions of the sample
 
 
 # --- permutation importance -----------------------------------------------------------
 def permutation_importance(predictor, frame, y, task: str, metric: str, *, repeats: int = 5, seed: int = 0,
-                           columns: Sequence[str] | None = None) -> dict[str, Any]:
+                           columns: Sequence[str] | None = None, deadline: float | None = None) -> dict[str, Any]:
     """Drop in a metric when each raw column is shuffled (Breiman; any model).
 
     Each column is shuffled ``repeats`` times (one seeded generator, columns in order) and
@@ -88,6 +88,8 @@ def permutation_importance(predictor, frame, y, task: str, metric: str, *, repea
     stacked = pd.concat([frame] * repeats, ignore_index=True)
     out = []
     for column in columns:
+        if deadline is not None and out and time.monotonic() > deadline:
+            break  # the columns come in order of interest: the rest are left out
         values = frame[column].reset_index(drop=True)
         shuffled = stacked.copy(deep=False)
         shuffled[column] = pd.concat([values.iloc[rng.permutation(n)] for _ in range(repeats)], ignore_index=True)
@@ -95,7 +97,8 @@ def permutation_importance(predictor, frame, y, task: str, metric: str, *, repea
         drops = np.array([sign * (baseline - measure(output[r * n:(r + 1) * n])) for r in range(repeats)])
         out.append({"column": _native(column), "mean": float(drops.mean()), "std": float(drops.std())})
     out.sort(key=lambda c: -c["mean"])
-    return {"metric": metric, "baseline": baseline, "repeats": int(repeats), "columns": out}
+    return {"metric": metric, "baseline": baseline, "repeats": int(repeats), "columns": out,
+            "left_out": len(columns) - len(out)}
 
 
 def _metric_function(task: str, y, classes, metric: str) -> Callable[[np.ndarray], float]:
@@ -109,154 +112,6 @@ def _metric_function(task: str, y, classes, metric: str) -> Callable[[np.ndarray
         return float(scores[metric])
 
     return measure
-
-
-# --- additive attributions (TreeSHAP, integrated gradients) --------------------------------
-def tree_shap(learner, pre, X, frame_values, *, max_rows: int = SUMMARY_ROWS) -> dict[str, Any]:
-    """Exact TreeSHAP contributions of a tree learner (``capabilities.explanation == "tree_shap"``), summed
-    per raw column.
-
-    The learner computes them (``Learner.attributions``; LightGBM's own implementation of Lundberg et al.'s
-    algorithm, no ``shap`` package), in the trees' margin space: the log-odds of ``classes[1]`` for binary
-    classification, the raw score (softmax input) of each row's predicted class for multiclass, the
-    predicted value for regression.
-
-    Args:
-        learner: a fitted learner that computes tree SHAP values.
-        pre: its fitted ``Preprocessor``.
-        X: features, ``pre.transform(frame_values)``; only the first ``max_rows`` rows are explained.
-        frame_values: the raw rows behind ``X`` (a DataFrame), for feature values and row ids.
-        max_rows: most rows explained.
-
-    Returns:
-        See ``_attribution_result``; ``space`` is "log-odds", "raw score" or "value" and ``base``
-        the trees' expected value per output.
-    """
-    return _attributions(learner, pre, X[:max_rows], frame_values)
-
-
-def integrated_gradients(learner, pre, X, frame_values, *, steps: int = 50, baseline=None,
-                         max_rows: int = SUMMARY_ROWS) -> dict[str, Any]:
-    """Integrated gradients (Sundararajan et al. 2017) of a neural learner
-    (``capabilities.explanation == "integrated_gradients"``), summed per raw column.
-
-    The learner computes them (``Learner.attributions``, with captum) from ``baseline``, by default the zero
-    vector of the standardised feature space: every numeric feature at its training mean, every
-    missing-value indicator off and no level of a one-hot column set. The output explained: the log-odds of
-    ``classes[1]`` for binary classification, the logit of each row's predicted class for multiclass, the
-    predicted value for regression.
-
-    Args:
-        learner: a fitted learner that computes integrated gradients.
-        pre: its fitted ``Preprocessor``.
-        X: features, ``pre.transform(frame_values)``; only the first ``max_rows`` rows are explained.
-        frame_values: the raw rows behind ``X`` (a DataFrame), for feature values and row ids.
-        steps: integration points along the straight path from the baseline.
-        baseline: one feature vector, shape (features,), to integrate from; default zeros.
-        max_rows: most rows explained.
-
-    Returns:
-        See ``_attribution_result``, plus ``delta``: the largest completeness error
-        ``|sum(attributions) - (f(x) - f(baseline))|`` over rows, and ``baseline``: "zeros
-        (training means)" or "given"; ``space`` is "log-odds", "logit" or "value" and ``base``
-        is f(baseline) per output.
-    """
-    return _attributions(learner, pre, X[:max_rows], frame_values, steps=steps, baseline=baseline)
-
-
-def _attributions(learner, pre, X, frame_values, **options) -> dict[str, Any]:
-    att = learner.attributions(np.asarray(X), **options)
-    classes = learner.classes_.tolist() if learner.task == "classification" else None
-    result = _attribution_result(att.space, classes, pre, att.values, att.pick, att.base, att.margin, frame_values)
-    result.update(att.extra)
-    return result
-
-
-def _attribution_result(space: str, classes, pre, phi: np.ndarray, pick: np.ndarray, base: np.ndarray,
-                        margin: np.ndarray, frame_values) -> dict[str, Any]:
-    """Sum feature attributions into raw columns and package them for the report.
-
-    Args:
-        phi: attributions of each row's explained output, shape (rows, features).
-        pick: the output each row explains, shape (rows,).
-        base: expected value / f(baseline) per output, shape (outputs,); outputs: 1, or one per class.
-        margin: model output per row and output, shape (rows, outputs).
-
-    Returns:
-        ``{"space": str, "classes": list | None, "columns": [str, ...],
-        "kinds": [kind per column ("interaction" for a polynomial term)],
-        "base": [float per output],
-        "values": rows x columns, each row's contributions to its explained output,
-        "explained": per row the class explained (binary: classes[1]; multiclass: the predicted
-        class, whose base is base[classes.index(explained)]), None for regression,
-        "mean_abs": per column, mean |contribution| over rows,
-        "mean_abs_by_class": multiclass: classes x columns, mean |contribution| over the rows
-        predicted as that class (None for a class never predicted); otherwise None,
-        "feature_values": rows x columns, raw values (float, str, or None when missing or not a raw column),
-        "example": {"row": index label of the first row, "explained", "prediction" (margin),
-        "probability" of the explained class (classification) or None, "base",
-        "contributions": [{"column", "value", "contribution"}, ...] by |contribution|, largest first}}``.
-    """
-    sources = pre.feature_sources()
-    columns = list(dict.fromkeys(sources))
-    onehot = np.zeros((len(sources), len(columns)))  # (features, columns)
-    onehot[np.arange(len(sources)), [columns.index(s) for s in sources]] = 1.0
-    values = phi @ onehot  # (rows, columns)
-    n, outputs = len(values), margin.shape[1]
-    if classes is None:
-        explained = [None] * n
-    else:
-        explained = [classes[k] for k in pick] if outputs > 1 else [classes[1]] * n
-    by_class = None
-    if outputs > 1:
-        by_class = [np.abs(values[pick == k]).mean(axis=0).tolist() if (pick == k).any() else None
-                    for k in range(outputs)]
-    feature_values = _feature_values(frame_values.iloc[:n], columns)
-    result = {
-        "space": space, "classes": classes, "columns": [_native(c) for c in columns],
-        "kinds": [pre.kinds.get(c, "interaction") for c in columns],
-        "base": [float(b) for b in base], "values": values.tolist(), "explained": explained,
-        "mean_abs": (np.abs(values).mean(axis=0) if n else np.zeros(len(columns))).tolist(),
-        "mean_abs_by_class": by_class, "feature_values": feature_values, "example": None,
-    }
-    if n:
-        k = int(pick[0])
-        contributions = [{"column": c, "value": v, "contribution": float(s)}
-                         for c, v, s in zip(result["columns"], feature_values[0], values[0])]
-        contributions.sort(key=lambda item: -abs(item["contribution"]))
-        result["example"] = {"row": _native(frame_values.index[0]), "explained": explained[0],
-                             "prediction": float(margin[0, k]), "probability": _probability(space, margin[0], k),
-                             "base": float(base[k]), "contributions": contributions}
-    return result
-
-
-def _probability(space: str, margin: np.ndarray, k: int) -> float | None:
-    if space == "value":
-        return None
-    if margin.shape[0] == 1:  # binary log-odds of classes[1]
-        return float(1.0 / (1.0 + math.exp(-margin[0])))
-    e = np.exp(margin - margin.max())
-    return float(e[k] / e.sum())
-
-
-def _feature_values(frame, columns: list) -> list[list]:
-    """Raw values, rows x columns: numbers as float, anything else as str, missing as None."""
-    import pandas as pd
-
-    per_column = []
-    for column in columns:
-        if column not in frame.columns:  # a polynomial term of several columns
-            per_column.append([None] * len(frame))
-            continue
-        series = frame[column]
-        missing = series.isna().to_numpy()
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            raw = series.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
-        else:
-            raw = series.astype(str).tolist()
-        per_column.append([None if m or (isinstance(v, float) and not math.isfinite(v)) else v
-                           for v, m in zip(raw, missing)])
-    return [list(row) for row in zip(*per_column)] if per_column else [[] for _ in range(len(frame))]
 
 
 # --- partial dependence ---------------------------------------------------------------------
@@ -386,56 +241,82 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
     chosen = _positions(len(frame), rows, seed)
     sample, y = frame.iloc[chosen], np.asarray(y)[chosen]
     pre, learner = predictor.members[0]
-    asked = (len(sample), repeats, top)
-    keep, repeats, top = _within_time(predictor, sample, repeats, top, seconds)
-    limited = (len(sample), keep, repeats, top) if (keep, repeats, top) != asked else None
-    sample, y = sample.iloc[:keep], y[:keep]
-    permutation = permutation_importance(predictor, sample, y, task, metric, repeats=repeats, seed=seed)
     head = sample.iloc[:SUMMARY_ROWS]
-    result: dict[str, Any] = {"rows": len(sample), "permutation": permutation, "shap": None,
-                              "integrated_gradients": None, "coefficients": None}
-    result.update(_attribution_views(learner, pre, head))
-    columns = [c["column"] for c in permutation["columns"][:top]]
-    result["partial_dependence"] = [partial_dependence(predictor, sample, c, seed=seed) for c in columns]
+    result: dict[str, Any] = {"shap": None, "integrated_gradients": None, "coefficients": None}
+    result.update(attribution_views(learner, pre, head))
+    deadline = None if seconds is None else time.monotonic() + seconds
+    plan = _within_time(predictor, sample, repeats, top, seconds)
+    sample, y = sample.iloc[:plan.rows], y[:plan.rows]
+    columns = _ranked_columns(result, pre.required_columns, seed)[:plan.columns]
+    permutation = permutation_importance(predictor, sample, y, task, metric, repeats=plan.repeats, seed=seed,
+                                         columns=columns, deadline=deadline)
+    result.update(rows=len(sample), permutation=permutation)
+    result["partial_dependence"] = []
+    for c in [c["column"] for c in permutation["columns"][:plan.top]]:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        result["partial_dependence"].append(partial_dependence(predictor, sample, c, seed=seed))
     result["note"] = _note(predictor, result, len(sample), len(head))
-    if limited:
+    shuffled, plots = len(permutation["columns"]), len(result["partial_dependence"])
+    if plan.asked != (plan.rows, plan.repeats, plots, shuffled):
         result["note"] += (f" Predictions of this model are slow, so to keep explanations near {seconds:g} s "
-                           f"(evaluate.explain.seconds) {limited[1]} of {limited[0]} sampled rows were used, "
-                           f"with {limited[2]} shuffles per column and {limited[3]} partial dependence plots.")
+                           f"{plan.rows} of {plan.asked[0]} sampled rows were used, with {plan.repeats} shuffles per "
+                           f"column, {plots} partial dependence plots"
+                           + (f" and {shuffled} of {plan.asked[3]} columns shuffled (those the attributions rank "
+                              "first)" if shuffled < plan.asked[3] else "") + ".")
     return _rounded(result)
 
 
-def _within_time(predictor, sample, repeats: int, top: int, seconds: float | None) -> tuple[int, int, int]:
-    """(rows, shuffles per column, partial dependence plots) that keep the predictions near ``seconds``."""
-    if seconds is None or len(sample) <= MIN_ROWS:
-        return len(sample), repeats, top
+@dataclass(frozen=True)
+class _Plan:
+    """How much of the explanations fits the time: rows, shuffles per column, PD plots, columns shuffled."""
+
+    rows: int
+    repeats: int
+    top: int
+    columns: int
+    asked: tuple[int, int, int, int]
+
+
+def _within_time(predictor, sample, repeats: int, top: int, seconds: float | None) -> _Plan:
+    """Fewer rows first (down to ``MIN_ROWS``), then fewer shuffles and plots, then fewer columns, until the
+    predictions permutation importance and partial dependence make fit in about ``seconds``."""
+    width = len(predictor.members[0][0].required_columns)
+    asked = (len(sample), repeats, top, width)
+    if seconds is None:
+        return _Plan(*asked, asked)
     t0 = time.perf_counter()
     predictor.output(sample, prepared=True)
-    per_row = (time.perf_counter() - t0) / len(sample)
-    width = len(predictor.members[0][0].required_columns)
+    per_call = time.perf_counter() - t0  # one prediction of the whole sample
 
-    def planned(rows: int) -> float:
-        return per_row * rows * (width * repeats + top * 20)
+    def planned(rows: int, repeats: int, top: int, columns: int) -> float:
+        return per_call * rows / len(sample) * (columns * repeats + top * PD_GRID)
 
-    if planned(len(sample)) <= seconds:
-        return len(sample), repeats, top
-    keep = max(MIN_ROWS, int(len(sample) * seconds / planned(len(sample))))
-    if planned(keep) > seconds:  # still too slow at the fewest rows: fewer shuffles and PD plots
-        share = seconds / planned(keep)
+    keep = len(sample)
+    if planned(keep, repeats, top, width) > seconds and keep > MIN_ROWS:
+        keep = max(MIN_ROWS, int(keep * seconds / planned(keep, repeats, top, width)))
+    if planned(keep, repeats, top, width) > seconds:
+        share = seconds / planned(keep, repeats, top, width)
         repeats, top = max(2, int(repeats * share)), max(2, int(top * share))
-    return keep, repeats, top
+    columns = width
+    if planned(keep, repeats, top, width) > seconds:
+        one_column = planned(keep, repeats, 0, 1)
+        columns = max(5, min(width, int((seconds - planned(keep, 0, top, 0)) / one_column)))
+    return _Plan(keep, repeats, top, columns, asked)
 
 
-def _attribution_views(learner, pre, head) -> dict[str, Any]:
-    """The attribution the learner says it supports (``capabilities.explanation``), on ``head``."""
-    method = learner.capabilities.explanation
-    if method == "tree_shap":
-        return {"shap": tree_shap(learner, pre, pre.transform(head), head)}
-    if method == "integrated_gradients":
-        return {"integrated_gradients": integrated_gradients(learner, pre, pre.transform(head), head)}
-    if method == "coefficients":
-        return {"coefficients": _coefficients(learner, pre)}
-    return {}
+def _ranked_columns(result: dict[str, Any], columns: list[str], seed: int) -> list[str]:
+    """The raw columns, those the attributions rank highest first (a seeded shuffle when there are none)."""
+    for key in ("shap", "integrated_gradients", "coefficients"):
+        view = result.get(key)
+        if view:
+            if key == "coefficients":
+                scores = {c["column"]: c["value"] for c in view["columns"]}
+            else:
+                scores = dict(zip(view["columns"], view["mean_abs"]))
+            return sorted(columns, key=lambda c: -abs(scores.get(c, 0.0)))
+    order = np.random.default_rng(seed).permutation(len(columns))
+    return [columns[i] for i in order]
 
 
 def _note(predictor, result: dict[str, Any], rows: int, summary_rows: int) -> str:
@@ -456,18 +337,6 @@ def _note(predictor, result: dict[str, Any], rows: int, summary_rows: int) -> st
     return note + "."
 
 
-def _coefficients(learner, pre) -> dict[str, Any]:
-    """Sum of |coefficient| of each raw column's features (and classes); features are standardised."""
-    coef = learner.feature_weights()  # (outputs, features)
-    weight = np.abs(coef).sum(axis=0)  # (features,)
-    totals: dict[str, float] = {}
-    for source, w in zip(pre.feature_sources(), weight):
-        totals[source] = totals.get(source, 0.0) + float(w)
-    columns = [{"column": c, "value": v} for c, v in sorted(totals.items(), key=lambda item: -item[1])]
-    return {"note": "sum of |coefficient| over each column's standardised features"
-                    + (" and the classes" if coef.shape[0] > 1 else ""), "columns": columns}
-
-
 def _rounded(value):
     """``value`` with every float rounded to 6 significant digits."""
     if isinstance(value, float):
@@ -477,8 +346,3 @@ def _rounded(value):
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value
-
-
-def _native(value):
-    """A numpy scalar as the matching Python value (JSON cannot hold numpy types)."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -16,7 +16,8 @@ __all__ = ["train", "audit", "lr_find", "recompute_evaluation", "recipe_from_arg
 
 def train(data=None, *, target: str | None = None, recipe=None, overrides: list[str] | None = None,
           task: str | None = None, out=None, seed: int | None = None, time_budget: float | None = None,
-          runs_dir="runs", reporter: Reporter | None = None, resume=None, nproc: int | None = None):
+          runs_dir="runs", reporter: Reporter | None = None, resume=None, nproc: int | None = None,
+          started: float | None = None):
     """Train a model from a data file and/or a recipe; returns the finished run, ready to predict.
 
     Args:
@@ -31,6 +32,8 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
         resume: a run directory whose training was interrupted: continue it from its newest
             checkpoint, with the recipe it was started with (the other arguments must be None).
         nproc: data-parallel processes for neural learners (``train.nproc``).
+        started: ``time.monotonic()`` value the time budget counts from; default: now (the CLI passes the
+            moment its process started, so the budget bounds the whole command).
 
     Returns:
         TrainedModel: ``.metrics``, ``.path``, ``.predict(frame)`` for new rows.
@@ -48,7 +51,7 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
         >>> run.info["model"], run.metrics["test"]["accuracy"] > 0.9
         ('linear', True)
     """
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     if resume is not None:
         return _resume(Path(resume), started, reporter, nproc)
     rec, given = recipe_from_args(data, target, recipe, overrides, task=task, seed=seed, time_budget=time_budget,

@@ -13,6 +13,7 @@ from pathlib import Path
 import trainwright.pipeline.fit as fit
 import trainwright.pipeline.outputs as outputs
 import trainwright.pipeline.stages as stages
+from trainwright.pipeline.budget import Budget
 from trainwright.pipeline.journal import Journal, Reporter
 
 __all__ = ["Experiment"]
@@ -52,10 +53,9 @@ class Experiment:
         self.resume = resume
 
     @property
-    def deadline(self) -> float | None:
-        """``time.monotonic()`` value at which the time budget ends, or None without one."""
-        budget = self.recipe.train.time_budget
-        return None if budget is None else self.started + budget
+    def budget(self) -> Budget:
+        """The deadlines of the stages (``train.time_budget``, counted from ``started``)."""
+        return Budget(self.started, self.recipe.train.time_budget, report=self.recipe.evaluate.report)
 
     def run(self):
         """Run every stage; returns the finished run as a ``deploy.TrainedModel``.
@@ -76,7 +76,7 @@ class Experiment:
             split = stages.split(rec, cleaned, framed.task, loaded.path)
             journal.decide(*split.decisions)
         with journal.stage("audit"):
-            report = stages.audit(rec, framed, cleaned, split)
+            report = stages.audit(rec, framed, cleaned, split, deadline=self.budget.audit_deadline())
             for f in report.findings if report is not None else ():
                 if f.severity in ("warning", "error"):
                     journal.log(f"audit {f.severity}: {f.message}", "audit")
@@ -103,15 +103,18 @@ class Experiment:
             refined = stages.clean_after_split(rec, cleaned, split.splits.train, report)
             journal.decide(*refined.decisions)
         positions = {"train": refined.train, "validation": split.splits.validation, "test": split.splits.test}
+        budget, units = self.budget, fit.work_units(rec)
         with journal.stage("train"):
-            selection = fit.select_model(rec, frame, y, task, refined.kinds, positions, deadline=self.deadline,
+            selection = fit.select_model(rec, frame, y, task, refined.kinds, positions,
+                                         deadline=budget.fit_share(units["selection"], sum(units.values())),
                                          fit_options=fit.loop_options(writer.path, rec, self.resume), log=journal.fit_log)
             journal.decide(*selection.decisions, *selection.member.decisions)
             _log_balancing(journal, selection.member.balancing)
         members = [selection.member]
         if rec.preprocess.multiple_imputations > 1:
             with journal.stage("impute"):
-                members += fit.imputation_members(rec, selection, frame, y, positions, deadline=self.deadline,
+                deadline = budget.fit_share(units["imputation"], units["imputation"] + units["cross_validation"])
+                members += fit.imputation_members(rec, selection, frame, y, positions, deadline=deadline,
                                                   log=journal.fit_log)
         steps = {"category_maps": cleaned.log.category_maps, "lags": rec.features.lags,
                  "rolling": rec.features.rolling, "order_by": rec.features.order_by}
@@ -123,7 +126,7 @@ class Experiment:
         if rec.split.cv.method != "none":
             with journal.stage("cross-validate"):
                 evaluated.metrics["cross_validation"] = fit.cross_validation(
-                    rec, selection, frame, y, split.splits, deadline=self.deadline, log=journal.fit_log)
+                    rec, selection, frame, y, split.splits, deadline=budget.fit_end(), log=journal.fit_log)
         with journal.stage("save"):
             log = cleaned.log.merged(refined.log).merged(_capping_log(members[0].preprocessor, frame.iloc[refined.train]))
             dropped = [*cleaned.dropped, *refined.dropped]
@@ -135,7 +138,8 @@ class Experiment:
                 task=task, selection=selection, predictor=predictor, kinds=refined.kinds, positions=positions,
                 members=members, started=self.started, split_method=split.method, threshold=evaluated.threshold))
         if rec.evaluate.report:
-            outputs.write_report(writer, journal, recipe=rec, predictor=predictor, evaluated=evaluated)
+            outputs.write_report(writer, journal, recipe=rec, predictor=predictor, evaluated=evaluated,
+                                 deadline=budget.report_deadline())
 
     def _open_run(self, data_path: Path, fingerprint: dict):
         """(the run's writer, whether it is a scratch folder): under torchrun only rank 0 writes the run; the

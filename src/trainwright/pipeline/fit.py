@@ -14,7 +14,22 @@ from trainwright.fitting import Candidate, MemberSpec, Selection, cross_validate
 from trainwright.fitting.cv import make_folds
 from trainwright.models.registry import build_learner, learners
 
-__all__ = ["member_spec", "candidates", "select_model", "imputation_members", "cross_validation", "loop_options"]
+__all__ = ["member_spec", "candidates", "select_model", "imputation_members", "cross_validation", "loop_options",
+           "work_units"]
+
+
+def work_units(recipe) -> dict[str, int]:
+    """How the fitting time is shared: one unit per candidate, per extra imputation member, per CV fold.
+
+    Example:
+        >>> from trainwright.pipeline.recipe import Recipe
+        >>> work_units(Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}}))
+        {'selection': 3, 'imputation': 0, 'cross_validation': 5}
+    """
+    model, cv = recipe.model, recipe.split.cv
+    folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
+    return {"selection": len(model.candidates) if model.type == "auto" else 1,
+            "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 
 def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec:

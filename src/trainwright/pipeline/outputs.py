@@ -129,7 +129,7 @@ def completed_info(*, task: str, selection, predictor, kinds, positions, members
     )
 
 
-def write_report(writer, journal, *, recipe, predictor, evaluated: Evaluated) -> None:
+def write_report(writer, journal, *, recipe, predictor, evaluated: Evaluated, deadline: float | None = None) -> None:
     """evaluation.json and report.html. The model is saved and the run complete before this starts, so a
     failure here is logged (with the way to retry) rather than losing the run."""
     from trainwright.report.evaluation import build_evaluation
@@ -140,7 +140,7 @@ def write_report(writer, journal, *, recipe, predictor, evaluated: Evaluated) ->
         with journal.stage("report"):  # a failure leaves the stage without its check mark
             evaluation = build_evaluation(writer.path, writer.info, predictor, parts, recipe.evaluate,
                                           threshold=evaluated.threshold, seed=recipe.seed,
-                                          log=journal.log, outputs=evaluated.outputs)
+                                          log=journal.log, outputs=evaluated.outputs, deadline=deadline)
             page = render_report(evaluation)
     except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
         journal.log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "

@@ -286,9 +286,10 @@ def _after_cleaning(exc: DataError, log: CleaningLog) -> DataError:
                      "--set clean.drop_duplicates=false or clean.resolve_conflicts=none.)", column=exc.column, file=exc.file)
 
 
-def audit(recipe, framed: Framed, cleaned: Cleaned, split_: Split):
+def audit(recipe, framed: Framed, cleaned: Cleaned, split_: Split, *, deadline: float | None = None):
     """The data audit of the file's rows as read (before cleaning), with the real split, so every row number
-    in a finding is a file row; None when ``audit.enabled`` is false."""
+    in a finding is a file row; None when ``audit.enabled`` is false. Checks that would start after
+    ``deadline`` are skipped, and the report says which."""
     from trainwright.data.quality.audit import audit as run_checks
 
     if not recipe.audit.enabled:
@@ -296,7 +297,7 @@ def audit(recipe, framed: Framed, cleaned: Cleaned, split_: Split):
     row_ids = cleaned.frame.index.to_numpy()  # file row of each cleaned row
     file_splits = {name: row_ids[positions] for name, positions in split_.splits.as_dict().items()}
     return run_checks(framed.raw.reset_index(drop=True), target=recipe.target, task=framed.task, config=recipe.audit,
-                      splits=file_splits, seed=recipe.seed)
+                      splits=file_splits, seed=recipe.seed, deadline=deadline)
 
 
 def clean_after_split(recipe, cleaned: Cleaned, train: np.ndarray, report) -> Refined:

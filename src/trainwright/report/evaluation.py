@@ -26,6 +26,8 @@ HEADLINE = {
     "regression": ("rmse", "mae", "r2", "mape"),
 }
 SMALL_TEST = 100  # fewer test rows than this: the intervals are wide and the summary says so
+RENDER_RESERVE = 3.0  # seconds a deadline keeps for drawing the charts and writing the page
+SLICE_COLUMNS = 200  # error-analysis slices look at most this many columns (the first ones)
 
 
 def read_evaluation(run_path: Path) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def read_evaluation(run_path: Path) -> dict[str, Any]:
 
 def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tuple], config, *,
                      threshold: dict | None = None, seed: int = 0, log=lambda message: None,
-                     outputs: dict | None = None) -> dict[str, Any]:
+                     outputs: dict | None = None, deadline: float | None = None) -> dict[str, Any]:
     """The report's content for a finished run.
 
     Args:
@@ -63,6 +65,9 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
         seed: seed of the bootstrap and the sampled explanations.
         log: receives one line per step.
         outputs: the predictor's outputs per part when the caller has them already (training has).
+        deadline: ``time.monotonic()`` value by which the report must be written (a time budget): the
+            explanations and latency measurements shrink, or are left out, to leave ``RENDER_RESERVE`` seconds
+            for drawing; ``left_out`` says what was cut.
     """
     task = info["task"]
     classes = info.get("classes")
@@ -88,31 +93,53 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     out["data_section"] = _data_section(run_dir, info, parts, task, classes)
     out["training"] = _training_section(run_dir)
 
-    out.update(_analysis(predictor, info, parts["test"], outputs["test"], enc["test"], predicted, config, seed, log))
+    left = _seconds_left(deadline)
+    out["left_out"] = []
+    out.update(_analysis(predictor, info, parts["test"], outputs["test"], enc["test"], predicted, config, seed, log,
+                         left, out["left_out"]))
     t0 = time.monotonic()
-    out["cost"] = cost(run_dir, info, predictor, test_rows, (out["training"] or {}).get("leaderboard"))
+    out["cost"] = cost(run_dir, info, predictor, test_rows, (out["training"] or {}).get("leaderboard"),
+                       seconds=left())
+    if out["cost"]["latency_row_ms"] is None and len(test_rows):
+        out["left_out"].append("prediction latency (no time left in the budget to measure it)")
     log(f"report: cost measured in {time.monotonic() - t0:.2f}s")
     out["warnings"] = warnings(out)
     return out
 
 
-def _analysis(predictor, info: dict, test: tuple, output, y_enc, predicted, config, seed: int, log) -> dict[str, Any]:
-    """Error analysis, explanations and fairness, on the test rows."""
+def _seconds_left(deadline: float | None):
+    """A function giving the seconds left before the deadline minus the drawing reserve (None: no deadline)."""
+    return lambda: None if deadline is None else deadline - RENDER_RESERVE - time.monotonic()
+
+
+def _analysis(predictor, info: dict, test: tuple, output, y_enc, predicted, config, seed: int, log, left,
+              left_out: list[str]) -> dict[str, Any]:
+    """Error analysis, explanations and fairness, on the test rows; what did not fit in the time is listed in
+    ``left_out``."""
     from trainwright.evaluate.explain import explain
     from trainwright.evaluate.slices import largest_losses, worst_slices
 
     (test_rows, y_test), task, classes = test, info["task"], info.get("classes")
     t0 = time.monotonic()
     features = test_rows[[c for c in info.get("features") or [] if c in test_rows.columns]]
+    sliced = features.iloc[:, :SLICE_COLUMNS]
+    if sliced.shape[1] < features.shape[1]:
+        left_out.append(f"error-analysis slices of {features.shape[1] - SLICE_COLUMNS} columns (the first "
+                        f"{SLICE_COLUMNS} of {features.shape[1]} were sliced)")
     out: dict[str, Any] = {"errors": {
         "largest_losses": largest_losses(features, np.asarray(y_test), output, task, classes=classes, k=20),
-        "worst_slices": worst_slices(features, np.asarray(y_test), output, task, classes=classes, k=10),
+        "worst_slices": worst_slices(sliced, np.asarray(y_test), output, task, classes=classes, k=10),
     }}
     log(f"report: error analysis in {time.monotonic() - t0:.2f}s")
     t0 = time.monotonic()
-    ex = config.explain
-    out["explanations"] = explain(predictor, test_rows, np.asarray(y_test), task, info["metric"], rows=ex.rows,
-                                  repeats=ex.repeats, top=ex.top, seed=seed, seconds=ex.seconds)
+    ex, seconds = config.explain, left()
+    if seconds is not None and seconds < 0.5:
+        out["explanations"] = {"note": "Left out: the time budget (--time-budget) left no time for explanations."}
+        left_out.append("explanations (no time left in the budget)")
+    else:
+        bound = ex.seconds if seconds is None else min(ex.seconds or seconds, seconds)
+        out["explanations"] = explain(predictor, test_rows, np.asarray(y_test), task, info["metric"], rows=ex.rows,
+                                      repeats=ex.repeats, top=ex.top, seed=seed, seconds=bound)
     log(f"report: explanations in {time.monotonic() - t0:.2f}s")
     out["fairness"] = None
     if config.sensitive:
@@ -224,8 +251,10 @@ def _training_section(run_dir: Path) -> dict[str, Any]:
     return {"history": history, "leaderboard": board}
 
 
-def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None) -> dict[str, Any]:
-    """Model size on disk, parameter count, training time, prediction latency and peak memory."""
+def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None,
+         seconds: float | None = None) -> dict[str, Any]:
+    """Model size on disk, parameter count, training time, prediction latency and peak memory; the latency
+    measurements take at most ``seconds`` (about 3 s without a bound; none when ``seconds`` < 0.2)."""
     model_dir = run_dir / "model"
     size = sum(f.stat().st_size for f in model_dir.rglob("*") if f.is_file()) if model_dir.is_dir() else None
     counts = [learner.n_parameters() for _, learner in predictor.members]
@@ -239,19 +268,20 @@ def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None) 
         "fit_seconds": fit,
         "run_seconds": info.get("seconds"),
         "peak_rss_mb": info.get("peak_rss_mb"),
-        **_latency(predictor, rows),
+        **_latency(predictor, rows, seconds=3.0 if seconds is None else min(3.0, seconds)),
     }
 
 
-def _latency(predictor, rows, *, repeats: int = 30) -> dict[str, Any]:
-    """Median wall time of ``predict`` on one raw row and on a batch of up to 1,000 raw rows."""
-    if len(rows) == 0:
+def _latency(predictor, rows, *, repeats: int = 30, seconds: float = 3.0) -> dict[str, Any]:
+    """Median wall time of ``predict`` on one raw row and on a batch of up to 1,000 raw rows, measured for
+    about ``seconds`` (a third on single rows, the rest on batches)."""
+    if len(rows) == 0 or seconds < 0.2:
         return {"latency_row_ms": None, "latency_batch_ms": None, "batch_rows": 0}
     one = rows.iloc[:1]
     batch = rows.iloc[np.resize(np.arange(len(rows)), 1000)]  # repeated rows (and index labels) up to 1,000
     predictor.predict(one)  # warm-up: first calls pay lazy imports and allocations
-    singles = _timed(lambda: predictor.predict(one), repeats, budget=1.0)
-    batches = _timed(lambda: predictor.predict(batch), 5, budget=2.0)
+    singles = _timed(lambda: predictor.predict(one), repeats, budget=seconds / 3)
+    batches = _timed(lambda: predictor.predict(batch), 5, budget=2 * seconds / 3)
     b = float(np.median(batches))
     return {"latency_row_ms": float(np.median(singles) * 1e3), "latency_batch_ms": b * 1e3,
             "batch_rows": int(len(batch)), "latency_per_row_in_batch_ms": b * 1e3 / len(batch)}
@@ -274,6 +304,9 @@ def warnings(ev: dict[str, Any]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     task, perf = ev["task"], ev["performance"]
     out += _usefulness(ev)
+    if ev.get("left_out"):
+        out.append({"level": "info", "title": "Cut to fit the time budget",
+                    "text": "To finish within --time-budget the report left out: " + "; ".join(ev["left_out"]) + "."})
     chosen = ev.get("threshold") or {}
     if chosen and not chosen.get("reached", True):
         out.append({"level": "warning", "title": "Threshold target not reached",

@@ -80,6 +80,14 @@ def spawn_fit(nproc: int, build: tuple[str, dict[str, Any]], tensors: dict[str, 
     import torch
     import torch.multiprocessing as mp
 
+    from trainwright.runtime import cpu_threads
+
+    if device != "cuda" and nproc > cpu_threads():
+        import warnings
+
+        warnings.warn(f"train.nproc={nproc} data-parallel processes share {cpu_threads()} CPU cores: each step waits "
+                      "for the slowest process, so this is slower than fewer processes (and a time budget buys less "
+                      f"training). Use --nproc {cpu_threads()} or fewer on this machine.", stacklevel=2)
     if device == "cuda" and torch.cuda.device_count() < nproc:
         from trainwright.errors import ConfigError
 

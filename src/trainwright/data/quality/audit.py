@@ -43,6 +43,7 @@ def audit(
     config: AuditConfig | None = None,
     splits: dict[str, np.ndarray] | None = None,
     seed: int = 42,
+    deadline: float | None = None,
 ) -> AuditReport:
     """Run every check on ``frame`` and return the report.
 
@@ -55,6 +56,7 @@ def audit(
         splits: ``{"train"|"validation"|"test": 0-based row positions}``; when given with a
             train split, train/test contamination and split drift are checked too.
         seed: seed of the row sample and of every model.
+        deadline: ``time.monotonic()`` value after which no check starts (``skipped`` names those left out).
 
     Returns:
         An ``AuditReport``.
@@ -78,6 +80,9 @@ def audit(
     ctx = Context.build(frame, target=target, task=task, config=config, splits=splits, seed=seed)
     findings, skipped = [], []
     for name, check in CHECKS:
+        if deadline is not None and time.monotonic() >= deadline:
+            skipped.append(f"{name}: not run, the time budget (--time-budget) left the audit no time for it")
+            continue
         try:
             findings.extend(check(ctx, config))
         except SkipCheck as why:

@@ -25,6 +25,13 @@ class AuditConfig(Section):
             "outliers, split drift) and for column kinds; counting checks always see every row."
         ),
     )
+    max_columns: int = Field(
+        1000, ge=10,
+        description=(
+            "Most feature columns (a seeded sample) the multivariate model checks (label errors, multivariate "
+            "outliers, split drift) fit on; per-column checks, leakage included, see every column."
+        ),
+    )
     round_decimals: int = Field(
         6, ge=0, le=15,
         description="Decimals floats are rounded to before comparing rows for near-duplicates and contamination.",

@@ -52,6 +52,7 @@ class Context:
     target: object
     task: str | None
     features: list
+    model_features: list  # the features the multivariate models use (a seeded sample of at most max_columns)
     kinds: dict
     sample: np.ndarray  # sorted row positions for the model-based checks
     splits: dict | None
@@ -68,8 +69,12 @@ class Context:
         if target is not None and task is None:
             task = infer_task(frame[target])[0]
         features = [c for c in frame.columns if target is None or c != target]
-        return cls(frame, target, task, features, _column_kinds(frame, sample), sample, splits, seed,
-                   config.round_decimals)
+        model_features = features
+        if len(features) > config.max_columns:
+            keep = np.sort(rng.choice(len(features), config.max_columns, replace=False))
+            model_features = [features[i] for i in keep]
+        return cls(frame, target, task, features, model_features, _column_kinds(frame, sample), sample, splits,
+                   seed, config.round_decimals)
 
     @property
     def n(self) -> int:
@@ -127,7 +132,7 @@ class Context:
 
     def matrix(self, rows: np.ndarray, kinds=_MODEL_KINDS) -> tuple[np.ndarray, list]:
         """(len(rows), n_features) float32 model input over the feature columns of the given kinds."""
-        cols = [c for c in self.features if self.kinds[c] in kinds]
+        cols = [c for c in self.model_features if self.kinds[c] in kinds]
         if not cols:
             return np.empty((len(rows), 0), np.float32), []
         return np.column_stack([self.encoded(c, rows) for c in cols]).astype(np.float32), cols
