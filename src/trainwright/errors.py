@@ -14,6 +14,7 @@ __all__ = [
     "DataFileNotFoundError",
     "NotFittedError",
     "ArtifactError",
+    "OutputError",
     "closest",
 ]
 
@@ -87,6 +88,15 @@ class ArtifactError(TrainwrightError, ValueError):
         Traceback (most recent call last):
         ...
         trainwright.errors.ArtifactError: runs/x is not a trainwright run directory (no run.json)
+    """
+
+
+class OutputError(TrainwrightError, OSError):
+    """An output (a run directory, a predictions file, a report) cannot be written where asked.
+
+    Example:
+        >>> issubclass(OutputError, OSError), str(OutputError("cannot write /x: permission denied"))
+        (True, 'cannot write /x: permission denied')
     """
 
 

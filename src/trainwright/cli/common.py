@@ -46,16 +46,20 @@ def refuse_overwrite(paths: list[Path], force: bool) -> None:
     """Output files must go into an existing folder, and never replace a file without ``--force``."""
     from trainwright.errors import DataError
 
+    from trainwright.runs.layout import check_output
+
     for path in paths:
         if not path.parent.resolve().is_dir():
             raise DataError(f"cannot write {path}: the folder {path.parent} does not exist; create it first.",
                             file=str(path))
+        check_output(path, what="the output")
         if path.exists() and not force:
             raise DataError(f"{path} already exists; choose another file or pass --force to replace it.", file=str(path))
 
 
-def write_table(frame, out: Path) -> None:
-    """Write a DataFrame as CSV, Parquet or JSON Lines (by extension), atomically (``runs.store``)."""
+def write_table(frame, out: Path, *, force: bool = False) -> None:
+    """Write a DataFrame as CSV, Parquet or JSON Lines (by extension), atomically (``runs.store``); without
+    ``force`` the file is created exclusively, so of two commands writing it at once exactly one succeeds."""
     import io
 
     from trainwright.data.sources import detect_format
@@ -70,7 +74,13 @@ def write_table(frame, out: Path) -> None:
         data = frame.to_json(orient="records", lines=True).encode("utf-8")
     else:
         data = frame.to_csv(index=False).encode("utf-8")
-    store.write_bytes(out, data)
+    from trainwright.errors import DataError
+
+    try:
+        store.write_bytes(out, data, exclusive=not force)
+    except FileExistsError:
+        raise DataError(f"{out} was written by another command meanwhile; choose another file or pass --force to "
+                        "replace it.", file=str(out)) from None
 
 
 def fmt(value) -> str:

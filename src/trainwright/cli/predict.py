@@ -17,6 +17,8 @@ def add_parsers(sub) -> None:
     pr.add_argument("data", help="rows to predict (CSV, Parquet or JSON Lines)")
     pr.add_argument("-o", "--output", help="output file (.csv, .parquet or .jsonl); default: CSV on stdout")
     pr.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    pr.add_argument("--invalid", choices=["error", "missing"], default="error",
+                    help="a value that is not a number in a numeric column: refuse (default) or treat it as missing")
     pr.set_defaults(handler=_predict)
 
     e = sub.add_parser("evaluate", help="score a trained run on labelled rows")
@@ -36,13 +38,16 @@ def _predict(args) -> int:
     run = trainwright.load(args.run)
     frame = read_table(args.data, allow_empty=True)
     try:
-        predictions = run.predict(frame)
+        if args.invalid == "missing":
+            for col, rows in run.predictor.invalid_numbers(frame).items():
+                say(f"{len(rows)} value(s) of '{col}' that are not numbers were treated as missing")
+        predictions = run.predict(frame, invalid=args.invalid)
     except DataError as exc:
         raise DataError(f"{args.data}: {exc}", column=exc.column, file=args.data) from None
     if out is None:
         predictions.to_csv(sys.stdout, index=False)
     else:
-        write_table(predictions, out)
+        write_table(predictions, out, force=args.force)
         say(f"{len(predictions)} predictions written to {out}")
     return 0
 

@@ -19,6 +19,13 @@ def _runs(args) -> int:
 
     from trainwright.runs import list_runs
 
+    from pathlib import Path
+
+    from trainwright.errors import DataError
+
+    if not Path(args.dir).is_dir():
+        raise DataError(f"--dir {args.dir}: no such folder. Runs are written under ./runs by default; pass the "
+                        "folder that holds them.", file=args.dir)
     rows = list_runs(args.dir)
     if not rows:
         print(f"no runs under {args.dir}/")

@@ -47,14 +47,9 @@ def add_parsers(sub) -> None:
 
 def _train(args) -> int:
     import trainwright
-    from trainwright.errors import ConfigError
     from trainwright.runtime import process_started
     from trainwright.training.distributed import init_from_env, rank
 
-    if args.resume and any([args.data, args.target, args.recipe, args.overrides, args.task, args.out, args.seed,
-                            args.time_budget]):
-        raise ConfigError("--resume RUN_DIR continues a run with the recipe it started with; give no data, "
-                          "--target, --recipe, --set, --task, --out, --seed or --time-budget with it")
     distributed = init_from_env()  # under torchrun: every rank runs the command, rank 0 writes
     reporter = RichReporter() if rank() == 0 else None
     run = trainwright.train(args.data, target=args.target, recipe=args.recipe, overrides=args.overrides,
@@ -128,7 +123,4 @@ def summary(run) -> None:
     out.print(f"Run written to [bold]{run.path}[/]")
     if (run.path / layout.REPORT).is_file():
         out.print(f"Report: [bold]{run.path / layout.REPORT}[/]")
-    elif run.info.get("report_error"):
-        out.print(f"[yellow]report failed[/]: {run.info['report_error']}; retry: "
-                  f"trainwright report {run.path} --recompute")
     out.print(f"Predict with: trainwright predict {run.path} DATA -o predictions.csv")

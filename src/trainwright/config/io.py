@@ -8,6 +8,7 @@ messages.
 from __future__ import annotations
 
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,22 @@ def parse_config(cls: type[BaseModel], raw: dict[str, Any], *, what: str = "reci
         return cls.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors()
-        lines = [_explain(err, cls, raw) for err in errors]
+        lines = _merge_alternatives([(_clean_loc(err["loc"], cls), _explain(err, cls, raw)) for err in errors])
         first = ".".join(str(p) for p in _clean_loc(errors[0]["loc"], cls))
         raise ConfigError(f"invalid {what}:\n  " + "\n  ".join(lines), path=first) from None
+
+
+def _merge_alternatives(explained: list[tuple[list, str]]) -> list[str]:
+    """One line per path: the branches of a plain union (an integer or 'auto') are one setting's choices."""
+    lines: dict[str, str] = {}
+    for loc, line in explained:
+        path = ".".join(str(p) for p in loc) or "recipe"
+        if path in lines:
+            rest = line.split(": ", 1)[1] if ": " in line else line
+            lines[path] = f"{lines[path].rstrip('.')}; or {rest}"
+        else:
+            lines[path] = line
+    return list(lines.values())
 
 
 def dump_config(config: BaseModel, header: str = "") -> str:
@@ -165,9 +179,14 @@ def _clean_loc(loc: tuple, cls: type[BaseModel]) -> list:
         if isinstance(key, int):  # a list position: the class stays the list's item class
             out.append(key)
             continue
+        if _UNION_BRANCH.match(key):  # pydantic names the branch of a plain union ("literal['auto']", "int")
+            continue
         out.append(key)
         current, pending = _field_class(current, key)
     return out
+
+
+_UNION_BRANCH = re.compile(r"^(constrained-\w+|literal\[.*\]|function-\w+|int|float|str|bool|list\[.*\]|dict\[.*\])$")
 
 
 def _section_class_at(loc: list, cls: type[BaseModel], raw: dict) -> type[BaseModel] | None:

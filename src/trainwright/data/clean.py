@@ -95,11 +95,18 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig,
     """
     frame, log = frame.copy(), CleaningLog()
     for col, (kind, reason) in kinds.items():
+        if col != target and pd.api.types.is_float_dtype(frame[col]):
+            infinite = np.isinf(frame[col].to_numpy(dtype=np.float64, na_value=np.nan))
+            if infinite.any():  # inf, -inf and numbers beyond float64 (read as inf) carry no value to learn from
+                frame[col] = frame[col].where(~infinite)
+                log.add("non_finite_to_missing", col, "inf / -inf -> missing (imputed like any missing value)",
+                        frame.index[infinite])
         series = frame[col]
         is_text = not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_datetime64_any_dtype(series) \
             and not pd.api.types.is_bool_dtype(series)
         if config.fix_mixed_types and col != target and kind == "numeric" and is_text:
             as_number = pd.to_numeric(series, errors="coerce")
+            as_number = as_number.where(~np.isinf(as_number.to_numpy(dtype=np.float64, na_value=np.nan)))
             bad = series.notna() & as_number.isna()
             frame[col] = as_number
             log.add("fix_mixed_types", col, "numbers stored as text -> numeric; non-numbers -> missing", frame.index[bad])

@@ -75,10 +75,11 @@ class TrainedModel:
             self._predictor = Predictor.load(self.run)
         return self._predictor
 
-    def predict(self, frame):
+    def predict(self, frame, *, invalid: str = "error"):
         """Predictions for raw rows: a DataFrame with ``prediction`` and, for classification, one
-        ``proba_<class>`` column per class. Columns may come in any order; extra ones are ignored."""
-        return self.predictor.predict(frame)
+        ``proba_<class>`` column per class. Columns may come in any order; extra ones are ignored. A value
+        that is not a number in a numeric column is an error, or missing with ``invalid="missing"``."""
+        return self.predictor.predict(frame, invalid=invalid)
 
     def evaluate(self, frame) -> dict[str, Any]:
         """Score labelled rows (the target column must be present); returns the metrics."""
@@ -88,6 +89,7 @@ class TrainedModel:
                 "Add the labels, or use `trainwright predict` for unlabelled rows.",
                 column=self.target,
             )
+        self.predictor.refuse_invalid(frame)
         frame = self.predictor.prepare(frame)
         labelled = frame[frame[self.target].notna()]
         if len(labelled) == 0:

@@ -65,10 +65,43 @@ class Predictor:
         """Pooled class probabilities (rows, classes) or predicted values (rows,)."""
         if not prepared:
             frame = self.prepare(frame)
+        if len(frame) == 0:  # a file with a header and no rows: no predictions, in the right shape
+            self.members[0][0].transform(frame)  # still checks the columns
+            return np.zeros((0, len(self.classes_))) if self.task == "classification" else np.zeros(0)
         return np.mean([learner.output(pre.transform(frame)) for pre, learner in self.members], axis=0)
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``prediction`` and, for classification, one ``proba_<class>`` column per class."""
+    def invalid_numbers(self, frame: pd.DataFrame) -> dict[str, pd.Index]:
+        """Values of numeric input columns that are not numbers (text such as 'old'), as row labels by column.
+
+        Example:
+            >>> from trainwright.data.features import Preprocessor
+            >>> pre = Preprocessor({"age": "numeric"}).fit(pd.DataFrame({"age": [30.0, 40.0]}))
+            >>> p = Predictor([(pre, None)], "regression")
+            >>> {c: list(rows) for c, rows in p.invalid_numbers(pd.DataFrame({"age": ["31", "old", None]})).items()}
+            {'age': [1]}
+        """
+        out = {}
+        for col, kind in self.members[0][0].kinds.items():
+            if kind != "numeric" or col not in frame.columns:
+                continue
+            s = frame[col]
+            if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+                continue
+            text = s.astype(str).str.strip()
+            bad = (s.notna() & (text != "") & pd.to_numeric(text, errors="coerce").isna()).to_numpy()
+            if bad.any():
+                out[col] = frame.index[bad]
+        return out
+
+    def predict(self, frame: pd.DataFrame, *, invalid: str = "error") -> pd.DataFrame:
+        """``prediction`` and, for classification, one ``proba_<class>`` column per class.
+
+        Args:
+            invalid: what a value that is not a number in a numeric column does: "error" (a ``DataError``
+                naming the column and rows) or "missing" (it is imputed like a missing value).
+        """
+        if invalid == "error":
+            self.refuse_invalid(frame)
         out = pd.DataFrame(index=frame.index)
         raw = self.output(frame)
         if self.task == "classification":
@@ -78,6 +111,18 @@ class Predictor:
         else:
             out["prediction"] = raw
         return out
+
+    def refuse_invalid(self, frame: pd.DataFrame) -> None:
+        """Raise a ``DataError`` naming the first numeric column that holds values that are not numbers."""
+        from trainwright.errors import DataError
+
+        for col, rows in self.invalid_numbers(frame).items():
+            example = frame.loc[rows[0], col]
+            raise DataError(
+                f"column '{col}' holds values that are not numbers (e.g. {example!r}) in {len(rows)} row(s): "
+                f"{', '.join(map(str, rows[:5].tolist()))} (0-based, header not counted). Fix those values, or "
+                "treat them as missing with --invalid missing (Python: predict(frame, invalid='missing')).",
+                column=col)
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """Class positions from probabilities: the threshold for binary tasks when one was chosen, else argmax."""
@@ -93,16 +138,25 @@ class Predictor:
                             threshold=self.threshold)
 
     @classmethod
-    def load(cls, run) -> "Predictor":
-        """The predictor of a completed run (a ``runs.Run``): its preprocessors and learners, read without pickle."""
+    def load(cls, run, *, require_completed: bool = True) -> "Predictor":
+        """The predictor of a completed run (a ``runs.Run``): its preprocessors and learners, read without
+        pickle. ``require_completed=False`` loads the saved model of a run that stopped after saving it (for
+        ``--resume``)."""
         from trainwright.data.features.preprocessor import Preprocessor
         from trainwright.models.registry import load_learner
         from trainwright.runs import layout
 
-        run.require_completed()
+        if require_completed:
+            run.require_completed()
         data = run.read_json(layout.PREPROCESSOR)
-        states = data["members"] if "members" in data else [data]
-        members = [(Preprocessor.from_dict(d), load_learner(layout.member_dir(run.path, i, len(states))))
-                   for i, d in enumerate(states)]
+        try:
+            states = data["members"] if "members" in data else [data]
+            pres = [Preprocessor.from_dict(d) for d in states]
+        except (KeyError, TypeError, ValueError) as exc:
+            from trainwright.errors import ArtifactError
+
+            raise ArtifactError(f"{run.path / layout.PREPROCESSOR} is damaged ({type(exc).__name__}: {exc}); train "
+                                "the run again.") from None
+        members = [(pre, load_learner(layout.member_dir(run.path, i, len(states)))) for i, pre in enumerate(pres)]
         chosen = run.info.get("threshold") or {}
         return cls(members, run.task, run.info.get("frame_steps"), chosen.get("threshold"))

@@ -252,19 +252,23 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
                                          columns=columns, deadline=deadline)
     result.update(rows=len(sample), permutation=permutation)
     result["partial_dependence"] = []
-    for c in [c["column"] for c in permutation["columns"][:plan.top]]:
+    for c in [c["column"] for c in permutation["columns"] if sample[c["column"]].notna().any()][:plan.top]:
         if deadline is not None and time.monotonic() > deadline:
             break
         result["partial_dependence"].append(partial_dependence(predictor, sample, c, seed=seed))
     result["note"] = _note(predictor, result, len(sample), len(head))
-    shuffled, plots = len(permutation["columns"]), len(result["partial_dependence"])
-    if plan.asked != (plan.rows, plan.repeats, plots, shuffled):
-        result["note"] += (f" Predictions of this model are slow, so to keep explanations near {seconds:g} s "
-                           f"{plan.rows} of {plan.asked[0]} sampled rows were used, with {plan.repeats} shuffles per "
-                           f"column, {plots} partial dependence plots"
-                           + (f" and {shuffled} of {plan.asked[3]} columns shuffled (those the attributions rank "
-                              "first)" if shuffled < plan.asked[3] else "") + ".")
+    result["note"] += _cut_note(plan, len(permutation["columns"]), len(result["partial_dependence"]), seconds)
     return _rounded(result)
+
+
+def _cut_note(plan, shuffled: int, plots: int, seconds: float | None) -> str:
+    """What the time bound cut, for the report's note ("" when nothing was cut)."""
+    if plan.asked == (plan.rows, plan.repeats, plots, shuffled):
+        return ""
+    return (f" Predictions of this model are slow, so to keep explanations near {seconds:g} s {plan.rows} of "
+            f"{plan.asked[0]} sampled rows were used, with {plan.repeats} shuffles per column, {plots} partial "
+            "dependence plots" + (f" and {shuffled} of {plan.asked[3]} columns shuffled (those the attributions rank "
+                                  "first)" if shuffled < plan.asked[3] else "") + ".")
 
 
 @dataclass(frozen=True)

@@ -349,7 +349,15 @@ class Learner:
         learner.history_ = meta["history"]
         if meta["best_iteration"] is not None:
             learner.best_iteration_ = meta["best_iteration"]
-        learner._load_state(directory, meta["state"])
+        try:
+            learner._load_state(directory, meta["state"])
+        except ArtifactError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missing or truncated model file, whatever the library says
+            files = ", ".join(sorted(p.name for p in directory.iterdir())) if directory.is_dir() else "none"
+            raise ArtifactError(f"{directory}: the saved {meta['type']} model is missing a file or is damaged "
+                                f"({type(exc).__name__}: {str(exc).strip()[:160]}; files present: {files}). Train "
+                                "the run again (or restore the folder from a copy).") from None
         return learner
 
 
@@ -363,7 +371,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
     meta = store.read_json(path)
     if meta.get("format_version") != LEARNER_FORMAT_VERSION:
         raise ArtifactError(
-            f"{path} has format version {meta.get('format_version')}, this trainwright reads "
+            f"{path} has format version {meta.get('format_version')!r}, this trainwright reads "
             f"version {LEARNER_FORMAT_VERSION}; load it with the trainwright version that wrote it"
         )
     return meta

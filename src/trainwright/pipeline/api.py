@@ -29,8 +29,9 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
         out: run directory; default ``runs/<time>-<data name>``.
         seed: seed for the split and the models.
         time_budget: seconds for the whole run.
-        resume: a run directory whose training was interrupted: continue it from its newest
-            checkpoint, with the recipe it was started with (the other arguments must be None).
+        resume: a run directory that did not finish: continue it from its newest checkpoint (or, when its
+            model is saved, from the report), with the recipe it was started with. The other arguments may be
+            given only as the run was started with them (re-running the same command with ``--resume``).
         nproc: data-parallel processes for neural learners (``train.nproc``).
         started: ``time.monotonic()`` value the time budget counts from; default: now (the CLI passes the
             moment its process started, so the budget bounds the whole command).
@@ -53,7 +54,9 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
     """
     started = time.monotonic() if started is None else started
     if resume is not None:
-        return _resume(Path(resume), started, reporter, nproc)
+        same = {"data": data, "target": target, "recipe": recipe, "overrides": overrides, "task": task, "seed": seed,
+                "time_budget": time_budget}
+        return _resume(Path(resume), started, reporter, nproc, out=out, same=same)
     rec, given = recipe_from_args(data, target, recipe, overrides, task=task, seed=seed, time_budget=time_budget,
                                   nproc=nproc)
     return Experiment(rec, given=given, out=out, runs_dir=runs_dir, reporter=reporter, started=started).run()
@@ -100,7 +103,7 @@ def recipe_from_args(data, target, recipe, overrides, *, task=None, seed=None, t
     return rec, given
 
 
-def _resume(run_dir: Path, started: float, reporter, nproc):
+def _resume(run_dir: Path, started: float, reporter, nproc, *, out=None, same: dict | None = None):
     import yaml
 
     from trainwright.config.io import parse_config
@@ -113,10 +116,45 @@ def _resume(run_dir: Path, started: float, reporter, nproc):
     if Run(run_dir).status == "completed":
         raise ArtifactError(f"--resume {run_dir}: the run already completed; there is nothing to resume")
     given = yaml.safe_load((run_dir / layout.RECIPE).read_text(encoding="utf-8")) or {}
+    _check_same_arguments(run_dir, given, out, same or {})
     if nproc is not None:
         given["train"] = {**given.get("train", {}), "nproc": nproc}
     return Experiment(parse_config(Recipe, given), given=given, out=run_dir, reporter=reporter, started=started,
                       resume=True).run()
+
+
+def _check_same_arguments(run_dir: Path, recorded: dict, out, same: dict) -> None:
+    """Arguments given with ``--resume`` must be those the run was started with; each difference is named."""
+    from trainwright.errors import ConfigError
+
+    if out is not None and Path(out).resolve() != run_dir.resolve():
+        raise ConfigError(f"--resume {run_dir} continues that run in its own folder; --out {out} names another. "
+                          "Drop --out, or give the same folder.", path="--out")
+    if all(v in (None, [], ()) for v in same.values()):
+        return
+    _, now = recipe_from_args(**{k: same[k] for k in ("data", "target", "recipe", "overrides")},
+                              task=same["task"], seed=same["seed"], time_budget=same["time_budget"])
+    before, after = _flat(recorded), _flat(now)
+    differ = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) and k != "train.nproc")
+    if differ:
+        listed = "; ".join(f"{k}: {_shown(before, k)} when started, {_shown(after, k)} now" for k in differ)
+        raise ConfigError(f"--resume {run_dir}: these arguments differ from the ones the run was started with: "
+                          f"{listed}. Resume with the same arguments (or --resume alone), or train a new run.",
+                          path=differ[0])
+
+
+def _shown(values: dict, key: str) -> str:
+    return repr(values[key]) if key in values else "not given"
+
+
+def _flat(raw: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def audit(data, *, target: str | None = None, task: str | None = None, overrides: list[str] | None = None,

@@ -63,9 +63,15 @@ class Experiment:
         Raises:
             DataError, ConfigError: bad input, found before any run directory is written.
         """
+        from trainwright.runs.layout import check_new_run_dir
+        from trainwright.training.distributed import rank
+
         rec, journal = self.recipe, Journal(self.reporter, started=self.started)
+        if not self.resume and rank() == 0:
+            check_new_run_dir(self.out, self.runs_dir)  # a bad --out fails before any work
         with journal.stage("load"):
             loaded = stages.load(rec.data)
+            journal.decide(*loaded.decisions)
         with journal.stage("schema"):
             framed = stages.frame_target(rec, loaded)
             journal.decide(*framed.decisions)
@@ -85,9 +91,13 @@ class Experiment:
         if self.resume:
             journal.log(f"resumed (attempt {writer.info['resumed'] + 1}); times count from this command's start")
         try:
-            outputs.write_inputs(writer, given=self.given, fingerprint=framed.fingerprint,
-                                 row_ids=cleaned.frame.index.to_numpy(), splits=split.splits, report=report)
-            self._train(writer, journal, framed.task, cleaned, split, report)
+            if self.resume and writer.info.get("saved"):
+                self._finish_saved(writer, journal, cleaned)
+            else:
+                if not self.resume:  # a resumed run keeps what it started from
+                    outputs.write_inputs(writer, given=self.given, fingerprint=framed.fingerprint,
+                                         row_ids=cleaned.frame.index.to_numpy(), splits=split.splits, report=report)
+                self._train(writer, journal, framed.task, cleaned, split, report)
         except BaseException as exc:
             journal.log(f"failed: {type(exc).__name__}: {exc}")
             writer.failed(exc, time.monotonic() - self.started)
@@ -134,12 +144,34 @@ class Experiment:
                                                dropped=dropped, decisions=journal.decisions)
             outputs.save(writer, recipe=rec, selection=selection, members=members, evaluated=evaluated,
                          cleaning_log=log, decisions=journal.decisions, resolved=resolved)
-            writer.completed(**outputs.completed_info(
+            writer.write_info(saved=True, **outputs.completed_info(
                 task=task, selection=selection, predictor=predictor, kinds=refined.kinds, positions=positions,
                 members=members, started=self.started, split_method=split.method, threshold=evaluated.threshold))
-        if rec.evaluate.report:
-            outputs.write_report(writer, journal, recipe=rec, predictor=predictor, evaluated=evaluated,
-                                 deadline=budget.report_deadline())
+        self._report(writer, journal, predictor, evaluated)
+
+    def _report(self, writer, journal: Journal, predictor, evaluated) -> None:
+        """The report (when asked), then the run is complete: every file it promises is written."""
+        if self.recipe.evaluate.report:
+            outputs.write_report(writer, journal, recipe=self.recipe, predictor=predictor, evaluated=evaluated,
+                                 deadline=self.budget.report_deadline())
+        writer.completed(seconds=round(time.monotonic() - self.started, 3))
+        journal.log("run completed")
+
+    def _finish_saved(self, writer, journal: Journal, cleaned) -> None:
+        """``--resume`` of a run whose model is saved (it stopped during the report): evaluate it from its saved
+        artifacts and the rows of its splits, write the report, complete it. Nothing is trained again."""
+        from trainwright.deploy.predictor import Predictor
+        from trainwright.runs import Run, layout
+
+        journal.log("the model is saved: resuming at the report, without training again")
+        run = Run(writer.path)
+        predictor = Predictor.load(run, require_completed=False)
+        saved = run.read_json(layout.SPLITS)
+        positions = {p: cleaned.frame.index.get_indexer(saved[p]) for p in outputs.PARTS}
+        with journal.stage("evaluate"):
+            evaluated = outputs.evaluate(self.recipe, predictor, cleaned.frame, cleaned.y, positions)
+            predictor.threshold = evaluated.threshold["threshold"] if evaluated.threshold else None
+        self._report(writer, journal, predictor, evaluated)
 
     def _open_run(self, data_path: Path, fingerprint: dict):
         """(the run's writer, whether it is a scratch folder): under torchrun only rank 0 writes the run; the

@@ -72,7 +72,7 @@ def _callbacks(run_dir: Path, name: str, log) -> tuple:
     if log.tensorboard:
         out.append(TensorBoardLogger(run_dir / "tensorboard" / name))
     if log.mlflow:
-        out.append(MLflowLogger())
+        out.append(MLflowLogger(store=(run_dir / "mlruns").resolve().as_uri()))
     return tuple(out)
 
 

@@ -110,6 +110,7 @@ def resolved_recipe(recipe, *, task: str, selection, split_method: str, dropped:
     }
     if member.balancing is not None:
         values["balance.method"] = member.balancing.method
+    values.update({d.what: d.value for d in decisions if d.what == "data.encoding"})  # a detected encoding
     values.update(member.learner.resolved())
     resolved = parse_config(type(recipe), with_values(recipe.model_dump(mode="json"), values), what="resolved recipe")
     header = "# Resolved recipe: every default and every automatic decision written out.\n"
@@ -130,23 +131,17 @@ def completed_info(*, task: str, selection, predictor, kinds, positions, members
 
 
 def write_report(writer, journal, *, recipe, predictor, evaluated: Evaluated, deadline: float | None = None) -> None:
-    """evaluation.json and report.html. The model is saved and the run complete before this starts, so a
-    failure here is logged (with the way to retry) rather than losing the run."""
+    """evaluation.json and report.html. The model is saved before this starts: a run that fails or is killed
+    here keeps it, and ``train --resume`` finishes the report without training again."""
     from trainwright.report.evaluation import build_evaluation
     from trainwright.report.render import render_report
 
     parts = {p: (evaluated.rows[p], evaluated.targets[p]) for p in PARTS}
-    try:
-        with journal.stage("report"):  # a failure leaves the stage without its check mark
-            evaluation = build_evaluation(writer.path, writer.info, predictor, parts, recipe.evaluate,
-                                          threshold=evaluated.threshold, seed=recipe.seed,
-                                          log=journal.log, outputs=evaluated.outputs, deadline=deadline)
-            page = render_report(evaluation)
-    except Exception as exc:  # noqa: BLE001 - reported, and the run stays usable
-        journal.log(f"report failed: {type(exc).__name__}: {exc}; rebuild it with `trainwright report "
-                    f"{writer.path} --recompute`", "report")
-        writer.write_info(report_error=f"{type(exc).__name__}: {exc}")
-        return
+    with journal.stage("report"):  # a failure leaves the stage without its check mark
+        evaluation = build_evaluation(writer.path, writer.info, predictor, parts, recipe.evaluate,
+                                      threshold=evaluated.threshold, seed=recipe.seed,
+                                      log=journal.log, outputs=evaluated.outputs, deadline=deadline)
+        page = render_report(evaluation)
     writer.write_json(layout.EVALUATION, evaluation)
     writer.write_text(layout.REPORT, page)
     journal.log(f"report written to {writer.path / layout.REPORT}")

@@ -45,6 +45,9 @@ class DataConfig(Section):
     format: Literal["auto", "csv", "parquet", "jsonl"] = Field(
         "auto", description="File format; 'auto' reads it from the file extension."
     )
+    encoding: str = Field(
+        "auto", description="Text encoding of CSV and JSON files (utf-8, latin-1, cp1252, utf-16, ...); 'auto' "
+                            "detects it (byte-order mark, UTF-8, else charset-normalizer) and records the choice.")
 
 
 class CrossValidationConfig(Section):

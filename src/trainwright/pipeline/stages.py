@@ -26,11 +26,12 @@ __all__ = ["Loaded", "Framed", "Cleaned", "Split", "Refined", "load", "frame_tar
 
 @dataclass(frozen=True)
 class Loaded:
-    """The data file as read, with the hash of its bytes."""
+    """The data file as read, with the hash of its bytes (and how its encoding was chosen)."""
 
     frame: pd.DataFrame
     path: Path
     sha256: str
+    decisions: tuple[Decision, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,23 @@ class Refined:
 
 def load(data) -> Loaded:
     """Read the recipe's ``data`` section's file (the file is only read)."""
-    from trainwright.data.sources import file_sha256, read_table
+    import codecs
+
+    from trainwright.data.sources import detect_encoding, detect_format, file_sha256, read_table
 
     path = Path(data.path)
-    return Loaded(read_table(path, data.format), path, file_sha256(path))
+    encoding, decisions = data.encoding, ()
+    if encoding == "auto" and path.is_file() and detect_format(path, data.format) != "parquet":
+        encoding, how = detect_encoding(path)
+        if encoding != "utf-8":
+            decisions = (Decision("data.encoding", encoding, how),)
+    elif encoding != "auto":
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ConfigError(f"data.encoding '{encoding}' is not a known text encoding; use e.g. utf-8, latin-1, "
+                              "cp1252 or utf-16", path="data.encoding") from None
+    return Loaded(read_table(path, data.format, encoding=encoding), path, file_sha256(path), decisions)
 
 
 def frame_target(recipe, loaded: Loaded) -> Framed:
@@ -221,6 +235,26 @@ def _check_target(target: str, y: np.ndarray, task: str, path: Path) -> None:
                 "at least two. Check the target column, or use --task regression for a numeric target.",
                 column=target, file=str(path),
             )
+        _check_classes_are_classes(target, y, classes, path)
+
+
+def _check_classes_are_classes(target: str, y: np.ndarray, classes: np.ndarray, path: Path) -> None:
+    """A numeric target with fractional values, or so many classes that most have one row, is a quantity:
+    say so, and point to regression (a split or a learner would otherwise fail with advice that goes round)."""
+    numeric = np.issubdtype(np.asarray(y).dtype, np.number)
+    fractional = numeric and np.issubdtype(np.asarray(y).dtype, np.floating) and bool(np.any(np.mod(y, 1) != 0))
+    _, counts = np.unique(y, return_counts=True)
+    mostly_single = len(classes) > 20 and np.mean(counts == 1) > 0.5
+    if fractional or (numeric and mostly_single):
+        why = "holds fractional numbers" if fractional else \
+            f"has {len(classes):,} distinct values for {len(y):,} rows, most of them on a single row"
+        raise DataError(f"{path}: the target '{target}' {why}: that is a quantity to predict, not classes. Use "
+                        "--task regression (or leave --task out to let trainwright infer it).", column=target,
+                        file=str(path))
+    if mostly_single:
+        raise DataError(f"{path}: the target '{target}' has {len(classes):,} classes for {len(y):,} rows, most of them "
+                        "on a single row: no model can learn a class it sees once. Group rare classes together, or "
+                        "check that the right column is the target.", column=target, file=str(path))
 
 
 def _check_threshold(choose: str, task: str, y) -> None:

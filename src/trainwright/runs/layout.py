@@ -26,14 +26,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from trainwright.errors import DataError
+from trainwright.errors import DataError, OutputError
 
 __all__ = ["RUN_FORMAT_VERSION", "RUN_JSON", "RECIPE", "RESOLVED_RECIPE", "DECISIONS", "FINGERPRINT", "SPLITS",
            "AUDIT_JSON", "AUDIT_HTML", "CLEANING_LOG", "PREPROCESSOR", "MODEL_DIR", "CHECKPOINTS", "METRICS",
-           "EVALUATION", "REPORT", "HISTORY", "LEADERBOARD", "ENVIRONMENT", "LOG", "member_dir", "new_run_dir"]
+           "EVALUATION", "REPORT", "HISTORY", "LEADERBOARD", "ENVIRONMENT", "LOG", "member_dir", "new_run_dir", "check_new_run_dir", "check_output"]
 
 RUN_FORMAT_VERSION = 2  # 2: learner capabilities in history.json, tagged optimizer/schedule settings
 
@@ -69,28 +71,87 @@ def member_dir(run_dir: Path, member: int, members: int) -> Path:
     return base if members == 1 else base / f"member-{member}"
 
 
+def check_output(path: str | Path, *, what: str) -> Path:
+    """Refuse, before any work, an output that cannot be written: its folder is missing or read-only.
+
+    Raises:
+        OutputError: naming the path and the fix.
+
+    Example:
+        >>> check_output("/proc/no-such-place/out.csv", what="-o")
+        Traceback (most recent call last):
+        ...
+        trainwright.errors.OutputError: cannot write -o /proc/no-such-place/out.csv: /proc is not writable; choose a folder you can write to.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError
+        tempfile.TemporaryFile(dir=existing).close()  # a real write: permission bits do not stop root, /proc does
+    except OSError:
+        raise OutputError(f"cannot write {what} {path}: {existing} is not writable; choose a folder you can "
+                          "write to.") from None
+    return path
+
+
+def check_new_run_dir(out: str | Path | None, runs_dir: str | Path = "runs") -> None:
+    """Refuse, before any work, a run directory that exists with files in it, is a file, or cannot be created.
+
+    Raises:
+        DataError: ``out`` exists and is a file or holds files.
+        OutputError: its folder cannot be written.
+    """
+    target = Path(out) if out is not None else Path(runs_dir) / "x"
+    if out is not None and target.exists() and (not target.is_dir() or any(target.iterdir())):
+        kind = "a file" if not target.is_dir() else "not empty"
+        raise DataError(f"--out {target} already exists and is {kind}; choose a new folder (runs are never "
+                        "overwritten).")
+    check_output(target, what="--out" if out is not None else "the runs folder")
+
+
 def new_run_dir(out: str | Path | None, *, runs_dir: str | Path = "runs", name: str = "run") -> Path:
     """Create a new, empty run directory: ``out``, or ``runs_dir/<time>-<name>``. Nothing is ever overwritten.
 
     Raises:
         DataError: ``out`` exists and is a file or holds files.
     """
+    check_new_run_dir(out, runs_dir)
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise DataError(
-                f"--out {path} already exists and is not empty; choose a new folder (runs are never overwritten)."
-            )
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:  # an empty folder the user made: claimed below, by whoever comes first
+            pass
+        except OSError as exc:
+            raise OutputError(f"cannot create --out {path}: {exc.strerror}; choose a folder you can write to.") from None
+        _claim(path)
         return path
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(runs_dir)
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the runs folder {base}: {exc.strerror}; pass --out in a folder you can "
+                          "write to.") from None
     for i in range(1000):
         path = base / (f"{stamp}-{name}" + (f"-{i}" if i else ""))
         try:
             path.mkdir()
-            return path
         except FileExistsError:
             continue
+        _claim(path)
+        return path
     raise RuntimeError(f"could not create a new run directory under {base}")
+
+
+def _claim(path: Path) -> None:
+    """Create ``run.json`` exclusively (O_EXCL): of two commands given the same folder, exactly one gets it."""
+    try:
+        os.close(os.open(path / RUN_JSON, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except FileExistsError:
+        raise DataError(f"--out {path} was just taken by another run (its run.json exists); choose a new folder "
+                        "(runs are never overwritten).") from None

@@ -40,7 +40,7 @@ class Run:
         version = self.info.get("format_version")
         if version != layout.RUN_FORMAT_VERSION:
             raise ArtifactError(
-                f"{self.path} was written in run format {version}; this trainwright reads format "
+                f"{self.path} was written in run format {version!r}; this trainwright reads format "
                 f"{layout.RUN_FORMAT_VERSION}. Use the trainwright version that wrote it ({self.info.get('trainwright')})."
             )
 
@@ -73,11 +73,13 @@ class Run:
 
     def require_completed(self) -> None:
         """Raise ``ArtifactError`` unless the run completed (a model is only trustworthy then)."""
-        if self.status != "completed":
-            raise ArtifactError(
-                f"run {self.path} has status '{self.status}': {self.info.get('error', 'it did not finish')}. "
-                "Train again to get a model."
-            )
+        if self.status == "completed":
+            return
+        why = self.info.get("error") or "it did not finish (it was stopped, or is still running)"
+        if self.info.get("saved") or (self.path / layout.CHECKPOINTS).is_dir():
+            raise ArtifactError(f"run {self.path} is not complete ({self.status}: {why}). Resume it: trainwright "
+                                f"train --resume {self.path}")
+        raise ArtifactError(f"run {self.path} has status '{self.status}': {why}. Train again to get a model.")
 
 
 

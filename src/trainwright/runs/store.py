@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from trainwright.errors import ArtifactError
+from trainwright.errors import ArtifactError, OutputError
 
 __all__ = ["write_bytes", "write_text", "write_json", "append_text", "read_json", "file_mode", "fsync_dir"]
 
@@ -25,8 +25,15 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
+def write_bytes(path: str | Path, data: bytes, *, exclusive: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename), with the umask's mode.
+
+    With ``exclusive`` the file must not exist, and of two writers racing for it exactly one succeeds (the
+    temp file is linked into place, which fails when the name is taken).
+
+    Raises:
+        OutputError: the folder cannot be written.
+        FileExistsError: ``exclusive`` and the file exists.
 
     Example:
         >>> import tempfile, pathlib
@@ -35,14 +42,21 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
         b'abc'
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}; choose a folder you can write to.") from None
     try:
         os.chmod(tmp, file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)  # fails if the name exists: no check-then-write race
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -203,18 +203,53 @@ class TensorBoardLogger(Callback):
 
 
 class MLflowLogger(Callback):
-    """Metrics per epoch to MLflow's active tracking target (needs `mlflow`: pip install mlflow-skinny)."""
+    """Metrics per epoch to MLflow (needs `mlflow`: pip install trainwright[logging]).
 
-    def __init__(self) -> None:
+    Args:
+        store: the tracking URI used when MLflow has none configured (``MLFLOW_TRACKING_URI`` unset); the
+            pipeline passes a file store inside the run directory, which works offline and with mlflow-skinny
+            (whose own default, a SQLite database, needs the full mlflow package).
+
+    Raises:
+        ConfigError: mlflow is missing, or its tracking target cannot be used (the message says why and
+            which setting or variable to change).
+    """
+
+    def __init__(self, store: str | None = None) -> None:
+        import os
+
+        from trainwright.errors import ConfigError
+
         try:
             import mlflow
         except ImportError as exc:
-            from trainwright.errors import ConfigError
-
-            raise ConfigError("train.log.mlflow needs the mlflow package: pip install mlflow-skinny",
-                              path="train.log.mlflow") from exc
+            raise ConfigError("train.log.mlflow needs the mlflow package: pip install mlflow-skinny "
+                              "(or trainwright[logging])", path="train.log.mlflow") from exc
         self.mlflow = mlflow
+        if store is not None and not os.environ.get("MLFLOW_TRACKING_URI"):
+            # A file store works offline and with mlflow-skinny; MLflow 3 asks for this variable to use one.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+            mlflow.set_tracking_uri(store)
+        self.uri = mlflow.get_tracking_uri()
+
+    def on_fit_start(self, state: TrainState) -> None:
+        if state.is_main:
+            self._call(lambda: self.mlflow.start_run() if self.mlflow.active_run() is None else None)
 
     def on_epoch_end(self, state: TrainState) -> None:
         if state.is_main:
-            self.mlflow.log_metrics({**state.metrics, "lr": state.lr}, step=state.epoch)
+            self._call(lambda: self.mlflow.log_metrics({**state.metrics, "lr": state.lr}, step=state.epoch))
+
+    def on_fit_end(self, state: TrainState) -> None:
+        if state.is_main:
+            self._call(self.mlflow.end_run)
+
+    def _call(self, action) -> None:
+        from trainwright.errors import ConfigError
+
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - any tracking failure is a setting to fix, not a crash
+            raise ConfigError(f"train.log.mlflow: MLflow cannot log to {self.uri!r} ({type(exc).__name__}: "
+                              f"{str(exc).strip()[:200]}). Point MLFLOW_TRACKING_URI at a store you can reach "
+                              "(e.g. file:./mlruns), or set train.log.mlflow=false", path="train.log.mlflow") from None

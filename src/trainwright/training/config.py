@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Literal, Optional, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, field_validator, model_validator
 
 from trainwright.config.base import with_default_type
 from trainwright.training.callbacks import EarlyStoppingConfig
@@ -229,7 +229,7 @@ class LoopConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     epochs: int = Field(300, ge=1, description="Most passes over the training rows; early stopping usually ends sooner.")
-    batch_size: Union[int, Literal["auto"]] = Field(
+    batch_size: Union[PositiveInt, Literal["auto"]] = Field(
         "auto", description="Rows per mini-batch. 'auto': training rows / 16, between 32 and 256.")
     optimizer: OptimizerConfig = Field(default_factory=optimizer_config, description="The optimizer.")
     schedule: ScheduleConfig = Field(default_factory=schedule_config,

@@ -156,6 +156,21 @@ class NumericImputer:
         return imp
 
 
+def mean_std(F: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation that stay finite for finite values near float64's limit (1e308 + 1e308
+    overflows a plain sum): computed on the values divided by their largest magnitude, then scaled back.
+
+    Example:
+        >>> mean_std(np.array([[1e308], [-1e308], [1e308]]))[0].tolist()
+        [3.333333333333333e+307]
+    """
+    F = np.asarray(F, dtype=np.float64)
+    scale = np.max(np.abs(F), axis=axis, keepdims=True) if F.size else np.ones((1,) * F.ndim)
+    scale = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
+    unit = F / scale
+    return (unit.mean(axis=axis) * np.squeeze(scale, axis)), (unit.std(axis=axis) * np.squeeze(scale, axis))
+
+
 def _column_fill(R: np.ndarray, strategy: str, fill_value: float) -> np.ndarray:
     out = np.full(R.shape[1], fill_value if strategy == "constant" else 0.0, dtype=np.float64)
     if strategy == "constant":
@@ -165,7 +180,7 @@ def _column_fill(R: np.ndarray, strategy: str, fill_value: float) -> np.ndarray:
         if len(seen) == 0:
             continue
         if strategy == "mean":
-            out[j] = seen.mean()
+            out[j] = mean_std(seen)[0]
         elif strategy == "median":
             out[j] = np.median(seen)
         else:  # most_frequent; ties go to the smallest value, as in scikit-learn

@@ -22,7 +22,7 @@ from trainwright.data.columns import missing_columns
 from trainwright.data.dates import parse_dates
 import trainwright.data.features.encode as encode
 from trainwright.data.features.config import FeaturesConfig, PreprocessConfig
-from trainwright.data.features.impute import NumericImputer
+from trainwright.data.features.impute import NumericImputer, mean_std
 from trainwright.data.schema import TRUE_WORDS
 from trainwright.errors import ArtifactError, DataError, NotFittedError, did_you_mean
 
@@ -94,8 +94,8 @@ class Preprocessor:
         self.imputer_ = imputer.fit(R)
         F = self.imputer_.transform(R)
         scaled = cfg.scale == "standard" and len(F) > 0
-        self.mean_ = F.mean(axis=0) if scaled else np.zeros(F.shape[1])
-        std = F.std(axis=0) if scaled else np.ones(F.shape[1])
+        mean, std = mean_std(F) if scaled else (np.zeros(F.shape[1]), np.ones(F.shape[1]))
+        self.mean_ = mean
         self.std_ = np.where((std > 0) & np.isfinite(std), std, 1.0)
         self.indicators_ = self._choose_indicators(np.isnan(R), y)
         self.poly_ = self._choose_polynomial()
@@ -199,6 +199,8 @@ class Preprocessor:
         if not hasattr(self, "columns_"):
             raise NotFittedError("this Preprocessor is not fitted yet; call fit first")
         self._check_columns(frame)
+        if len(frame) == 0:
+            return np.zeros((0, len(self.feature_names_)), dtype=np.float32)
         R = self._apply_bounds(self._raw_numeric(frame))
         missing = np.isnan(R)
         scaled = (self.imputer_.transform(R) - self.mean_) / self.std_

@@ -15,6 +15,7 @@ import pandas as pd
 
 from trainwright.data.quality.config import AuditConfig
 from trainwright.data.quality.findings import Finding
+from trainwright.data.quality.leakage import check_target_leakage
 from trainwright.data.quality.model_checks import (
     Context,
     SkipCheck,
@@ -23,7 +24,6 @@ from trainwright.data.quality.model_checks import (
     check_label_errors,
     check_multivariate_outliers,
     check_split_drift,
-    check_target_leakage,
 )
 from trainwright.data.schema import infer_column
 
@@ -131,6 +131,24 @@ def check_missing(ctx: Context, cfg: AuditConfig) -> list[Finding]:
                 "fact that a value was missing" + ("; with this many missing, check why or drop the column" if warn else ""),
                 {"share": share},
             ))
+    return found
+
+
+def check_non_finite(ctx: Context, cfg: AuditConfig) -> list[Finding]:
+    """Infinite values (inf, -inf, and numbers beyond float64 that read as inf) in numeric columns."""
+    found = []
+    for col in ctx.features:
+        s = ctx.frame[col]
+        if not pd.api.types.is_float_dtype(s):
+            continue
+        infinite = np.flatnonzero(np.isinf(s.to_numpy(dtype=np.float64, na_value=np.nan)))
+        if infinite.size:
+            found.append(Finding(
+                "non_finite", "warning", f"{_rows(infinite.size, ctx.n)} {_s(infinite.size, 'holds', 'hold')} an "
+                f"infinite value in column '{col}'", str(col), int(infinite.size), _ids(infinite),
+                "cleaning turns them into missing values (logged as non_finite_to_missing) and imputation fills "
+                "them; if they encode something (a cap, an error code), replace them with a real value first",
+                {"share": infinite.size / ctx.n}))
     return found
 
 
@@ -451,6 +469,7 @@ CHECKS = (
     ("duplicates", check_duplicates),
     ("conflicting_labels", check_conflicting_labels),
     ("missing_values", check_missing),
+    ("non_finite", check_non_finite),
     ("missingness_pattern", check_missingness_pattern),
     ("constant_column", check_constant),
     ("identifier_column", check_identifiers),

@@ -111,7 +111,27 @@ class AuditConfig(Section):
         0.95, gt=0, le=1,
         description=(
             "Out-of-fold score of a one-column model (balanced accuracy, or R^2 for regression) at or above which "
-            "the column leaks the target."
+            "the column leaks the target, unless all the other columns together do better (then it is a strong "
+            "genuine feature)."
+        ),
+    )
+    leakage_margin: float = Field(
+        0.15, gt=0, le=1,
+        description=(
+            "A column also leaks when its one-column score beats both what all the other columns reach together "
+            "(a LightGBM on them, out of fold) and a shuffled copy of itself by at least this much, and reaches "
+            "audit.leakage_floor: it alone knows far more than everything else does."
+        ),
+    )
+    leakage_floor: float = Field(
+        0.75, gt=0, le=1,
+        description="Smallest one-column score for the comparison of audit.leakage_margin to flag a column.",
+    )
+    label_copy: float = Field(
+        0.9, gt=0, le=1,
+        description=(
+            "A column whose values are the target's own class labels leaks when it agrees with the target in at "
+            "least this share of rows (a copy of the target with some values changed)."
         ),
     )
     near_copy: float = Field(

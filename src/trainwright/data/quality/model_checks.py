@@ -24,7 +24,7 @@ from trainwright.runtime import cpu_threads, quiet_openmp
 
 __all__ = [
     "Context", "SkipCheck", "confident_learning", "out_of_fold_proba",
-    "check_multivariate_outliers", "check_label_errors", "check_target_leakage", "check_split_drift",
+    "check_multivariate_outliers", "check_label_errors", "check_split_drift",
 ]
 
 _MODEL_KINDS = ("numeric", "boolean", "categorical", "datetime")
@@ -228,7 +228,8 @@ def _lightgbm(ctx: Context, objective: str, n_estimators: int, n_rows: int):
     quiet_openmp()
     import lightgbm as lgb
 
-    return lgb.LGBMClassifier(
+    model = lgb.LGBMRegressor if objective == "regression" else lgb.LGBMClassifier
+    return model(
         objective=objective, n_estimators=n_estimators, learning_rate=0.2, num_leaves=15, min_child_samples=10, max_bin=63,
         subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=ctx.seed,
         num_threads=ctx.threads if n_rows >= 20_000 else 1,  # on small data, thread start-up costs more than it saves
@@ -313,97 +314,6 @@ def check_label_errors(ctx: Context, cfg: AuditConfig) -> list[Finding]:
          "examples": [{"row": int(rows[i]), "given": str(classes[kept[y[i]]]), "suggested": str(classes[suggested[i]]),
                        "margin": float(margin[i])} for i in hits[:5]]},
     )]
-
-
-def _bins(values: np.ndarray, categorical: bool, n_bins: int = 32) -> np.ndarray:
-    """Small integer codes: quantile bins of numbers, or the most frequent categories; missing is its own bin."""
-    missing = np.isnan(values)
-    if categorical or np.unique(values[~missing][:50_000]).size <= n_bins:
-        codes = pd.factorize(values)[0]  # -1 for missing
-        top = np.argsort(-np.bincount(codes[codes >= 0]), kind="stable")[: 2 * n_bins]
-        remap = np.full(codes.max() + 2, len(top))
-        remap[top] = np.arange(len(top))
-        out = remap[codes]
-    else:
-        edges = np.unique(np.quantile(values[~missing], np.linspace(0, 1, n_bins + 1)[1:-1]))
-        out = np.searchsorted(edges, values, side="right")
-    return np.where(missing, out.max(initial=0) + 1, out)
-
-
-def _one_column_score(bins: np.ndarray, y: np.ndarray, fold: np.ndarray, task: str) -> float:
-    """Out-of-fold score of the per-bin prediction: balanced accuracy, or R^2 for regression (2 folds)."""
-    n_bins = int(bins.max()) + 1
-    predicted = np.empty(len(y))
-    for f in (0, 1):
-        train, held = fold != f, fold == f
-        if task == "classification":
-            k = int(y.max()) + 1
-            table = np.bincount(bins[train] * k + y[train], minlength=n_bins * k).reshape(n_bins, k)
-            # P(bin | class): argmax maximises balanced accuracy; unseen bins fall back to the largest class
-            likelihood = table / np.maximum(table.sum(axis=0), 1)
-            best = np.where(table.sum(axis=1) > 0, likelihood.argmax(axis=1), np.bincount(y[train]).argmax())
-        else:
-            sums = np.bincount(bins[train], weights=y[train], minlength=n_bins)
-            size = np.bincount(bins[train], minlength=n_bins)
-            best = np.where(size > 0, sums / np.maximum(size, 1), y[train].mean())
-        predicted[held] = best[bins[held]]
-    if task == "classification":
-        recalls = [np.mean(predicted[y == j] == j) for j in np.unique(y)]
-        return float(np.mean(recalls))
-    return float(1 - np.sum((y - predicted) ** 2) / max(np.sum((y - y.mean()) ** 2), 1e-12))
-
-
-def _near_copy(values: np.ndarray, y: np.ndarray, bins: np.ndarray, task: str) -> float | None:
-    """|Spearman| with a numeric target, or Cramer's V of a column with few levels with the classes."""
-    if task == "regression":
-        ok = ~np.isnan(values)
-        if ok.sum() < 10 or np.ptp(values[ok]) == 0:
-            return None
-        return float(abs(pd.Series(values[ok]).rank().corr(pd.Series(y[ok]).rank())))
-    k, levels = int(y.max()) + 1, int(bins.max()) + 1
-    if levels > 2 * k or levels < 2:
-        return None
-    table = np.bincount(bins * k + y, minlength=levels * k).reshape(levels, k).astype(np.float64)
-    table = table[table.sum(axis=1) > 0]
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
-    chi2 = np.sum((table - expected) ** 2 / np.maximum(expected, 1e-12))
-    return float(np.sqrt(chi2 / (table.sum() * max(min(table.shape) - 1, 1))))
-
-
-def check_target_leakage(ctx: Context, cfg: AuditConfig) -> list[Finding]:
-    """Columns that predict the target almost perfectly on their own, or copy it."""
-    ctx.need_target()
-    if ctx.task == "classification":
-        labels, _ = ctx.labels()
-        rows = ctx.sample[labels[ctx.sample] >= 0]
-        y = pd.factorize(labels[rows], sort=True)[0]
-        if np.unique(y).size < 2:
-            raise SkipCheck("the target holds a single class")
-    else:
-        target = pd.to_numeric(ctx.frame[ctx.target].iloc[ctx.sample], errors="coerce").to_numpy(np.float64)
-        rows, y = ctx.sample[~np.isnan(target)], target[~np.isnan(target)]
-    if len(rows) < 20:
-        raise SkipCheck("needs at least 20 rows with a target")
-    fold = np.random.default_rng(ctx.seed).permutation(len(rows)) % 2
-    found, metric = [], "balanced accuracy" if ctx.task == "classification" else "R^2"
-    for col in ctx.features:
-        if ctx.kinds[col] not in _MODEL_KINDS and not (ctx.kinds[col] == "identifier" and not ctx.is_text(col)):
-            continue
-        values = ctx.encoded(col, rows)
-        bins = _bins(values, categorical=ctx.kinds[col] == "categorical")
-        score = _one_column_score(bins, y, fold, ctx.task)
-        copy = _near_copy(values, y, bins, ctx.task)
-        if score < cfg.leakage_score and (copy is None or copy < cfg.near_copy):
-            continue
-        why = (f"predicts the target on its own with an out-of-fold {metric} of {score:.3f}"
-               if score >= cfg.leakage_score else f"is a near-copy of the target (association {copy:.3f})")
-        found.append(Finding(
-            "target_leakage", "error", f"column '{col}' {why} ({len(rows):,} rows checked)", str(col), len(rows), [],
-            "if it is only known after the outcome, or derived from it, drop it: set clean.drop_leaking=true "
-            f"or add '{col}' to preprocess.drop_columns",
-            {"score": score, "metric": metric, "near_copy": copy},
-        ))
-    return found
 
 
 # --- splits: drift (adversarial validation) -----------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from trainwright.config.base import Decision, Section
 from trainwright.models.base import Attributions, Capabilities, Learner
@@ -19,7 +19,7 @@ class MLPConfig(Section):
     """The network. How it trains (epochs, optimizer, schedule, regularization...) is the recipe's `train` section."""
 
     type: Literal["mlp"] = "mlp"
-    hidden_sizes: list[int] = Field(
+    hidden_sizes: list[PositiveInt] = Field(
         default_factory=lambda: [256, 256], min_length=1, description="Width of each hidden layer.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
     norm: Literal["none", "batch", "layer"] = Field("none", description="Normalisation in each hidden block.")
