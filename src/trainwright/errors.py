@@ -8,6 +8,7 @@ catches ``ValueError`` or ``FileNotFoundError`` keeps working. The CLI prints a
 from __future__ import annotations
 
 __all__ = [
+    "check_format_version",
     "TrainwrightError",
     "ConfigError",
     "DataError",
@@ -98,6 +99,24 @@ class OutputError(TrainwrightError, OSError):
         >>> issubclass(OutputError, OSError), str(OutputError("cannot write /x: permission denied"))
         (True, 'cannot write /x: permission denied')
     """
+
+
+def check_format_version(data, expected: int, where: str, fix: str) -> None:
+    """Raise ``ArtifactError`` unless the saved ``data`` (a dict read from JSON) has ``format_version == expected``.
+
+    A value that is not a whole number is damage, not another version: the message says so.
+
+    Example:
+        >>> check_format_version({"format_version": "2"}, 2, "run.json", "train again")
+        Traceback (most recent call last):
+        ...
+        trainwright.errors.ArtifactError: run.json is damaged: its format_version is '2', not a whole number; train again
+    """
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(version, int) or isinstance(version, bool):
+        raise ArtifactError(f"{where} is damaged: its format_version is {version!r}, not a whole number; {fix}")
+    if version != expected:
+        raise ArtifactError(f"{where} was written in format {version}; this trainwright reads format {expected}. {fix}")
 
 
 def closest(name: str, choices) -> str | None:

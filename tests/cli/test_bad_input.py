@@ -42,6 +42,10 @@ def damaged(kind: str) -> Callable[[Path], None]:
         model = tmp / "run" / "model"
         if kind == "model file":
             (model / "model.txt").unlink()
+        elif kind == "model file truncated":  # LightGBM crashes the process on some truncated files
+            (model / "model.txt").write_bytes((model / "model.txt").read_bytes()[:3000])
+        elif kind == "run.json list":
+            (tmp / "run" / "run.json").write_text("[]")
         elif kind == "learner.json":
             (model / "learner.json").write_text((model / "learner.json").read_text()[:120])
         elif kind == "evaluation.json":
@@ -115,14 +119,18 @@ CASES = [
     Case("negative hidden size", [*TRAIN, "--set", "model.type=mlp", "--set", "model.hidden_sizes=[16,-3]"],
          ["model.hidden_sizes.1", "greater than 0"]),
     Case("--out is a file", [*TRAIN, "--out", "penguins.csv"], ["--out penguins.csv already exists and is a file"]),
-    Case("model file missing", ["predict", "run", "penguins.csv"], ["run/model", "missing a file or is damaged",
-                                                                      "model.txt"], [damaged("model file")]),
+    Case("model file missing", ["predict", "run", "penguins.csv"], ["run/model/model.txt is missing", "incomplete"],
+         [damaged("model file")]),
+    Case("model file truncated", ["predict", "run", "penguins.csv"], ["run/model/model.txt is damaged", "truncated"],
+         [damaged("model file truncated")]),
+    Case("run.json holds a list", ["predict", "run", "penguins.csv"], ["run.json is damaged", "JSON list"],
+         [damaged("run.json list")]),
     Case("learner.json torn", ["predict", "run", "penguins.csv"], ["learner.json is damaged"], [damaged("learner.json")]),
     Case("evaluation.json torn", ["report", "run"], ["evaluation.json is damaged"], [damaged("evaluation.json")]),
-    Case("weights truncated", ["predict", "run", "penguins.csv"], ["missing a file or is damaged", "weights"],
+    Case("weights truncated", ["predict", "run", "penguins.csv"], ["weights.safetensors is damaged"],
          [damaged("weights")]),
-    Case("format version as text", ["predict", "run", "penguins.csv"], ["run format '2'", "reads format 2"],
-         [damaged("format string")]),
+    Case("format version as text", ["predict", "run", "penguins.csv"],
+         ["run.json is damaged", "format_version is '2', not a whole number"], [damaged("format string")]),
     Case("--out cannot be written", [*TRAIN, "--out", "/proc/trainwright-test/run"], ["cannot write --out", "/proc"]),
     Case("-o cannot be written", ["predict", "run", "penguins.csv", "-o", "/proc/p.csv"], ["cannot write", "/proc"],
          [damaged("none")]),
@@ -135,6 +143,22 @@ CASES = [
          ["fractional numbers", "--task regression"],
          [lambda t: pd.DataFrame(np.random.default_rng(0).normal(size=(300, 2)), columns=["x", "y"]).to_csv(
              t / "floaty.csv", index=False)]),
+    Case("JSON Lines line that is a number", ["train", "rows.jsonl", "--target", "species"],
+         ["rows.jsonl: line 2 is a JSON int, not an object"], [text("rows.jsonl", '{"species": "a", "x": 1}\n5\n')]),
+    Case("JSON Lines key twice", ["train", "rows.jsonl", "--target", "species"],
+         ["rows.jsonl: line 2 names 'x' more than once"],
+         [text("rows.jsonl", '{"species": "a", "x": 1}\n{"species": "b", "x": 2, "x": 3}\n')]),
+    Case("UTF-8 mixed with Latin-1", ["train", "mixed.csv", "--target", "species"],
+         ["mixed.csv mixes UTF-8 with another encoding", "Re-encode"],
+         [text("mixed.csv", PENGUINS.read_bytes().replace(b"Torgersen", "Torgérsen".encode(), 1)
+               + "Gentoo,Bïscoe,50,15,220,5000,male,2009\n".encode("latin-1"))]),
+    Case("recipe key twice", ["train", "penguins.csv", "--recipe", "r.yaml"], ["r.yaml", "'model' appears twice"],
+         [text("r.yaml", "target: species\nmodel:\n  type: mlp\nmodel:\n  type: linear\n")]),
+    Case("seed beyond 32 bits", [*TRAIN, "--seed", "5000000000"], ["seed", "less than or equal to 4294967295"]),
+    Case("-o compressed", ["predict", "run", "penguins.csv", "-o", "p.csv.gz"], ["p.csv.gz", "uncompressed"],
+         [damaged("none")]),
+    Case("--force onto a folder", ["predict", "run", "penguins.csv", "-o", "out.csv", "--force"],
+         ["out.csv", "not a regular file"], [damaged("none"), lambda t: (t / "out.csv").mkdir()]),
     Case("runs --dir missing", ["runs", "--dir", "nowhere"], ["--dir nowhere: no such folder"]),
     Case("checkpoint that is a pickle", ["train", "--resume", "run"],
          ["not a trainwright checkpoint", "delete it"], [damaged("pickle checkpoint")]),

@@ -105,3 +105,46 @@ def test_mlflow_logging_works_with_default_settings(tmp_path, monkeypatch):
             "--set", "train.log.mlflow=true", "--set", "evaluate.report=false", "--out", "r", cwd=tmp_path, check=True)
     logged = list((tmp_path / "r" / "mlruns").rglob("metrics/validation_loss"))
     assert len(logged) == 1 and len(logged[0].read_text().splitlines()) >= 1
+
+
+def test_pipe_separated_and_gzip_files_are_read(tmp_path, run):
+    frame = pd.read_csv(PENGUINS)
+    frame.to_csv(tmp_path / "pipes.txt", index=False, sep="|")
+    frame.to_csv(tmp_path / "latin.csv.gz", index=False, encoding="latin-1")  # pandas compresses by the name
+    for name in ("pipes.txt", "latin.csv.gz"):
+        proc = run_cli("predict", run, name, cwd=tmp_path, check=True)
+        assert len(pd.read_csv(pd.io.common.StringIO(proc.stdout))) == len(frame), name
+
+
+def test_predictions_to_tsv_are_tab_separated(tmp_path, run):
+    run_cli("predict", run, PENGUINS, "-o", "p.tsv", cwd=tmp_path, check=True)
+    assert (tmp_path / "p.tsv").read_text().splitlines()[0] == "prediction\tproba_Adelie\tproba_Chinstrap\tproba_Gentoo"
+
+
+def test_damaged_runs_are_listed_as_unreadable(tmp_path, run):
+    import shutil
+
+    shutil.copytree(run, tmp_path / "runs" / "good")
+    for name, content in (("list", "[]"), ("listy", '{"format_version": 2, "status": ["x"]}')):
+        (tmp_path / "runs" / name).mkdir()
+        (tmp_path / "runs" / name / "run.json").write_text(content)
+    proc = run_cli("runs", cwd=tmp_path, check=True)
+    assert "completed" in proc.stdout and proc.stdout.count("unreadable") == 2
+
+
+def test_ctrl_c_leaves_an_interrupted_run_that_says_resume(tmp_path):
+    import signal
+    import time
+
+    proc = _start(["train", PENGUINS, "--target", "species", "--set", "model.type=mlp", "--set", "train.epochs=100000",
+                   "--set", "train.early_stopping.patience=100000", "--out", "r"], tmp_path)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "r").glob("checkpoints/**/*.safetensors")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    info = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert info["status"] == "interrupted"
+    assert "interrupted (Ctrl-C)" in (tmp_path / "r" / "log.txt").read_text()
+    predicted = run_cli("predict", "r", PENGUINS, cwd=tmp_path)
+    assert predicted.returncode == 2 and "train --resume r" in predicted.stderr

@@ -289,3 +289,12 @@ def test_choose_threshold_errors():
         choose_threshold([0, 0], [0.2, 0.8], "f1")
     with pytest.raises(DataError):
         choose_threshold([0, 2], [0.2, 0.8], "f1")
+
+
+def test_specificity_is_undefined_without_negatives():
+    from trainwright.evaluate.metrics import classification_metrics, per_class_metrics
+
+    proba = [[0.2, 0.8], [0.6, 0.4], [0.1, 0.9]]
+    per = {row["class"]: row for row in per_class_metrics([1, 1, 1], proba, ["a", "b"])}
+    assert per["b"]["specificity"] is None and per["a"]["specificity"] == pytest.approx(2 / 3)
+    assert classification_metrics([1, 1, 1], proba, 2)["specificity_weighted"] is None

@@ -212,4 +212,4 @@ def test_an_evaluation_of_another_format_is_refused(multiclass_run, tmp_path):
     ev["format_version"] = 99
     (copy / "evaluation.json").write_text(json.dumps(ev))
     proc = run_cli("report", copy, cwd=tmp_path)
-    assert proc.returncode == 2 and "evaluation format 99" in proc.stderr and "--recompute" in proc.stderr
+    assert proc.returncode == 2 and "written in format 99" in proc.stderr and "--recompute" in proc.stderr

@@ -58,7 +58,7 @@ def test_a_new_run_never_reuses_a_folder_with_files(tmp_path):
 
 def test_reading_checks_format_version_and_damage(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"format_version": 99}))
-    with pytest.raises(ArtifactError, match="run format 99"):
+    with pytest.raises(ArtifactError, match="written in format 99"):
         Run(tmp_path)
     (tmp_path / "run.json").write_text("{torn")
     with pytest.raises(ArtifactError, match="damaged"):

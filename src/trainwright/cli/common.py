@@ -6,7 +6,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-__all__ = ["console", "RichReporter", "refuse_overwrite", "write_table", "fmt"]
+__all__ = ["console", "RichReporter", "refuse_overwrite", "table_format", "write_table", "fmt"]
 
 
 def console(stderr: bool = False):
@@ -20,7 +20,7 @@ class RichReporter:
     """Shows a spinner while a stage runs and a check mark with its time when it ends; decisions,
     candidates, audit findings and the like as dim lines."""
 
-    SHOWN = ("decision", "audit", "balance", "fit", "report")
+    SHOWN = ("decision", "audit", "balance", "fit", "report", "warning")
 
     def __init__(self) -> None:
         self.console = console(stderr=True)
@@ -55,6 +55,22 @@ def refuse_overwrite(paths: list[Path], force: bool) -> None:
         check_output(path, what="the output")
         if path.exists() and not force:
             raise DataError(f"{path} already exists; choose another file or pass --force to replace it.", file=str(path))
+        if path.exists() and not path.is_file():
+            raise DataError(f"{path} exists and is not a regular file (a folder, device or pipe); --force replaces "
+                            "only files. Choose another output path.", file=str(path))
+
+
+def table_format(out: Path) -> tuple[str, str]:
+    """(format, CSV separator) of a table to write at ``out``, from its extension; compressed names are refused
+    (checked before any work, so a typo costs nothing)."""
+    from trainwright.data.sources import detect_format
+    from trainwright.errors import DataError
+
+    suffixes = [s.lower() for s in out.suffixes]
+    if set(suffixes) & {".gz", ".bz2", ".xz", ".zip"}:
+        raise DataError(f"{out}: trainwright writes tables uncompressed; name the file .csv, .tsv, .parquet or "
+                        ".jsonl (compress it afterwards if you need to).", file=str(out))
+    return detect_format(out), "\t" if suffixes[-1:] == [".tsv"] else ","
 
 
 def write_table(frame, out: Path, *, force: bool = False) -> None:
@@ -62,10 +78,10 @@ def write_table(frame, out: Path, *, force: bool = False) -> None:
     ``force`` the file is created exclusively, so of two commands writing it at once exactly one succeeds."""
     import io
 
-    from trainwright.data.sources import detect_format
+    from trainwright.errors import DataError
     from trainwright.runs import store
 
-    fmt = detect_format(out)
+    fmt, sep = table_format(out)
     if fmt == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
@@ -73,8 +89,7 @@ def write_table(frame, out: Path, *, force: bool = False) -> None:
     elif fmt == "jsonl":
         data = frame.to_json(orient="records", lines=True).encode("utf-8")
     else:
-        data = frame.to_csv(index=False).encode("utf-8")
-    from trainwright.errors import DataError
+        data = frame.to_csv(index=False, sep=sep).encode("utf-8")
 
     try:
         store.write_bytes(out, data, exclusive=not force)

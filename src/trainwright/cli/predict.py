@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from trainwright.cli.common import console, fmt, refuse_overwrite, say, write_table
+from trainwright.cli.common import console, fmt, refuse_overwrite, say, table_format, write_table
 
 __all__ = ["add_parsers"]
 
@@ -35,6 +35,8 @@ def _predict(args) -> int:
 
     out = Path(args.output) if args.output else None
     refuse_overwrite([out] if out else [], args.force)
+    if out is not None:
+        table_format(out)
     run = trainwright.load(args.run)
     frame = read_table(args.data, allow_empty=True)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from trainwright.cli.common import RichReporter, console, fmt, refuse_overwrite, say
@@ -123,4 +124,4 @@ def summary(run) -> None:
     out.print(f"Run written to [bold]{run.path}[/]")
     if (run.path / layout.REPORT).is_file():
         out.print(f"Report: [bold]{run.path / layout.REPORT}[/]")
-    out.print(f"Predict with: trainwright predict {run.path} DATA -o predictions.csv")
+    out.print(f"Predict with: trainwright predict {shlex.quote(str(run.path))} DATA -o predictions.csv")

@@ -23,6 +23,21 @@ __all__ = ["load_recipe", "apply_overrides", "with_values", "parse_config", "dum
            "starter_recipe"]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key '{key}' appears twice in one section (line {key_node.start_mark.line + 1}); "
+                    "keep one", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """Read a YAML recipe file into a plain dict (validation is ``parse_config``'s job).
 
@@ -39,7 +54,7 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"recipe file {path} does not exist. Write one with `trainwright init DATA --target COL`.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"recipe file {path} is not readable YAML: {exc}") from None
     if raw is None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import csv
+import gzip
 import hashlib
 import io
 import json
+import lzma
 from pathlib import Path
 
 import pandas as pd
@@ -70,7 +74,7 @@ def read_table(path: str | Path, fmt: str = "auto", *, allow_empty: bool = False
     except DataError:
         raise
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError, ValueError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise DataError(
             f"{path}: could not be read as {fmt} ({reason}). Check that the file is a valid {fmt} file "
             "with a header row, or set data.format (and data.encoding).",
@@ -120,23 +124,27 @@ def detect_encoding(path: str | Path) -> tuple[str, str]:
         'José,Zürich'
     """
     path = Path(path)
-    with path.open("rb") as fh:
+    with _open_bytes(path) as fh:
         head = fh.read(4)
     for bom, name in _BOMS:
         if head.startswith(bom):
             return name, f"byte-order mark of {name.upper()}"
     decoder = codecs.getincrementaldecoder("utf-8")()
+    done, multibyte = 0, False
     try:
-        with path.open("rb") as fh:
+        with _open_bytes(path) as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 decoder.decode(chunk)
+                done += len(chunk)
+                multibyte = multibyte or max(chunk, default=0) >= 0x80
             decoder.decode(b"", final=True)
         return "utf-8", "every byte is valid UTF-8"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_path
+    except UnicodeDecodeError as exc:
+        _refuse_mixed(path, done + exc.start, multibyte or max(exc.object[:exc.start], default=0) >= 0x80)
+    from charset_normalizer import from_bytes
 
-    matches = from_path(path)
+    with _open_bytes(path) as fh:
+        matches = from_bytes(fh.read(_SAMPLE_BYTES))
     best = matches.best()
     if best is not None:  # among equally likely readings, prefer the common Western ones
         best = next((m for pref in _PREFERRED for m in matches if m.encoding == pref and m.chaos <= best.chaos), best)
@@ -147,17 +155,39 @@ def detect_encoding(path: str | Path) -> tuple[str, str]:
     return best.encoding, f"not UTF-8; charset-normalizer reads it as {best.encoding}"
 
 
+_SAMPLE_BYTES = 4 << 20  # charset-normalizer reads at most this much
+
+
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed when its name ends in .gz, .bz2 or .xz (as pandas reads it)."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    return opener(path, "rb")
+
+
+def _refuse_mixed(path: Path, position: int, utf8_before: bool) -> None:
+    """A file whose first non-ASCII characters are UTF-8 and which later holds bytes that are not: two encodings."""
+    if utf8_before:
+        raise DataError(f"{path} mixes UTF-8 with another encoding: non-ASCII text before byte {position} is UTF-8, "
+                        f"the byte at {position} is not. Re-encode the whole file as UTF-8 (the rows appended from "
+                        "another source are usually the culprit), or set data.encoding to read it one way.",
+                        file=str(path))
+
+
 def _read_json(path: Path, encoding: str) -> pd.DataFrame:
-    text = path.read_text(encoding=encoding)
+    with _open_bytes(path) as fh:
+        text = fh.read().decode(encoding)
     head = text[:4096].lstrip("\ufeff \t\r\n")
     lines = not head.startswith("[")
     # Values are kept as written: "02134" stays text, numbers are not turned into dates.
     try:
         frame = pd.read_json(io.StringIO(text), lines=lines, dtype=False)
-    except ValueError:
+    except (ValueError, TypeError):  # a line that is valid JSON but a number or a list raises TypeError
         if lines:
             _raise_bad_line(path, text)
-        raise
+        raise DataError(f"{path}: could not be read as JSON (an array of objects, or one object per line).",
+                        file=str(path)) from None
+    if lines:
+        _refuse_repeated_keys(path, text)
     for col in frame.columns:
         # infer_dtype scans in C; only a column that is not plain text pays the per-value check
         if frame[col].dtype == object and pd.api.types.infer_dtype(frame[col], skipna=True) not in ("string", "empty"):
@@ -182,23 +212,42 @@ def _raise_bad_line(path: Path, text: str) -> None:
                             "values; every line must be one row like {\"a\": 1, \"b\": \"x\"}.", file=str(path))
 
 
+def _refuse_repeated_keys(path: Path, text: str, max_lines: int = 1000) -> None:
+    """A JSON Lines row naming a column twice (the first lines are checked): pandas would keep one silently."""
+    def pairs(items):
+        keys = [k for k, _ in items]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise DataError(f"{path}: line {number} names {', '.join(map(repr, repeated))} more than once; each "
+                            "key may appear once per line. Fix the line (keep the value you mean).", file=str(path))
+        return dict(items)
+
+    for number, line in enumerate(text.splitlines()[:max_lines], start=1):
+        if line.strip():
+            json.loads(line, object_pairs_hook=pairs)
+
+
+def _separator(path: Path, encoding: str) -> dict:
+    """pandas options for the file's separator: ',' unless the header has none and another one is consistent."""
+    if path.name.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz").endswith(".tsv"):
+        return {"sep": "\t"}
+    with _open_bytes(path) as fh:
+        lines = io.TextIOWrapper(fh, encoding=encoding, newline="").read(64 * 1024).splitlines()[:20]
+    first = lines[0] if lines else ""
+    if "," in first:
+        return {}
+    if ";" in first:  # ';'-separated files come from locales that write decimal commas: 3,5 is 3.5.
+        return {"sep": ";", "decimal": ","}
+    try:
+        return {"sep": csv.Sniffer().sniff("\n".join(lines), delimiters="|\t").delimiter}
+    except csv.Error:
+        return {}
+
+
 def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
-    if path.suffix.lower() == ".tsv":
-        options = {"sep": "\t"}
-    else:
-        with path.open(encoding=encoding, newline="") as fh:
-            first = fh.readline()
-        if "," not in first and ";" in first:
-            # ';'-separated files come from locales that write decimal commas: 3,5 is 3.5.
-            options = {"sep": ";", "decimal": ","}
-        elif "," not in first and any(s in first for s in ("|", "\t")):
-            options = {"sep": None, "engine": "python"}  # no comma in the header: pandas sniffs '|' or tab
-        else:
-            options = {}
-    if options.get("engine") != "python":
-        options["low_memory"] = False
-    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding=encoding,
-                         **{k: v for k, v in options.items() if k != "low_memory"})
+    options = _separator(path, encoding)
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding=encoding, **options)
+    options["low_memory"] = False
     names = [str(v) for v in header.iloc[0]] if len(header) else []
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trainwright.errors import ArtifactError
+
 __all__ = ["Predictor"]
 
 
@@ -152,11 +154,14 @@ class Predictor:
         try:
             states = data["members"] if "members" in data else [data]
             pres = [Preprocessor.from_dict(d) for d in states]
-        except (KeyError, TypeError, ValueError) as exc:
-            from trainwright.errors import ArtifactError
-
-            raise ArtifactError(f"{run.path / layout.PREPROCESSOR} is damaged ({type(exc).__name__}: {exc}); train "
-                                "the run again.") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ArtifactError(f"{run.path / layout.PREPROCESSOR} is damaged ({type(exc).__name__}: "
+                                f"{str(exc)[:200]}); train the run again.") from None
         members = [(pre, load_learner(layout.member_dir(run.path, i, len(states)))) for i, pre in enumerate(pres)]
+        for i, (_, learner) in enumerate(members):
+            if hasattr(learner, "classes_") != (run.task == "classification"):
+                raise ArtifactError(f"{layout.member_dir(run.path, i, len(states))} holds a model that does not "
+                                    f"match the run's task ({run.task}): the folder was mixed with another run's. "
+                                    "Train the run again.")
         chosen = run.info.get("threshold") or {}
         return cls(members, run.task, run.info.get("frame_steps"), chosen.get("threshold"))

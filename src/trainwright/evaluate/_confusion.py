@@ -134,7 +134,9 @@ def _per_class(c: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "tp": tp, "support": support, "predicted": predicted,
         "precision": _div(tp, predicted), "recall": _div(tp, support),
-        "f1": _div(2 * tp, 2 * tp + fp + fn), "specificity": _div(tn, tn + fp),
+        "f1": _div(2 * tp, 2 * tp + fp + fn),
+        # no negatives (every row is of the class): undefined, not 0
+        "specificity": np.divide(tn, tn + fp, out=np.full(tn.shape, np.nan), where=(tn + fp) > 0),
     }
 
 
@@ -146,8 +148,11 @@ def _from_confusion(c: np.ndarray) -> dict[str, np.ndarray]:
     total = support.sum(axis=1)
     out = {"accuracy": per["tp"].sum(axis=1) / total}
     for m in ("precision", "recall", "f1", "specificity"):
-        out[m] = (per[m] * present).sum(axis=1) / present.sum(axis=1)
-        out[f"{m}_weighted"] = (per[m] * support).sum(axis=1) / total
+        defined = present & ~np.isnan(per[m])
+        value = np.where(defined, per[m], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):  # nothing defined: NaN, reported as None
+            out[m] = (value * defined).sum(axis=1) / defined.sum(axis=1)
+            out[f"{m}_weighted"] = (value * support).sum(axis=1) / (support * defined).sum(axis=1)
     out["balanced_accuracy"] = (per["recall"] * (support > 0)).sum(axis=1) / (support > 0).sum(axis=1)
     # Matthews correlation, multiclass form (Gorodkin 2004), as scikit-learn: 0 when undefined.
     cov_tp = per["tp"].sum(axis=1) * total - (support * predicted).sum(axis=1)

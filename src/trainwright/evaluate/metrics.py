@@ -154,8 +154,9 @@ def per_class_metrics(y, proba, classes, threshold: float | None = None) -> list
 
     Returns:
         One dict per class: {"class", "support" (int), "precision", "recall", "f1",
-        "specificity", "roc_auc", "pr_auc"}; precision, recall, F1 and specificity are
-        0.0 when their denominator is empty (as scikit-learn's ``zero_division=0``);
+        "specificity", "roc_auc", "pr_auc"}; precision, recall and F1 are 0.0 when their
+        denominator is empty (as scikit-learn's ``zero_division=0``); specificity is None when
+        every row is of the class (no negatives to be specific about);
         roc_auc is None when the class or its rest is absent, pr_auc when the class is.
     """
     y, proba = _check_classification(y, proba, len(classes))
@@ -167,7 +168,7 @@ def per_class_metrics(y, proba, classes, threshold: float | None = None) -> list
         {
             "class": _plain(label),
             "support": int(per["support"][0, k]),
-            **{m: float(per[m][0, k]) for m in ("precision", "recall", "f1", "specificity")},
+            **{m: _plain(float(per[m][0, k])) for m in ("precision", "recall", "f1", "specificity")},
             "roc_auc": _plain(ranked[k][0][0]),
             "pr_auc": _plain(ranked[k][1][0]),
         }

@@ -10,6 +10,7 @@ fixed, how many parameters it has) is asked of the learner, never decided by its
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import sys
 import types
@@ -21,11 +22,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from trainwright.data.labels import encode_labels
-from trainwright.errors import ArtifactError, DataError, NotFittedError
+from trainwright.errors import ArtifactError, DataError, NotFittedError, check_format_version
 
 __all__ = ["Learner", "Capabilities", "Attributions", "LEARNER_FORMAT_VERSION"]
 
-LEARNER_FORMAT_VERSION = 2  # 2: the linear learner saves n_iter
+LEARNER_FORMAT_VERSION = 3  # 2: the linear learner saves n_iter; 3: SHA-256 of every saved file
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,7 @@ class Learner:
         for name, data in files.items():
             store.write_bytes(directory / name, data)
         meta = {
+            "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
             "format_version": LEARNER_FORMAT_VERSION,
             "type": self.name,
             "params": _jsonable(self.get_params()),
@@ -341,6 +343,7 @@ class Learner:
         """Load a learner saved by ``save``."""
         directory = Path(directory)
         meta = read_meta(directory)
+        _check_files(directory, meta)  # a truncated model file must never reach a library that crashes on it
         learner = cls(**meta["params"])
         learner.n_features_in_ = meta["n_features_in"]
         if meta["classes"] is not None:
@@ -361,6 +364,18 @@ class Learner:
         return learner
 
 
+def _check_files(directory: Path, meta: dict[str, Any]) -> None:
+    """Every file the learner saved is there, byte for byte (SHA-256 recorded in ``learner.json``)."""
+    for name, digest in meta.get("files", {}).items():
+        path = directory / name
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing: the saved {meta['type']} model is incomplete. Train the run again "
+                                "(or restore the folder from a copy).")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise ArtifactError(f"{path} is damaged (its content is not what was saved: truncated or edited). "
+                                "Train the run again (or restore the folder from a copy).")
+
+
 def read_meta(directory: Path) -> dict[str, Any]:
     """A saved learner's ``learner.json``, checked for its format version."""
     from trainwright.runs import store
@@ -369,11 +384,12 @@ def read_meta(directory: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ArtifactError(f"{path} is missing: {directory} does not hold a saved learner")
     meta = store.read_json(path)
-    if meta.get("format_version") != LEARNER_FORMAT_VERSION:
-        raise ArtifactError(
-            f"{path} has format version {meta.get('format_version')!r}, this trainwright reads "
-            f"version {LEARNER_FORMAT_VERSION}; load it with the trainwright version that wrote it"
-        )
+    check_format_version(meta, LEARNER_FORMAT_VERSION, str(path), "Load it with the trainwright version that "
+                         "wrote it, or train the run again.")
+    expected = {"type": str, "params": dict, "state": dict, "n_features_in": int, "files": dict}
+    wrong = [k for k, t in expected.items() if not isinstance(meta.get(k), t)]
+    if wrong:
+        raise ArtifactError(f"{path} is damaged ({', '.join(wrong)} missing or of the wrong type); train the run again")
     return meta
 
 

@@ -18,6 +18,7 @@ REPORT_SHARE = 0.25     # kept for evaluation, saving and the report when there 
 REPORT_FLOOR = 3.0      # ... but never less than this many seconds
 PLAIN_SHARE = 0.05      # kept for evaluation and saving without a report
 EXIT_MARGIN = 1.5       # seconds kept for the summary and the process exit (measured 1.0-1.5 s after the report)
+TIGHT = 5.0             # below this, starting Python and the imports (about 2 s) alone can use most of the budget
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,18 @@ class Budget:
     def left(self) -> float | None:
         """Seconds left of the whole budget (never negative), or None."""
         return None if self.end is None else max(0.0, self.end - time.monotonic())
+
+    def warning(self) -> str | None:
+        """What to tell the user about a budget too small to be kept, or None.
+
+        Example:
+            >>> Budget(started=0.0, seconds=2.0).warning() is not None
+            True
+        """
+        if self.seconds is None or self.seconds >= TIGHT:
+            return None
+        return (f"the time budget of {self.seconds:g} s is below {TIGHT:g} s: starting Python and loading the "
+                "libraries take about 2 s of it, so the command may take longer than the budget")
 
     def reserve(self) -> float:
         """Seconds kept after fitting: evaluation, saving and (when asked) the report."""

@@ -67,6 +67,8 @@ class Experiment:
         from trainwright.training.distributed import rank
 
         rec, journal = self.recipe, Journal(self.reporter, started=self.started)
+        if self.budget.warning():
+            journal.log(f"warning: {self.budget.warning()}", "warning")
         if not self.resume and rank() == 0:
             check_new_run_dir(self.out, self.runs_dir)  # a bad --out fails before any work
         with journal.stage("load"):
@@ -75,6 +77,8 @@ class Experiment:
         with journal.stage("schema"):
             framed = stages.frame_target(rec, loaded)
             journal.decide(*framed.decisions)
+        if self.resume:
+            _check_same_data(self.out, framed.fingerprint)  # before the audit: a changed file costs nothing
         with journal.stage("clean"):
             cleaned = stages.clean(rec, framed, loaded.path)
             journal.decide(*cleaned.decisions)
@@ -86,7 +90,7 @@ class Experiment:
             for f in report.findings if report is not None else ():
                 if f.severity in ("warning", "error"):
                     journal.log(f"audit {f.severity}: {f.message}", "audit")
-        writer, scratch = self._open_run(loaded.path, framed.fingerprint)  # nothing is written before this line
+        writer, scratch = self._open_run(loaded.path)  # nothing is written before this line
         journal.attach(writer)
         if self.resume:
             journal.log(f"resumed (attempt {writer.info['resumed'] + 1}); times count from this command's start")
@@ -99,7 +103,8 @@ class Experiment:
                                          row_ids=cleaned.frame.index.to_numpy(), splits=split.splits, report=report)
                 self._train(writer, journal, framed.task, cleaned, split, report)
         except BaseException as exc:
-            journal.log(f"failed: {type(exc).__name__}: {exc}")
+            journal.log("interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt)
+                        else f"failed: {type(exc).__name__}: {exc}")
             writer.failed(exc, time.monotonic() - self.started)
             raise
         return _finished(writer.path, scratch)
@@ -173,7 +178,7 @@ class Experiment:
             predictor.threshold = evaluated.threshold["threshold"] if evaluated.threshold else None
         self._report(writer, journal, predictor, evaluated)
 
-    def _open_run(self, data_path: Path, fingerprint: dict):
+    def _open_run(self, data_path: Path):
         """(the run's writer, whether it is a scratch folder): under torchrun only rank 0 writes the run; the
         other ranks write to a folder that is dropped at the end."""
         from trainwright.runs import RunWriter
@@ -184,22 +189,28 @@ class Experiment:
 
             return RunWriter.create(tempfile.mkdtemp(prefix="trainwright-rank-")), True
         if self.resume:
-            return _reopen(Path(self.out), fingerprint), False
+            return _reopen(Path(self.out)), False
         name = data_path.stem.replace(" ", "_")[:40] or "run"
         info = {"data": str(data_path), "target": self.recipe.target}
         return RunWriter.create(self.out, runs_dir=self.runs_dir, name=name, info=info), False
 
 
-def _reopen(run_dir: Path, fingerprint: dict):
+def _check_same_data(run_dir: Path, fingerprint: dict) -> None:
+    """A resumed run must read the data file it started from (its content hash is recorded)."""
     from trainwright.errors import DataError
-    from trainwright.runs import Run, RunWriter, layout
+    from trainwright.runs import Run, layout
 
-    run = Run(run_dir)
-    old = run.read_json(layout.FINGERPRINT, {})
+    old = Run(run_dir).read_json(layout.FINGERPRINT, {})
     if old and old.get("sha256") != fingerprint["sha256"]:
         raise DataError(f"{fingerprint['file']} changed since run {run_dir} started (content hash differs); a resumed "
                         "run must see the same data. Train a new run instead.", file=fingerprint["file"])
-    return RunWriter.reopen(run)
+
+
+def _reopen(run_dir: Path):
+    """The run being resumed (its data was checked by ``_check_same_data``)."""
+    from trainwright.runs import Run, RunWriter
+
+    return RunWriter.reopen(Run(run_dir))
 
 
 def _finished(path: Path, scratch: bool):

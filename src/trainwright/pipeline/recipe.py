@@ -180,7 +180,7 @@ class Recipe(Section):
     )
     train: TrainConfig = Field(default_factory=TrainConfig, description="Run-wide training settings.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Model selection and scoring.")
-    seed: int = Field(42, ge=0, description="Seed for the split, the models and every random step.")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Seed for the split, the models and every random step.")
 
     @field_validator("target", mode="before")
     @classmethod

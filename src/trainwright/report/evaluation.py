@@ -36,7 +36,7 @@ def read_evaluation(run_path: Path) -> dict[str, Any]:
     Raises:
         ArtifactError: missing, or from an incompatible trainwright (``--recompute`` rebuilds it).
     """
-    from trainwright.errors import ArtifactError
+    from trainwright.errors import ArtifactError, check_format_version
 
     path = run_path / "evaluation.json"
     if not path.is_file():
@@ -44,9 +44,8 @@ def read_evaluation(run_path: Path) -> dict[str, Any]:
                             f"reports existed); run `trainwright report {run_path} --recompute` to evaluate it "
                             "from its data file")
     ev = store.read_json(path)
-    if ev.get("format_version") != EVALUATION_FORMAT_VERSION:
-        raise ArtifactError(f"{path} is in evaluation format {ev.get('format_version')}; this trainwright reads "
-                            f"format {EVALUATION_FORMAT_VERSION}. Rebuild it: trainwright report {run_path} --recompute")
+    check_format_version(ev, EVALUATION_FORMAT_VERSION, str(path),
+                         f"Rebuild it: trainwright report {run_path} --recompute")
     return ev
 
 
@@ -228,7 +227,7 @@ def _data_section(run_dir: Path, info: dict, parts: dict, task: str, classes) ->
         "audit": audit,
         "cleaning": cleaning.get("actions") if cleaning else None,
         "raw_sha256": cleaning.get("raw_sha256") if cleaning else None,
-        "decisions": store.read_json(run_dir / "decisions.json", []),
+        "decisions": store.read_json(run_dir / "decisions.json", [], expect=list),
     }
     if task == "classification":
         counts = {}

@@ -6,10 +6,11 @@ with it is ``trainwright.deploy``'s job (``trainwright.load`` returns a model th
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
-from trainwright.errors import ArtifactError
+from trainwright.errors import ArtifactError, check_format_version
 from trainwright.runs import layout, store
 
 __all__ = ["Run", "load", "list_runs"]
@@ -37,19 +38,17 @@ class Run:
         if not info_path.is_file():
             raise ArtifactError(f"{self.path} is not a trainwright run directory (no run.json)")
         self.info: dict[str, Any] = store.read_json(info_path)
-        version = self.info.get("format_version")
-        if version != layout.RUN_FORMAT_VERSION:
-            raise ArtifactError(
-                f"{self.path} was written in run format {version!r}; this trainwright reads format "
-                f"{layout.RUN_FORMAT_VERSION}. Use the trainwright version that wrote it ({self.info.get('trainwright')})."
-            )
+        check_format_version(self.info, layout.RUN_FORMAT_VERSION, str(info_path),
+                             f"Use the trainwright version that wrote it ({self.info.get('trainwright')}).")
+        if not isinstance(self.info.get("status"), str):
+            raise ArtifactError(f"{info_path} is damaged (its status is {self.info.get('status')!r}); train again")
 
     def __repr__(self) -> str:
         return f"Run('{self.path}', status={self.status!r}, model={self.info.get('model')!r})"
 
     @property
     def status(self) -> str:
-        """``running``, ``completed`` or ``failed``."""
+        """``running``, ``completed``, ``failed`` or ``interrupted`` (stopped by Ctrl-C)."""
         return self.info.get("status", "unknown")
 
     @property
@@ -78,7 +77,7 @@ class Run:
         why = self.info.get("error") or "it did not finish (it was stopped, or is still running)"
         if self.info.get("saved") or (self.path / layout.CHECKPOINTS).is_dir():
             raise ArtifactError(f"run {self.path} is not complete ({self.status}: {why}). Resume it: trainwright "
-                                f"train --resume {self.path}")
+                                f"train --resume {shlex.quote(str(self.path))}")
         raise ArtifactError(f"run {self.path} has status '{self.status}': {why}. Train again to get a model.")
 
 
@@ -110,10 +109,12 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     rows = []
     for info_path in sorted(base.glob(f"*/{layout.RUN_JSON}"), reverse=True):
         try:
-            info = store.read_json(info_path)
+            info = Run(info_path.parent).info
             test = store.read_json(info_path.parent / layout.METRICS, {}).get("test", {})
-        except (ArtifactError, OSError, AttributeError) as exc:  # a damaged run is listed, not fatal
-            info, test = {"status": f"unreadable ({type(exc).__name__})"}, {}
-        rows.append({"path": str(info_path.parent),
-                     **{k: info.get(k) for k in ("status", "task", "target", "model", "started")}, "test": test})
+            test = test if isinstance(test, dict) else {}
+        except (ArtifactError, OSError) as exc:  # a damaged run is listed, not fatal
+            info, test = {"status": f"unreadable ({str(exc)[:200]})"}, {}
+        rows.append({"path": str(info_path.parent), "test": test,
+                     **{k: None if info.get(k) is None else str(info.get(k))
+                        for k in ("status", "task", "target", "model", "started")}})
     return rows

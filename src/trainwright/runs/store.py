@@ -94,14 +94,15 @@ def append_text(path: str | Path, text: str) -> Path:
     return path
 
 
-def read_json(path: str | Path, default: Any = ...) -> Any:
+def read_json(path: str | Path, default: Any = ..., *, expect: type = dict) -> Any:
     """Read a JSON file of a run.
 
     Args:
         default: returned when the file does not exist; without it a missing file is an error.
+        expect: the JSON type the file holds at its top (a ``dict`` unless told).
 
     Raises:
-        ArtifactError: the file is missing (and no default was given) or is not valid JSON.
+        ArtifactError: the file is missing (and no default was given), is not valid JSON, or holds another type.
     """
     path = Path(path)
     if not path.is_file():
@@ -109,9 +110,13 @@ def read_json(path: str | Path, default: Any = ...) -> Any:
             return default
         raise ArtifactError(f"{path} is missing; the run is incomplete or damaged")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{path} is damaged (not valid JSON: {exc}); the run cannot be read") from None
+    if not isinstance(value, expect):
+        raise ArtifactError(f"{path} is damaged (it holds a JSON {type(value).__name__} where a "
+                            f"{'JSON object' if expect is dict else expect.__name__} belongs); the run cannot be read")
+    return value
 
 
 def fsync_dir(directory: str | Path) -> None:

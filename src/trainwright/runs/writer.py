@@ -88,8 +88,12 @@ class RunWriter:
         self.write_info(status="completed", **fields)
 
     def failed(self, exc: BaseException, seconds: float) -> None:
-        """Mark the run failed with the error, keeping everything written so far."""
-        self.write_info(status="failed", error=f"{type(exc).__name__}: {exc}", seconds=round(seconds, 3))
+        """Mark the run failed with the error (``interrupted`` for Ctrl-C: nothing went wrong, it was stopped),
+        keeping everything written so far."""
+        if isinstance(exc, KeyboardInterrupt):
+            self.write_info(status="interrupted", error="stopped by Ctrl-C", seconds=round(seconds, 3))
+        else:
+            self.write_info(status="failed", error=f"{type(exc).__name__}: {exc}", seconds=round(seconds, 3))
 
 
 def environment(seed: int) -> dict[str, Any]:

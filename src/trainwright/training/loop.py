@@ -299,7 +299,8 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
             ``DataLoader`` of (x, y[, weight]) batches for data that must stream (y is then None).
         X_valid, y_valid: validation rows for early stopping and metrics; or a ``DataLoader``.
         sample_weight: per-row weights of the training rows, mean 1.
-        deadline: ``time.monotonic()`` value after which no new epoch starts.
+        deadline: ``time.monotonic()`` value after which no new step starts (one process; under DDP no new
+            epoch); an epoch cut short is marked ``cut_short`` in the history.
         checkpoint_dir: where checkpoints go; with ``resume`` the newest one is loaded first.
         signature: identifies the model (type, shapes); resuming a checkpoint of another model fails.
 
@@ -342,6 +343,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
     for cb in cbs:
         cb.on_fit_start(state)
     while state.epoch < config.epochs and not state.stop:
+        cut = False  # the time budget ended this epoch before its last batch
         for cb in cbs:
             cb.on_epoch_start(state)
         trainer.net.train()
@@ -359,6 +361,10 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
                     partial[1] += rows
                     rows = 0
                     _save(checkpoint_dir, trainer, state, cbs, best, signature, partial, rank)
+                if deadline is not None and world == 1 and time.monotonic() > deadline:
+                    # one process stops mid-epoch (processes of a DDP group stop together, at an epoch's end)
+                    state.stop, state.stop_reason, cut = True, "time_budget", True
+                    break
         if trainer.micro > 0:  # a partial accumulation at the end of the epoch still updates
             trainer._optimizer_step()
         state.epoch, state.batch, state.step = state.epoch + 1, 0, trainer.steps
@@ -375,7 +381,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
         if trainer.swa is not None and state.epoch >= config.regularize.swa_start_epoch:
             trainer.swa.update(trainer.module)
             trainer.swa_updates += 1
-        state.history.append({"epoch": state.epoch, **metrics, "lr": state.lr})
+        state.history.append({"epoch": state.epoch, **metrics, "lr": state.lr, **({"cut_short": True} if cut else {})})
         for cb in cbs:
             cb.on_evaluate_end(state)
         for cb in cbs:

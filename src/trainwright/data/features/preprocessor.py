@@ -24,7 +24,7 @@ import trainwright.data.features.encode as encode
 from trainwright.data.features.config import FeaturesConfig, PreprocessConfig
 from trainwright.data.features.impute import NumericImputer, mean_std
 from trainwright.data.schema import TRUE_WORDS
-from trainwright.errors import ArtifactError, DataError, NotFittedError, did_you_mean
+from trainwright.errors import DataError, NotFittedError, check_format_version, did_you_mean
 
 __all__ = ["Preprocessor", "PreprocessConfig", "FeaturesConfig", "PREPROCESSOR_FORMAT_VERSION"]
 
@@ -311,10 +311,7 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Preprocessor":
-        if data.get("format_version") != PREPROCESSOR_FORMAT_VERSION:
-            raise ArtifactError(
-                f"preprocessor format version {data.get('format_version')} is not readable by this "
-                f"trainwright (reads {PREPROCESSOR_FORMAT_VERSION}); train the model again")
+        check_format_version(data, PREPROCESSOR_FORMAT_VERSION, "the saved preprocessor", "Train the model again.")
         p = data["params"]
         pre = cls(p["kinds"], PreprocessConfig(**p["config"]), FeaturesConfig(**p["features"]), task=p["task"],
                   clip=p["clip"], seed=p["seed"], sample_posterior=p["sample_posterior"])
