@@ -61,3 +61,22 @@ def run_cli(*args, cwd: Path, check: bool = False) -> subprocess.CompletedProces
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def auto_run(tmp_path_factory):
+    """``model.type: auto`` as a user gets it (the default), on penguins: portfolio, bagging, ensemble."""
+    import trainwright
+
+    out = tmp_path_factory.mktemp("runs") / "auto"
+    return trainwright.train(PENGUINS, target="species", out=out, overrides=["evaluate.bootstrap=100"])
+
+
+@pytest.fixture(scope="session")
+def tuned_run(tmp_path_factory, data_dir):
+    """``trainwright.tune`` of LightGBM's default space on diabetes, 12 trials, ASHA pruning."""
+    import trainwright
+
+    out = tmp_path_factory.mktemp("runs") / "tuned"
+    return trainwright.tune(data_dir / "diabetes.csv", target="target", out=out, trials=12,
+                            overrides=["model.type=lightgbm", "evaluate.bootstrap=100"])

@@ -12,7 +12,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "trainwright"
 PKG = "trainwright"
 
-# What each top-level part may import (besides itself). The layers: cli -> pipeline -> tune -> fitting ->
+# What each top-level part may import (besides itself). The layers: cli -> pipeline -> search -> fitting ->
 # {models -> training, evaluate -> data} -> {config, runs, errors, registry, runtime}; report -> evaluate;
 # deploy -> {runs, data, models, evaluate}.
 BASE = {"errors", "exports", "config", "registry", "runtime", "runs"}
@@ -28,11 +28,11 @@ ALLOWED = {
     "training": BASE,
     "models": BASE | {"data", "training"},
     "fitting": BASE | {"data", "models", "training", "evaluate"},
-    "tune": BASE | {"fitting", "data", "models", "training", "evaluate"},
+    "search": BASE | {"fitting", "data", "models", "training", "evaluate"},
     "report": BASE | {"evaluate"},
     "deploy": BASE | {"data", "models", "evaluate"},
-    "pipeline": BASE | {"tune", "fitting", "data", "models", "training", "evaluate", "report", "deploy"},
-    "cli": BASE | {"pipeline", "tune", "fitting", "data", "models", "training", "evaluate", "report", "deploy"},
+    "pipeline": BASE | {"search", "fitting", "data", "models", "training", "evaluate", "report", "deploy"},
+    "cli": BASE | {"pipeline", "search", "fitting", "data", "models", "training", "evaluate", "report", "deploy"},
 }
 
 

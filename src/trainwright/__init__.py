@@ -4,7 +4,7 @@ Example:
     >>> import tempfile, trainwright
     >>> from importlib import resources
     >>> data = str(resources.files("trainwright") / "datasets" / "penguins.csv")
-    >>> run = trainwright.train(data, target="species", out=tempfile.mkdtemp() + "/run",
+    >>> run = trainwright.train(data, target="species", out=tempfile.mkdtemp() + "/run", time_budget=10,
     ...                         overrides=["evaluate.report=false"])
     >>> import pandas as pd
     >>> trainwright.load(run.path).predict(pd.read_csv(data).tail(1))["prediction"].tolist()
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "train": "trainwright.pipeline.api",
+    "tune": "trainwright.pipeline.tuning",
     "audit": "trainwright.pipeline.api",
     "lr_find": "trainwright.pipeline.api",
     "Experiment": "trainwright.pipeline.experiment",
@@ -46,6 +47,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time names load lazil
     from trainwright.errors import ArtifactError, ConfigError, DataError, NotFittedError, TrainwrightError
     from trainwright.pipeline.api import audit, lr_find, train
     from trainwright.pipeline.experiment import Experiment
+    from trainwright.pipeline.tuning import tune
     from trainwright.pipeline.recipe import Recipe
     from trainwright.runs.reader import Run, list_runs
 

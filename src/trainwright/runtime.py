@@ -9,7 +9,25 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["cpu_threads", "resolve_device", "quiet_openmp", "process_started"]
+__all__ = ["THREADS_ENV", "cpu_threads", "share_cores", "resolve_device", "quiet_openmp", "process_started"]
+
+
+def share_cores(processes: int) -> int:
+    """Give this process (and the processes it starts) its share of the cores when ``processes`` run at once:
+    sets ``TRAINWRIGHT_THREADS`` and ``OMP_NUM_THREADS`` (read by torch and LightGBM), and torch's threads if
+    torch is already loaded. Returns the threads each process gets.
+
+    Example:
+        >>> share_cores(1) >= 1
+        True
+    """
+    import sys
+
+    threads = max(1, cpu_threads() // max(processes, 1))
+    os.environ[THREADS_ENV] = os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    return threads
 
 
 def quiet_openmp() -> None:
@@ -17,8 +35,14 @@ def quiet_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+THREADS_ENV = "TRAINWRIGHT_THREADS"
+
+
 def cpu_threads() -> int:
-    """Threads for CPU work: the cores this process may use."""
+    """Threads for CPU work: the cores this process may use, or ``TRAINWRIGHT_THREADS`` when set (processes
+    that share the machine, such as tuning workers, divide the cores this way)."""
+    if os.environ.get(THREADS_ENV, "").isdigit() and int(os.environ[THREADS_ENV]) > 0:
+        return int(os.environ[THREADS_ENV])
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

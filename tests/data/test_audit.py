@@ -276,8 +276,9 @@ def test_leaking_copies_of_the_target(cancer, diabetes):
     y = frame["target"].to_numpy()
     frame["later_measure"] = y + rng.normal(scale=0.3 * y.std(), size=len(y))  # correlated ~0.96
     leak = only(audit(frame, target="target"), "target_leakage")
-    assert leak.column == "later_measure" and "near-copy" in leak.message
-    assert leak.details["near_copy"] >= 0.95 > leak.details["score"]
+    # |Spearman| 0.96 is not a copy by itself (a diamond's carat has that with its price): the comparison finds it
+    assert leak.column == "later_measure" and "far above what all the other columns reach together" in leak.message
+    assert 0.95 <= leak.details["near_copy"] < AuditConfig().near_copy_rank
 
 
 # --- splits ----------------------------------------------------------------------------------------

@@ -87,3 +87,15 @@ def test_audit_takes_dates_with_mixed_offsets():
     frame = pd.DataFrame({"when": when, "x": rng.normal(size=n), "y": rng.integers(0, 2, n).astype(str)})
     report = audit(frame, target="y", task="classification")  # raised "Mixed timezones detected" before
     assert report.n_rows == n
+
+
+def test_many_repeats_are_observations_and_kept_by_default():
+    # randhie-like: few distinct values, a third of the rows repeat; dropping them would shift the target
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(0, 3, 300), "b": rng.integers(0, 2, 300), "y": rng.integers(0, 2, 300)})
+    share = frame.duplicated().mean()
+    assert share > 0.5
+    kept, log = clean_before_split(frame, "y", CleanConfig(), kinds(frame))
+    assert len(kept) == len(frame) and actions(log, "keep_duplicates")[0]["rows_affected"] == int(share * 300)
+    dropped, log = clean_before_split(frame, "y", CleanConfig(drop_duplicates=True), kinds(frame))
+    assert len(dropped) == len(frame) - int(share * 300) and actions(log, "drop_duplicates")

@@ -4,6 +4,7 @@ together (or copies the target), so planted leaks are found and strong genuine f
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.data.leaks import clean_tables, plant
@@ -38,6 +39,21 @@ def test_planted_leaks_are_found(name, kind, why):
     found = leaks(plant(frame, target, kind), target)
     assert list(found) == ["leak"] and found["leak"].severity == "error"
     assert why in found["leak"].message
+
+
+def test_a_strong_monotone_feature_of_a_price_is_not_a_leak():
+    # diamonds' shape: price grows with carat (|Spearman| 0.96), x/y/z measure the same stone, and cut, colour and
+    # clarity move the price too. A model needs carat; the audit must not drop it (it did at near_copy 0.95).
+    rng = np.random.default_rng(0)
+    n = 3000
+    carat = rng.lognormal(-0.4, 0.45, n)
+    clarity = rng.integers(0, 8, n)
+    price = 4000 * carat ** 1.7 * (1 + 0.08 * clarity) * rng.lognormal(0, 0.18, n)
+    size = carat ** (1 / 3) * 6.4
+    frame = pd.DataFrame({"carat": carat, "x": size + rng.normal(0, 0.05, n), "y": size + rng.normal(0, 0.05, n),
+                          "clarity": clarity.astype(str), "depth": rng.normal(61.7, 1.4, n), "price": price})
+    assert 0.93 < frame["carat"].corr(frame["price"], method="spearman") < 0.99
+    assert leaks(frame, "price") == {}
 
 
 def test_the_comparison_names_what_the_others_reach():

@@ -12,7 +12,8 @@ from trainwright.models import build_learner, learners, load_learner
 LEARNERS = learners()
 
 # Small settings keep the suite fast; the contract does not depend on them.
-FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"train": {"epochs": 40}, "hidden_sizes": [32]}}
+FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"train": {"epochs": 40}, "hidden_sizes": [32]},
+        "kneighbors": {}}
 
 
 def data(task):

@@ -29,6 +29,8 @@ WEIGHTS_ARE_NOT_REPEATS = {
                 "a row of weight 2 is not two rows (scikit-learn lists HistGradientBoosting the same way)",
     "mlp": "minibatch training: a row of weight 2 is one row in one batch, a repeated row is two rows in "
            "other batches with other dropout masks, so the two fits differ",
+    "kneighbors": "a row of weight 2 is one neighbour whose vote counts twice; a repeated row takes two of the k "
+                  "neighbour places, pushing out another neighbour",
 }
 EXPECTED_FAILURES = {
     ("lightgbm", "classification"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["lightgbm"]},
@@ -38,6 +40,8 @@ EXPECTED_FAILURES = {
                                                    "(max_iter is the logistic solver's; scikit-learn lists Ridge the same way)",
     },
     ("mlp", "classification"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["mlp"]},
+    ("kneighbors", "classification"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["kneighbors"]},
+    ("kneighbors", "regression"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["kneighbors"]},
     ("mlp", "regression"): {
         "check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["mlp"],
         "check_regressors_train": "R2 > 0.5 on the check's data takes the MLP about 50 epochs; the 20 that keep "

@@ -14,7 +14,8 @@ from trainwright.errors import ArtifactError, ConfigError, DataError
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, penguins_csv):
     out = tmp_path_factory.mktemp("api") / "run"
-    return trainwright.train(penguins_csv, target="species", out=out, overrides=["model.n_estimators=300"])
+    return trainwright.train(penguins_csv, target="species", out=out,
+                             overrides=["model.type=lightgbm", "model.n_estimators=300"])
 
 
 def test_run_directory_holds_every_artifact(run):
@@ -88,8 +89,9 @@ def test_regression_and_auto_leaderboard(tmp_path, data_dir):
     assert run.task == "regression" and set(run.metrics["test"]) == {"rmse", "mae", "r2", "mse", "mape"}
     board = json.loads((run.path / "leaderboard.json").read_text())
     assert [c["model"] for c in board["candidates"]] == ["linear", "lightgbm"] and board["metric"] == "rmse"
-    best = min(board["candidates"], key=lambda c: c["validation"]["rmse"])
-    assert run.info["model"] == best["model"]
+    weights = [c["weight"] for c in board["candidates"]]
+    assert abs(sum(weights) - 1) < 1e-3 and all(c["oof"]["rmse"] > 0 for c in board["candidates"])
+    assert run.info["model"] == ("auto" if min(weights) > 0 else max(board["candidates"], key=lambda c: c["weight"])["learner"])
 
 
 def test_recipe_file_with_relative_data_path(tmp_path, penguins_csv):
@@ -147,11 +149,11 @@ def test_incompatible_run_format(tmp_path, run):
 
 def test_same_seed_same_run(tmp_path, penguins_csv):
     runs = [trainwright.train(penguins_csv, target="species", out=tmp_path / f"r{i}", seed=5,
-                              overrides=["model.n_estimators=200"]) for i in range(2)]
+                              overrides=["model.type=lightgbm", "model.n_estimators=200"]) for i in range(2)]
     for name in ("splits.json", "preprocessor.json", "model/model.txt", "metrics.json"):
         assert (runs[0].path / name).read_bytes() == (runs[1].path / name).read_bytes(), name
     other = trainwright.train(penguins_csv, target="species", out=tmp_path / "r9", seed=6,
-                              overrides=["model.n_estimators=200"])
+                              overrides=["model.type=lightgbm", "model.n_estimators=200"])
     assert (other.path / "splits.json").read_bytes() != (runs[0].path / "splits.json").read_bytes()
 
 

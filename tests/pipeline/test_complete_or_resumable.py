@@ -15,6 +15,10 @@ import pytest
 from tests.conftest import PENGUINS, run_cli
 
 
+def _model_bytes(run: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(run)): f.read_bytes() for f in sorted((run / "model").rglob("*")) if f.is_file()}
+
+
 def _kill_once_saved(cwd: Path) -> None:
     """Start a training and kill it (SIGKILL) as soon as its model is saved, i.e. during the report stage."""
     proc = subprocess.Popen([sys.executable, "-m", "trainwright", "train", str(PENGUINS), "--target", "species",
@@ -39,7 +43,7 @@ def test_a_kill_during_the_report_resumes_to_a_complete_run_without_training_aga
     if info["status"] == "completed":
         pytest.fail("the report finished before the kill; the test needs a slower report")
     assert info["status"] == "running" and not (run / "report.html").exists()
-    model_before = (run / "model" / "model.txt").read_bytes()
+    model_before = _model_bytes(run)  # the auto ensemble: every fold model's files
     proc = run_cli("predict", "run", PENGUINS, cwd=tmp_path)
     assert proc.returncode == 2 and f"Resume it: trainwright train --resume run" in proc.stderr
     # the same command again, with --resume appended, is what people type
@@ -47,7 +51,7 @@ def test_a_kill_during_the_report_resumes_to_a_complete_run_without_training_aga
                    check=True)
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "completed" and (run / "report.html").is_file() and (run / "evaluation.json").is_file()
-    assert (run / "model" / "model.txt").read_bytes() == model_before  # not trained again
+    assert _model_bytes(run) == model_before  # not trained again
     log = (run / "log.txt").read_text()
     assert "resuming at the report, without training again" in log and log.count("stage train done") == 1
     assert "run completed" in log.splitlines()[-1]

@@ -53,7 +53,7 @@ def test_balancing_sees_training_rows_only(tmp_path, data_dir, monkeypatch):
     frame = pd.concat([frame[frame.target == "benign"], frame[frame.target == "malignant"].head(25)])
     frame.to_csv(tmp_path / "imb.csv", index=False)
     run = trainwright.train(tmp_path / "imb.csv", target="target", out=tmp_path / "r",
-                            overrides=["balance.method=auto", "audit.enabled=false"])
+                            overrides=["balance.method=auto", "audit.enabled=false", "model.type=lightgbm"])
     info = run.info
     assert seen == [(info["splits"]["train"], "smote")]
     assert info["splits"]["test"] == round(0.1 * len(frame))  # test rows are not resampled
@@ -151,7 +151,9 @@ def test_cli_bad_and_odd_input(tmp_path, penguins):
     assert proc.returncode == 2 and "split.time_column 'day'" in proc.stderr and "soon" in proc.stderr
     dup = pd.concat([penguins.head(1)] * 30)
     dup.to_csv(tmp_path / "dup.csv", index=False)
-    proc = run_cli("train", "dup.csv", "--target", "species", cwd=tmp_path)
+    proc = run_cli("train", "dup.csv", "--target", "species", cwd=tmp_path)  # 97% repeats: kept, one class
+    assert proc.returncode == 2 and "single class" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("train", "dup.csv", "--target", "species", "--set", "clean.drop_duplicates=true", cwd=tmp_path)
     assert proc.returncode == 2 and "duplicate" in proc.stderr and "Traceback" not in proc.stderr
     penguins.assign(empty=np.nan).to_csv(tmp_path / "empty_col.csv", index=False)
     run_cli("train", "empty_col.csv", "--target", "species", "--set", "model.type=linear", "--out", "r",

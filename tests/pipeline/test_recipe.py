@@ -15,7 +15,7 @@ def parse_recipe(raw):
 def test_three_line_recipe_gets_best_practice_defaults():
     rec = parse_recipe({"data": "penguins.csv", "target": "species"})
     assert rec.data.path == "penguins.csv"
-    assert rec.model.type == "lightgbm"
+    assert rec.model.type == "auto" and rec.model.candidates[0] == "lightgbm_xt"
     assert (rec.split.train, rec.split.validation, rec.split.test) == (0.7, 0.2, 0.1)
     assert rec.seed == 42
 
@@ -39,7 +39,8 @@ def test_wrong_value_lists_allowed_values():
 
 
 def test_unknown_model_type_lists_types():
-    with pytest.raises(ConfigError, match=r"model.type: unknown model type 'xgb'. Allowed: lightgbm, linear, mlp, auto"):
+    with pytest.raises(ConfigError, match=r"model.type: unknown model type 'xgb'. Allowed: lightgbm, linear, mlp, "
+                                          r"kneighbors, auto"):
         parse_recipe({"target": "y", "model": {"type": "xgb"}})
 
 
@@ -65,8 +66,10 @@ def test_override_without_equals_is_an_error():
         apply_overrides({}, ["model.type"])
 
 
-def test_model_section_without_type_means_default_learner():
-    assert parse_recipe({"target": "y", "model": {"num_leaves": 7}}).model.num_leaves == 7
+def test_model_section_without_type_means_the_default_and_names_the_owner_of_other_settings():
+    assert parse_recipe({"target": "y", "model": {"bag_folds": 3}}).model.bag_folds == 3
+    with pytest.raises(ConfigError, match=r"num_leaves is a setting of lightgbm, and model.type is auto unless given"):
+        parse_recipe({"target": "y", "model": {"num_leaves": 7}})
 
 
 def test_numeric_target_name_is_text():
@@ -89,11 +92,11 @@ def test_json_schema_lists_sections_and_model_types():
 
 def test_starter_recipe_is_valid_and_commented(tmp_path):
     text = starter_recipe(Recipe, "penguins.csv", "species", {"task": "inferred: classification"})
-    assert "# Most boosting rounds" in text and "# inferred: classification" in text
+    assert "# k of the k-fold bagging" in text and "# inferred: classification" in text
     path = tmp_path / "r.yaml"
     path.write_text(text)
     rec = parse_recipe(load_recipe(path))
-    assert rec.target == "species" and rec.model.type == "lightgbm"
+    assert rec.target == "species" and rec.model.type == "auto"
 
 
 def test_load_recipe_errors(tmp_path):

@@ -111,3 +111,54 @@ def test_report_on_a_narrow_screen(browser, multiclass_run):
     state = page.evaluate(RENDER_CHECK)
     page.close()
     assert problems == [] and state["overflow"] <= 0
+
+
+SUBSECTION = """(id) => {
+  const heading = document.getElementById(id);
+  if (!heading) return null;
+  const figures = [];
+  let node = heading.nextElementSibling;
+  while (node && node.tagName !== 'H3' && node.tagName !== 'SECTION') {
+    for (const svg of node.querySelectorAll('figure svg')) {
+      const r = svg.getBoundingClientRect();
+      figures.push({w: r.width, h: r.height, title: (svg.querySelector('title') || {}).textContent || ''});
+    }
+    node = node.nextElementSibling;
+  }
+  const rows = heading.parentElement.querySelectorAll('#' + id + ' ~ div table tr, #' + id + ' ~ table tr').length;
+  return {figures, rows, text: heading.nextElementSibling.textContent};
+}"""
+
+
+def test_the_ensemble_section_in_the_browser(browser, auto_run, tmp_path):
+    page, problems = open_page(browser, auto_run.path / "report.html")
+    ensemble = page.evaluate(SUBSECTION, "ensemble")
+    charts = page.evaluate("""() => [...document.querySelectorAll('#training figure')].map(f => {
+        const r = f.querySelector('svg').getBoundingClientRect(); return [f.textContent, r.width, r.height]; })""")
+    page.locator("#ensemble").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "ensemble.png"))
+    page.close()
+    assert problems == []
+    assert ensemble is not None and "bagged" in ensemble["text"] and ensemble["rows"] >= 8  # header + 7 entries
+    assert any("Ensemble weights" in c[0] for c in charts) and all(w > 150 and h > 100 for _, w, h in charts)
+    _assert_not_blank_viewport(tmp_path / "ensemble.png")
+
+
+def test_the_tuning_section_in_the_browser(browser, tuned_run, tmp_path):
+    page, problems = open_page(browser, tuned_run.path / "report.html")
+    tuning = page.evaluate(SUBSECTION, "tuning")
+    page.locator("#tuning").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "tuning.png"))
+    page.close()
+    assert problems == []
+    assert tuning is not None and "12 trials" in tuning["text"]
+    assert len(tuning["figures"]) == 4 and all(f["w"] > 150 and f["h"] > 100 for f in tuning["figures"])
+    assert tuning["rows"] >= 13  # header + 12 trials
+    _assert_not_blank_viewport(tmp_path / "tuning.png")
+
+
+def _assert_not_blank_viewport(png: Path) -> None:
+    from PIL import Image
+
+    img = Image.open(png).convert("RGB")
+    assert len(img.getcolors(maxcolors=1 << 20) or []) > 50  # charts in colour on screen, not a blank page

@@ -95,7 +95,26 @@ def _calls() -> dict:
             ["Adelie", "Chinstrap", "Gentoo"], {"train": [100, 50, 80], "validation": [20, 10, 17]}),
             ["Class balance across splits", "class", "share of the split's rows (%)", "train (230 rows)",
              "validation (47 rows)"]),
+        "optimisation_history": (lambda: charts.optimisation_history(TRIALS, metric="rmse", minimize=True),
+                                 ["Optimisation history", "trial", "rmse (lower is better)", "best so far",
+                                  "pruned (stopped early)"]),
+        "parallel_coordinates": (lambda: charts.parallel_coordinates(TRIALS, metric="rmse", minimize=True),
+                                 ["Parallel coordinates (colour: rmse, darker is better)", "num_leaves", "extra_trees",
+                                  "0.01", "0.05"]),  # finished trials only
+        "trial_curves": (lambda: charts.trial_curves(TRIALS, minimize=True),
+                         ["Trials as they trained", "iteration", "validation loss", "pruned trial", "finished trial"]),
     }
+
+
+# A study's trials as study.json holds them (search.study.study_summary).
+TRIALS = [
+    {"number": 0, "state": "complete", "value": 5.2, "params": {"model.learning_rate": 0.01, "model.num_leaves": 31,
+     "model.extra_trees": False}, "intermediate": [[10, 6.0], [20, 5.5], [30, 5.2]], "reported": "loss"},
+    {"number": 1, "state": "pruned", "value": None, "params": {"model.learning_rate": 0.3, "model.num_leaves": 8,
+     "model.extra_trees": True}, "intermediate": [[10, 7.5]], "reported": "loss"},
+    {"number": 2, "state": "complete", "value": 4.9, "params": {"model.learning_rate": 0.05, "model.num_leaves": 64,
+     "model.extra_trees": True}, "intermediate": [[10, 5.8], [20, 5.0], [30, 4.9]], "reported": "loss"},
+]
 
 
 CALLS = _calls()

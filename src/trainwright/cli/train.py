@@ -1,4 +1,4 @@
-"""``trainwright train``, ``demo`` and ``lr-find``: training runs and their console summary."""
+"""``trainwright train``, ``tune``, ``demo`` and ``lr-find``: training runs and their console summary."""
 
 from __future__ import annotations
 
@@ -17,20 +17,22 @@ _HEADLINE = {
 
 
 def add_parsers(sub) -> None:
-    """The ``train``, ``lr-find`` and ``demo`` commands."""
+    """The ``train``, ``tune``, ``lr-find`` and ``demo`` commands."""
     t = sub.add_parser("train", help="train a model on a data file and write a run directory")
-    t.add_argument("data", nargs="?", help="CSV, Parquet or JSON Lines file (or data.path in the recipe)")
-    t.add_argument("--target", help="column to predict")
-    t.add_argument("--task", choices=["classification", "regression"], help="default: inferred from the target")
-    t.add_argument("--recipe", help="YAML recipe (see `trainwright init`)")
-    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe value, e.g. --set model.type=mlp (repeatable)")
-    t.add_argument("--out", help="run directory (default: runs/<time>-<data name>)")
-    t.add_argument("--seed", type=int, help="seed for the split and the models (default 42)")
-    t.add_argument("--time-budget", type=float, metavar="SECONDS", help="wall-time bound for the whole run")
+    _run_arguments(t, "override a recipe value, e.g. --set model.type=mlp (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its newest checkpoint")
     t.add_argument("--nproc", type=int, metavar="N", help="data-parallel processes for neural models (DDP)")
     t.set_defaults(handler=_train)
+
+    tu = sub.add_parser("tune", help="search hyperparameters (Optuna, with pruning), refit the best, write a run")
+    _run_arguments(tu, "override a recipe value, e.g. --set tune.sampler=random (repeatable); the recipe's "
+                       "tune: section says what to search (default: the learner's own space)")
+    tu.add_argument("--trials", type=int, metavar="N", help="trials in the study (finished ones in --storage count)")
+    tu.add_argument("--storage", metavar="URL", help="journal file (PATH.journal) or database URL "
+                                                     "(postgresql://user@host/db); the study resumes from it")
+    tu.add_argument("--study", metavar="NAME", help="study name in the storage (default: <data>-<target>)")
+    tu.add_argument("--workers", type=int, metavar="K", help="processes on this machine running trials at once")
+    tu.set_defaults(handler=_tune)
 
     lf = sub.add_parser("lr-find", help="sweep the learning rate of a neural model, plot loss against it, suggest one")
     lf.add_argument("data", nargs="?", help="CSV, Parquet or JSON Lines file (or data.path in the recipe)")
@@ -65,6 +67,30 @@ def _train(args) -> int:
     return 0
 
 
+def _run_arguments(p, set_help: str) -> None:
+    """The arguments ``train`` and ``tune`` share: the data, the recipe and overrides, where the run goes."""
+    p.add_argument("data", nargs="?", help="CSV, Parquet or JSON Lines file (or data.path in the recipe)")
+    p.add_argument("--target", help="column to predict")
+    p.add_argument("--task", choices=["classification", "regression"], help="default: inferred from the target")
+    p.add_argument("--recipe", help="YAML recipe (see `trainwright init`)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    p.add_argument("--out", help="run directory (default: runs/<time>-<data name>)")
+    p.add_argument("--seed", type=int, help="seed for the split, the models and every random step (default 42)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="wall-time bound for the whole command")
+
+
+def _tune(args) -> int:
+    import trainwright
+    from trainwright.runtime import process_started
+
+    run = trainwright.tune(args.data, target=args.target, recipe=args.recipe, overrides=args.overrides,
+                           task=args.task, out=args.out, seed=args.seed, time_budget=args.time_budget,
+                           trials=args.trials, storage=args.storage, study=args.study, workers=args.workers,
+                           reporter=RichReporter(), started=process_started())
+    summary(run)
+    return 0
+
+
 def _lr_find(args) -> int:
     import trainwright
     from trainwright.runs import store
@@ -95,6 +121,22 @@ def _demo(args) -> int:
     return 0
 
 
+def _leaderboard(board: dict):
+    """The candidates (``auto``: portfolio entries, their ensemble weight and scores) as a table."""
+    from rich.table import Table
+
+    metric = board["metric"]
+    table = Table(title=f"Candidates ({metric}: first bagging fold, out of fold, validation)")
+    for col in ("model", "status", "weight", "fold 1", "out of fold", "validation", "fit s"):
+        table.add_column(col, justify="left" if col in ("model", "status") else "right")
+    for row in board["candidates"]:
+        cells = [fmt((row.get(k) or {}).get(metric)) if row.get(k) else "" for k in ("fold_1", "oof", "validation")]
+        weight = row.get("weight")
+        table.add_row(row["model"], row["status"], "" if weight is None else f"{weight:.2f}", *cells,
+                      str(row.get("fit_seconds", "")))
+    return table
+
+
 def summary(run) -> None:
     """The candidates' leaderboard (when several), the headline metrics per part, and where things are."""
     from rich.table import Table
@@ -104,13 +146,13 @@ def summary(run) -> None:
     out = console()
     board = run.run.read_json(layout.LEADERBOARD)
     if len(board["candidates"]) > 1:
-        lb = Table(title=f"Candidates (validation {board['metric']})")
-        for col in ("model", "status", board["metric"], "seconds"):
-            lb.add_column(col)
-        for row in board["candidates"]:
-            value = row.get("validation", {}).get(board["metric"])
-            lb.add_row(row["model"], row["status"], "" if value is None else f"{value:.4f}", str(row.get("fit_seconds", "")))
-        out.print(lb)
+        out.print(_leaderboard(board))
+    study = run.run.read_json(layout.STUDY, None)
+    if study is not None:
+        counts = study["counts"]
+        out.print(f"Study [bold]{study['study']}[/] ({study['storage']}): {len(study['trials'])} trials, "
+                  f"{counts['complete']} finished, {counts['pruned']} pruned; best {study['metric']} "
+                  f"{fmt(study['best']['value'])} (trial {study['best']['number']}) with {study['best']['params']}")
     metrics = run.metrics
     table = Table(title=f"{run.info['model']} on {run.target} ({run.task})")
     table.add_column("metric")

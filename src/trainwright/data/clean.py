@@ -9,7 +9,7 @@ date formats, duplicates, conflicting labels); anything that learns a statistic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,14 @@ __all__ = ["CleanConfig", "CleaningLog", "clean_before_split", "clean_after_spli
 class CleanConfig(Section):
     """Cleaning, with every action logged (the recipe's ``clean:``)."""
 
-    drop_duplicates: bool = Field(True, description="Drop exact duplicate rows (features and target), keeping the first.")
+    drop_duplicates: Union[bool, Literal["auto"]] = Field(
+        "auto", description="Drop exact duplicate rows (features and target), keeping the first. 'auto': drop them when "
+                            "they are few (at most clean.duplicate_share of the rows: copies made by accident), keep them "
+                            "when many rows repeat (repeated observations in a table of few distinct values, such as "
+                            "survey answers: dropping them would change the distribution the model learns). The choice "
+                            "is in the cleaning log.")
+    duplicate_share: float = Field(0.05, ge=0, le=1, description="For drop_duplicates=auto: the largest share of "
+                                                                 "duplicate rows that is dropped.")
     resolve_conflicts: Literal["none", "majority", "drop"] = Field(
         "none", description="Rows with the same features but different labels: keep those with the group's most "
                             "common label ('majority'), drop the whole group ('drop'), or keep all ('none').")
@@ -118,9 +125,13 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig,
                     frame.index[bad])
         elif config.standardize_categories and is_text and kind in ("categorical", "boolean"):
             frame[col] = _standardize(frame[col], col, log)
-    if config.drop_duplicates:
+    if config.drop_duplicates is not False:
         dup = frame.duplicated(keep="first")
-        if dup.any():
+        if dup.any() and config.drop_duplicates == "auto" and dup.mean() > config.duplicate_share:
+            log.add("keep_duplicates", None, f"exact duplicates of earlier rows kept: {dup.mean():.0%} of the rows repeat, "
+                    "so they are repeated observations, not copies (clean.drop_duplicates=true drops them)",
+                    frame.index[dup])
+        elif dup.any():
             log.add("drop_duplicates", None, "exact duplicate of an earlier row", frame.index[dup])
             frame = frame[~dup]
     if config.resolve_conflicts != "none" and target in frame.columns:

@@ -2,7 +2,7 @@
 
 It replays the run's frame-level steps (category spellings merged in cleaning, lag and rolling features),
 then each member's preprocessing and learner, and pools the members (one member normally; m with multiple
-imputation) by averaging probabilities or values.
+imputation; the fold models of an ``auto`` ensemble) by a weighted average of probabilities or values.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ class Predictor:
         frame_steps: {"category_maps": ..., "lags": ..., "rolling": ..., "order_by": ...}.
         threshold: binary classification only: predict the second class when its probability
             reaches this (chosen on validation rows, ``evaluate.threshold``); None: the most probable class.
+        weights: each member's weight in the pooled output (summing to 1); None: equal weights.
+        pooling: what the members are, in words: "multiple imputation" or "ensemble".
 
     Example:
         >>> from trainwright.data.features import Preprocessor
@@ -38,11 +40,14 @@ class Predictor:
     """
 
     def __init__(self, members: list[tuple[Any, Any]], task: str, frame_steps: dict[str, Any] | None = None,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, weights: list[float] | None = None,
+                 pooling: str = "multiple imputation") -> None:
         self.members = members
         self.task = task
         self.frame_steps = frame_steps or {}
         self.threshold = threshold
+        self.weights = np.full(len(members), 1.0 / len(members)) if weights is None else np.asarray(weights, float)
+        self.pooling = pooling
 
     @property
     def classes_(self) -> np.ndarray:
@@ -70,7 +75,10 @@ class Predictor:
         if len(frame) == 0:  # a file with a header and no rows: no predictions, in the right shape
             self.members[0][0].transform(frame)  # still checks the columns
             return np.zeros((0, len(self.classes_))) if self.task == "classification" else np.zeros(0)
-        return np.mean([learner.output(pre.transform(frame)) for pre, learner in self.members], axis=0)
+        total = 0.0
+        for (pre, learner), weight in zip(self.members, self.weights):
+            total = total + weight * learner.output(pre.transform(frame))
+        return total
 
     def invalid_numbers(self, frame: pd.DataFrame) -> dict[str, pd.Index]:
         """Values of numeric input columns that are not numbers (text such as 'old'), as row labels by column.
@@ -164,4 +172,9 @@ class Predictor:
                                     f"match the run's task ({run.task}): the folder was mixed with another run's. "
                                     "Train the run again.")
         chosen = run.info.get("threshold") or {}
-        return cls(members, run.task, run.info.get("frame_steps"), chosen.get("threshold"))
+        weights = data.get("weights") if "members" in data else None
+        if weights is not None and (not isinstance(weights, list) or len(weights) != len(members)):
+            raise ArtifactError(f"{run.path / layout.PREPROCESSOR} is damaged (its weights do not match its "
+                                f"{len(members)} members); train the run again.")
+        return cls(members, run.task, run.info.get("frame_steps"), chosen.get("threshold"), weights,
+                   data.get("pooling", "multiple imputation"))

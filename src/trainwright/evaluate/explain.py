@@ -328,7 +328,9 @@ def _note(predictor, result: dict[str, Any], rows: int, summary_rows: int) -> st
     members = len(predictor.members)
     name = predictor.members[0][1].name
     note = f"Explained {rows} test rows of the {name} model"
-    what = f"member 1 of {members} (multiple imputation)" if members > 1 else "the model"
+    pooling = "multiple imputation" if getattr(predictor, "pooling", None) != "ensemble" else \
+        "an ensemble; its heaviest entry's first fold model"
+    what = f"member 1 of {members} ({pooling})" if members > 1 else "the model"
     if result["shap"] or result["integrated_gradients"]:
         method = "TreeSHAP" if result["shap"] else "integrated gradients"
         note += f"; {method} explains {what} on the first {summary_rows} of them"

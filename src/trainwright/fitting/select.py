@@ -30,17 +30,19 @@ class Candidate:
 
     config: Any
     spec: MemberSpec
+    label: str | None = None
 
     @property
     def name(self) -> str:
-        """The learner's registered name."""
-        return self.config.type
+        """Its name: the portfolio entry's (``label``), else the learner's registered name."""
+        return self.label or self.config.type
 
 
 @dataclass(frozen=True)
 class Selection:
     """The chosen candidate's member, the leaderboard of all, the metric that chose, and the decision
-    (``fit_candidates`` returns one).
+    (``fit_candidates`` returns one). An ensemble (``tune.fit_auto``) also gives every member and its weight;
+    ``pooled`` is what the predictor averages.
 
     Example:
         >>> from trainwright.models.tabular.linear import LinearConfig
@@ -53,11 +55,18 @@ class Selection:
     metric: str
     board: list[dict[str, Any]]
     decisions: tuple[Decision, ...]
+    members: tuple[Member, ...] = ()
+    weights: tuple[float, ...] = ()
+
+    @property
+    def pooled(self) -> list[tuple[Member, float]]:
+        """(member, weight) pairs whose weighted outputs make the prediction: the ensemble, or the one member."""
+        return list(zip(self.members, self.weights)) if self.members else [(self.member, 1.0)]
 
 
 def fit_candidates(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarray, valid: np.ndarray, *,
                    metric: str, seed: int, deadline: float | None = None,
-                   fit_options: Callable[[str], Mapping[str, Any]] = lambda name: {},
+                   fit_options: Callable[[Candidate], Mapping[str, Any]] = lambda candidate: {},
                    log: Callable[[str], None] = lambda message: None) -> Selection:
     """Fit every candidate on ``train`` and score it on ``valid``; the best by ``metric`` wins.
 
@@ -66,7 +75,7 @@ def fit_candidates(candidates: list[Candidate], frame, y: np.ndarray, train: np.
 
     Args:
         metric: the validation metric that chooses (see ``evaluate.metrics.primary_metric``).
-        fit_options: learner name -> its fit options (checkpoints, callbacks).
+        fit_options: candidate -> its fit options (checkpoints, callbacks).
         log: receives one line per candidate.
 
     Returns:
@@ -96,7 +105,7 @@ def fit_candidates(candidates: list[Candidate], frame, y: np.ndarray, train: np.
         import_requirements(candidate.spec.learner)  # its imports do not come out of its share
         share = None if deadline is None else time.monotonic() + max(deadline - time.monotonic(), 0.0) / (len(candidates) - i)
         member = fit_member(candidate.spec, frame, y, train, valid, seed=seed, deadline=share,
-                            fit_options=fit_options(candidate.name))
+                            fit_options=fit_options(candidate))
         valid_scores = score_output(candidate.spec.task, y[valid], member.valid_output, member.classes)
         learner = member.learner
         board.append({"model": candidate.name, "status": "trained", "validation": valid_scores,

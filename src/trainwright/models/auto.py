@@ -1,19 +1,56 @@
-"""``model.type: auto``: train several learners within the budget and keep the best on validation."""
+"""``model.type: auto``: a portfolio of learners, bagged inside the training rows, combined by ensemble selection.
+
+The portfolio is an ordered list of named entries (a learner and its settings). The order is expected gain
+per CPU-second, measured on the tables of ``bench/`` (``bench/portfolio.py``): cheap strong models first,
+so a short budget still trains the ones that matter. ``trainwright.search.automl`` trains it.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from trainwright.config.base import Section
 from trainwright.errors import did_you_mean
 
-__all__ = ["AutoConfig"]
+__all__ = ["AutoConfig", "COST", "PORTFOLIO", "portfolio_entry"]
+
+# name -> (learner type, model settings, train-section settings for learners that use the loop).
+PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "lightgbm": ("lightgbm", {}, {}),
+    "linear": ("linear", {}, {}),
+    "lightgbm_xt": ("lightgbm", {"extra_trees": True, "learning_rate": 0.08, "colsample_bytree": 0.7}, {}),
+    "lightgbm_large": ("lightgbm", {"num_leaves": 128, "learning_rate": 0.03, "min_child_samples": 5,
+                                    "colsample_bytree": 0.6, "reg_lambda": 3.0}, {}),
+    "mlp": ("mlp", {"hidden_sizes": [256, 256], "dropout": 0.15, "norm": "batch"},
+            {"epochs": 60, "early_stopping": {"patience": 8}}),
+    "knn": ("kneighbors", {}, {}),
+    "lightgbm_small": ("lightgbm", {"num_leaves": 8, "learning_rate": 0.05, "min_child_samples": 20,
+                                    "colsample_bytree": 0.5, "reg_lambda": 5.0}, {}),
+}
+# Order and costs measured by bench/portfolio.py (bench/results/portfolio.md): greedy ensembles over the first
+# k entries reach 0.894, 0.958, 0.985, 1.030 (k = 1..4, normalised to the best single entry per table) for
+# lightgbm_xt, linear, lightgbm, mlp; the last three add 0.003 together. COST: CPU time relative to LightGBM = 2,
+# on the tables of 2,000 rows or more.
+DEFAULT_PORTFOLIO = ["lightgbm_xt", "linear", "lightgbm", "mlp", "lightgbm_small", "knn", "lightgbm_large"]
+COST = {"lightgbm_xt": 2.4, "linear": 0.6, "lightgbm": 2.0, "mlp": 10.0, "lightgbm_small": 2.0, "knn": 0.8,
+        "lightgbm_large": 8.0}
+
+
+def portfolio_entry(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(learner type, model settings, train settings) of a portfolio entry, or of a learner with its defaults.
+
+    Example:
+        >>> portfolio_entry("lightgbm_xt")[0], portfolio_entry("linear")
+        ('lightgbm', ('linear', {}, {}))
+    """
+    return PORTFOLIO.get(name, (name, {}, {}))
 
 
 class AutoConfig(Section):
-    """Train each candidate learner with its default settings and keep the best on validation.
+    """Train a portfolio of learners, bag the strongest inside the training rows, and combine them by greedy
+    ensemble selection on their out-of-fold predictions. The validation and test rows are never fitted on.
 
     Example:
         >>> AutoConfig(candidates=["lightgbm", "linear"]).candidates
@@ -22,13 +59,23 @@ class AutoConfig(Section):
 
     type: Literal["auto"] = "auto"
     candidates: list[str] = Field(
-        default_factory=lambda: ["lightgbm", "linear", "mlp"],
+        default_factory=lambda: list(DEFAULT_PORTFOLIO),
         min_length=1,
         description=(
-            "Learners to try, in order, each with its default settings (any registered model.type). Each gets "
-            "an equal share of the time left; the first always trains. The best on the validation metric is kept."
-        ),
+            "Portfolio entries to train, in order: a name of the built-in portfolio (lightgbm_xt, linear, "
+            "lightgbm, mlp, lightgbm_small, knn, lightgbm_large) or any registered model.type with its "
+            "defaults. Each is first fitted on one bagging fold; under a time budget the later ones are skipped "
+            "when the time is gone (the resolved recipe lists the ones trained)."),
     )
+    bag_folds: int = Field(5, ge=2, le=20, description=(
+        "k of the k-fold bagging inside the training rows: each bagged entry is k models, each fitted on k-1 "
+        "folds and early-stopped on the held-out one, whose predictions are its out-of-fold predictions."))
+    bag_top: int = Field(5, ge=1, description=(
+        "How many entries are bagged on every fold and can join the ensemble: the best of each learner first "
+        "(by the first fold's score), then the next best; under a time budget, fewer when the time is gone."))
+    ensemble_rounds: int = Field(25, ge=1, description=(
+        "Rounds of greedy ensemble selection (Caruana et al. 2004, with replacement): each round adds the "
+        "bagged entry that most improves the out-of-fold score; weights are the counts."))
 
     @field_validator("candidates")
     @classmethod
@@ -36,7 +83,12 @@ class AutoConfig(Section):
         from trainwright.models.registry import learners
 
         known = learners().names()
+        entries = list(PORTFOLIO)
         for name in names:
-            if name not in known:
-                raise ValueError(f"'{name}' is not a learner.{did_you_mean(name, known)} Known: {', '.join(known)}")
+            if name not in PORTFOLIO and name not in known:
+                options = sorted(set(entries) | set(known) - {"auto"})
+                raise ValueError(f"'{name}' is not a portfolio entry or learner.{did_you_mean(name, options)} "
+                                 f"Known: {', '.join(options)}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"names a portfolio entry twice: {', '.join(names)}")
         return names

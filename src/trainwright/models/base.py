@@ -12,9 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import sys
 import types
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -23,6 +21,7 @@ import numpy as np
 
 from trainwright.data.labels import encode_labels
 from trainwright.errors import ArtifactError, DataError, NotFittedError, check_format_version
+from trainwright.models._inputs import _as_matrix, _as_target, _as_weights
 
 __all__ = ["Learner", "Capabilities", "Attributions", "LEARNER_FORMAT_VERSION"]
 
@@ -44,6 +43,8 @@ class Capabilities:
         probabilities: ``predict_proba`` gives class probabilities (every classifier trainwright trains must).
         randomized: another seed gives another model (False: the fit is deterministic whatever the seed).
         uses_loop: trains with trainwright's neural loop and takes the recipe's ``train`` section.
+        reports_iterations: ``fit`` reports the validation loss as it goes (``on_iteration``), so a tuning trial
+            can be pruned midway.
         parameters: what ``n_parameters`` counts, in words.
 
     Example:
@@ -58,6 +59,7 @@ class Capabilities:
     probabilities: bool = True
     randomized: bool = True
     uses_loop: bool = False
+    reports_iterations: bool = False
     parameters: str = "parameters"
 
 
@@ -129,6 +131,8 @@ class Learner:
     capabilities: ClassVar[Capabilities] = Capabilities()
     # Modules the learner imports to fit; loaded before its share of a time budget starts.
     requires: ClassVar[tuple[str, ...]] = ()
+    # The default search space of ``trainwright tune``: recipe path -> distribution (``tune.params`` entries).
+    search_space: ClassVar[dict[str, dict[str, Any]]] = {}
 
     # --- scikit-learn estimator protocol ---------------------------------
     @classmethod
@@ -179,7 +183,8 @@ class Learner:
 
     # --- fitting and prediction -------------------------------------------
     def fit(self, X, y, *, X_valid=None, y_valid=None, sample_weight=None,
-            deadline: float | None = None, checkpoint_dir=None, resume: bool = False, callbacks=()) -> "Learner":
+            deadline: float | None = None, checkpoint_dir=None, resume: bool = False, callbacks=(),
+            on_iteration=None) -> "Learner":
         """Fit on ``X`` (rows x features, numeric) and ``y``.
 
         Args:
@@ -189,6 +194,9 @@ class Learner:
             deadline: ``time.monotonic()`` value after which training stops early.
             checkpoint_dir, resume, callbacks: for learners that train with the loop: where checkpoints go,
                 whether to continue from the newest one, and loop callbacks. Other learners ignore them.
+            on_iteration: called as ``on_iteration(iteration, validation_loss)`` as training goes (after each
+                epoch, or each block of boosting rounds) by learners with ``capabilities.reports_iterations``;
+                it may raise to stop the fit (a tuning trial pruned). Others ignore it.
 
         Returns:
             self
@@ -215,7 +223,8 @@ class Learner:
                 valid = (valid[0], valid[1].astype(np.float64))
         if sample_weight is not None:
             sample_weight = _as_weights(sample_weight, len(X))
-        self._fit_options = {"checkpoint_dir": checkpoint_dir, "resume": resume, "callbacks": callbacks}
+        self._fit_options = {"checkpoint_dir": checkpoint_dir, "resume": resume, "callbacks": callbacks,
+                             "on_iteration": on_iteration}
         self.n_features_in_ = X.shape[1]
         self.history_: list[dict[str, Any]] = []
         self.stopped_by_ = "completed"
@@ -413,76 +422,6 @@ def __getattr__(name: str):
     if name == "LearnerNotFittedError":
         return _not_fitted_error_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _as_matrix(X, *, name: str = "X", min_rows: int = 0) -> np.ndarray:
-    """``X`` as a float32 matrix (rows x features) of finite numbers, or a ``DataError`` saying why not.
-
-    Learners are fed imputed matrices, so NaN and inf are refused rather than learned from. The
-    messages keep the phrases scikit-learn's conformance checks look for ("Reshape your data",
-    "0 feature(s) (shape=...)", "Complex data not supported", "sparse").
-    """
-    scipy_sparse = sys.modules.get("scipy.sparse")  # not imported means X cannot be a scipy matrix
-    if scipy_sparse is not None and scipy_sparse.issparse(X):
-        raise DataError(f"{name} is a sparse matrix, but learners need dense data (sparse input is not "
-                        f"supported); convert it with {name}.toarray()")
-    X = np.asarray(X)
-    if np.iscomplexobj(X):
-        raise DataError(f"Complex data not supported: {name} holds complex numbers; pass real values")
-    if X.ndim != 2:
-        raise DataError(
-            f"{name} must be 2-dimensional (rows x features), got shape {X.shape}. Reshape your data: "
-            "array.reshape(-1, 1) if it has a single feature, array.reshape(1, -1) if it is a single row")
-    if X.shape[0] < min_rows:
-        raise DataError(f"{name} has {X.shape[0]} sample(s) (shape={X.shape}) while a minimum of {min_rows} "
-                        "is required to fit")
-    if X.shape[1] < 1:
-        raise DataError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
-    with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused just below
-        X = X.astype(np.float32, copy=False)
-    finite = np.isfinite(X)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        raise DataError(
-            f"{name} contains NaN or inf (or a value too large for float32), first at row {row}, column {col}; "
-            "learners expect imputed, finite numbers: impute or drop those values first")
-    return X
-
-
-def _as_target(y, task: str, owner: str) -> np.ndarray:
-    """``y`` as a 1-d array of finite targets (class labels for classification), or a ``DataError``."""
-    if y is None:
-        raise DataError(f"{owner} requires y to be passed, but the target y is None")
-    y = np.asarray(y)
-    if np.iscomplexobj(y):
-        raise DataError("Complex data not supported: y holds complex numbers; pass real values or labels")
-    if y.ndim == 2 and y.shape[1] == 1:
-        from sklearn.exceptions import DataConversionWarning  # only on this path: keeps sklearn out of fit
-
-        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape "
-                      "of y to (n_samples,), for example using ravel().", DataConversionWarning, stacklevel=3)
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise DataError(f"y should be a 1d array (one target per row), got an array of shape {y.shape} instead")
-    if task == "regression":
-        y = y.astype(np.float64)
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise DataError("y contains NaN or inf; drop the rows whose target is missing before fitting")
-    if task == "classification" and y.dtype.kind == "f" and (y != np.round(y)).any():
-        raise DataError(
-            "Unknown label type: continuous. Classification needs class labels, but y holds non-integer "
-            "numbers; use task='regression' for a numeric target")
-    return y
-
-
-def _as_weights(sample_weight, n_rows: int) -> np.ndarray:
-    """``sample_weight`` as ``n_rows`` finite, non-negative float64 weights, not all zero."""
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.shape != (n_rows,) or not np.isfinite(w).all() or (w < 0).any():
-        raise DataError(f"sample_weight must be {n_rows} finite, non-negative numbers, got shape {w.shape}")
-    if not w.any():
-        raise DataError("sample_weight is zero for every row; at least one weight must be positive")
-    return w
 
 
 def _jsonable(value):

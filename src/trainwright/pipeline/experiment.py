@@ -30,20 +30,24 @@ class Experiment:
         reporter: progress receiver.
         started: ``time.monotonic()`` at which the time budget started.
         resume: ``out`` is an interrupted run to continue from its newest checkpoint.
+        search: a ``tuning.Search``: the fit stage runs a hyperparameter study and refits its best values
+            (``trainwright tune``); with ``search.join`` this process only runs trials and writes no run.
 
     Example:
         >>> import tempfile
         >>> from importlib import resources
         >>> from trainwright.pipeline.recipe import Recipe
         >>> data = str(resources.files("trainwright") / "datasets" / "penguins.csv")
-        >>> recipe = Recipe(data={"path": data}, target="species", evaluate={"report": False})
+        >>> recipe = Recipe(data={"path": data}, target="species", model={"type": "lightgbm"},
+        ...                 evaluate={"report": False})
         >>> model = Experiment(recipe, out=tempfile.mkdtemp() + "/run").run()
         >>> model.info["model"], model.metrics["test"]["accuracy"] > 0.9
         ('lightgbm', True)
     """
 
     def __init__(self, recipe, *, given: dict | None = None, out=None, runs_dir="runs",
-                 reporter: Reporter | None = None, started: float | None = None, resume: bool = False) -> None:
+                 reporter: Reporter | None = None, started: float | None = None, resume: bool = False,
+                 search=None) -> None:
         self.recipe = recipe
         self.given = given if given is not None else recipe.model_dump(mode="json", exclude_defaults=True)
         self.out = out
@@ -51,6 +55,7 @@ class Experiment:
         self.reporter = reporter or Reporter()
         self.started = started if started is not None else time.monotonic()
         self.resume = resume
+        self.search = search
 
     @property
     def budget(self) -> Budget:
@@ -90,6 +95,8 @@ class Experiment:
             for f in report.findings if report is not None else ():
                 if f.severity in ("warning", "error"):
                     journal.log(f"audit {f.severity}: {f.message}", "audit")
+        if self.search is not None and self.search.join:
+            return self._join(journal, framed.task, cleaned, split, report)
         writer, scratch = self._open_run(loaded.path)  # nothing is written before this line
         journal.attach(writer)
         if self.resume:
@@ -114,27 +121,30 @@ class Experiment:
         from trainwright.deploy.predictor import Predictor
 
         rec, frame, y = self.recipe, cleaned.frame, cleaned.y
-        with journal.stage("clean"):
-            refined = stages.clean_after_split(rec, cleaned, split.splits.train, report)
-            journal.decide(*refined.decisions)
-        positions = {"train": refined.train, "validation": split.splits.validation, "test": split.splits.test}
+        refined, positions = self._refine(journal, cleaned, split, report)
         budget, units = self.budget, fit.work_units(rec)
-        with journal.stage("train"):
-            selection = fit.select_model(rec, frame, y, task, refined.kinds, positions,
-                                         deadline=budget.fit_share(units["selection"], sum(units.values())),
-                                         fit_options=fit.loop_options(writer.path, rec, self.resume), log=journal.fit_log)
+        with journal.stage("tune" if self.search is not None else "train"):
+            deadline = budget.fit_share(units["selection"], sum(units.values()))
+            options = fit.loop_options(writer.path, rec, self.resume)
+            if self.search is not None:
+                rec, selection = self._tune(writer, journal, task, cleaned, refined.kinds, positions, options)
+            else:
+                selection = fit.select_model(rec, frame, y, task, refined.kinds, positions, deadline=deadline,
+                                             fit_options=options, log=journal.fit_log)
             journal.decide(*selection.decisions, *selection.member.decisions)
             _log_balancing(journal, selection.member.balancing)
-        members = [selection.member]
+        members, weights = [m for m, _ in selection.pooled], [w for _, w in selection.pooled]
         if rec.preprocess.multiple_imputations > 1:
             with journal.stage("impute"):
                 deadline = budget.fit_share(units["imputation"], units["imputation"] + units["cross_validation"])
                 members += fit.imputation_members(rec, selection, frame, y, positions, deadline=deadline,
                                                   log=journal.fit_log)
+                weights = [1.0 / len(members)] * len(members)
         steps = {"category_maps": cleaned.log.category_maps, "lags": rec.features.lags,
                  "rolling": rec.features.rolling, "order_by": rec.features.order_by}
         with journal.stage("evaluate"):
-            predictor = Predictor([(m.preprocessor, m.learner) for m in members], task, steps)
+            predictor = Predictor([(m.preprocessor, m.learner) for m in members], task, steps, weights=weights,
+                                  pooling="ensemble" if len(selection.pooled) > 1 else "multiple imputation")
             evaluated = outputs.evaluate(rec, predictor, frame, y, positions)
             journal.decide(*evaluated.decisions)
             predictor.threshold = evaluated.threshold["threshold"] if evaluated.threshold else None
@@ -147,12 +157,62 @@ class Experiment:
             dropped = [*cleaned.dropped, *refined.dropped]
             resolved = outputs.resolved_recipe(rec, task=task, selection=selection, split_method=split.method,
                                                dropped=dropped, decisions=journal.decisions)
-            outputs.save(writer, recipe=rec, selection=selection, members=members, evaluated=evaluated,
-                         cleaning_log=log, decisions=journal.decisions, resolved=resolved)
+            outputs.save(writer, recipe=rec, selection=selection, members=members, predictor=predictor,
+                         evaluated=evaluated, cleaning_log=log, decisions=journal.decisions, resolved=resolved)
             writer.write_info(saved=True, **outputs.completed_info(
                 task=task, selection=selection, predictor=predictor, kinds=refined.kinds, positions=positions,
                 members=members, started=self.started, split_method=split.method, threshold=evaluated.threshold))
         self._report(writer, journal, predictor, evaluated)
+
+    def _refine(self, journal: Journal, cleaned, split, report):
+        """Cleaning fitted on the training rows; (its result, the positions of each part)."""
+        with journal.stage("clean"):
+            refined = stages.clean_after_split(self.recipe, cleaned, split.splits.train, report)
+            journal.decide(*refined.decisions)
+        return refined, {"train": refined.train, "validation": split.splits.validation, "test": split.splits.test}
+
+    def _tune(self, writer, journal: Journal, task: str, cleaned, kinds, positions, options):
+        """The study (this process's trials, and the workers'), its summary in the run, the best values refitted:
+        (the recipe with the best values, their Selection)."""
+        from trainwright.config.base import Decision
+        from trainwright.errors import TrainwrightError
+        from trainwright.runs import layout
+        from trainwright.search.study import best_values, study_summary
+
+        rec, search, budget = self.recipe, self.search, self.budget
+        deadline = search.deadline if search.deadline is not None else budget.fit_share(3, 4)
+        tuned = fit.tune_model(rec, cleaned.frame, cleaned.y, task, kinds, positions, study_name=search.study,
+                               storage=search.storage, deadline=deadline, fit_options=options, log=journal.fit_log,
+                               workers=search.start_workers, seed_offset=search.seed_offset)
+        study = tuned["study"]
+        summary = study_summary(study, tuned["space"], metric=tuned["metric"], storage=search.storage,
+                                trials=tuned["trials"])
+        writer.write_json(layout.STUDY, summary)
+        if summary["best"] is None:
+            raise TrainwrightError(f"no trial of study '{search.study}' finished ({summary['counts']}); give it more "
+                                   "time (--time-budget) or trials, or look at log.txt for why trials failed")
+        best = summary["best"]
+        journal.log(f"study {search.study}: best trial {best['number']} of {len(summary['trials'])}: "
+                    f"{tuned['metric']}={best['value']:.4g} {best['params']}")
+        journal.decide(Decision("tune", best["params"], f"best {tuned['metric']} ({best['value']:.4g}) on the "
+                                f"{'validation rows' if rec.tune.cv < 2 else f'{rec.tune.cv} folds'} among "
+                                f"{summary['counts']['complete']} finished trials of study '{search.study}' "
+                                f"({summary['counts']['pruned']} pruned)"))
+        return fit.refit_best(rec, best_values(study, tuned["space"]), cleaned.frame, cleaned.y, task, kinds,
+                              positions, metric=tuned["metric"], deadline=budget.fit_end(), fit_options=options,
+                              log=journal.fit_log)
+
+    def _join(self, journal: Journal, task: str, cleaned, split, report) -> None:
+        """A tuning worker: the same data path, then trials of the shared study; no run directory."""
+        refined, positions = self._refine(journal, cleaned, split, report)
+        search = self.search
+        with journal.stage("tune"):
+            fit.tune_model(self.recipe, cleaned.frame, cleaned.y, task, refined.kinds, positions,
+                           study_name=search.study, storage=search.storage,
+                           deadline=search.deadline if search.deadline is not None else self.budget.fit_share(3, 4),
+                           fit_options=lambda candidate: {}, log=journal.fit_log, coordinator=False,
+                           seed_offset=search.seed_offset)
+        return None
 
     def _report(self, writer, journal: Journal, predictor, evaluated) -> None:
         """The report (when asked), then the run is complete: every file it promises is written."""

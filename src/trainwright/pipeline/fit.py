@@ -15,6 +15,7 @@ from trainwright.fitting.cv import make_folds
 from trainwright.models.registry import build_learner, learners
 
 __all__ = ["member_spec", "candidates", "select_model", "imputation_members", "cross_validation", "loop_options",
+           "tuned_type", "tuned_recipe", "tune_model", "trial_candidate", "tune_folds", "refit_best",
            "work_units"]
 
 
@@ -24,11 +25,12 @@ def work_units(recipe) -> dict[str, int]:
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
         >>> work_units(Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}}))
-        {'selection': 3, 'imputation': 0, 'cross_validation': 5}
+        {'selection': 32, 'imputation': 0, 'cross_validation': 5}
     """
     model, cv = recipe.model, recipe.split.cv
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
-    return {"selection": len(model.candidates) if model.type == "auto" else 1,
+    # auto: each entry is screened on one fold and the strongest are bagged on every fold
+    return {"selection": len(model.candidates) + model.bag_top * model.bag_folds if model.type == "auto" else 1,
             "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 
@@ -43,22 +45,40 @@ def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec
 
 
 def candidates(recipe, kinds: dict[str, str], task: str) -> list[Candidate]:
-    """The recipe's learner, or each ``auto`` candidate with its default settings."""
+    """The recipe's learner, or each ``auto`` portfolio entry (its learner with the entry's settings)."""
+    from trainwright.models.auto import portfolio_entry
+
     model = recipe.model
-    configs = [learners().config_class(name)() for name in model.candidates] if model.type == "auto" else [model]
-    return [Candidate(config, member_spec(recipe, kinds, task, build_learner(config, task=task, seed=recipe.seed,
-                                                                              train=recipe.train)))
-            for config in configs]
+    if model.type != "auto":
+        return [Candidate(model, member_spec(recipe, kinds, task, build_learner(model, task=task, seed=recipe.seed,
+                                                                                 train=recipe.train)))]
+    out = []
+    for name in model.candidates:
+        kind, params, train = portfolio_entry(name)
+        config = learners().config_class(kind)(**params)
+        loop = type(recipe.train).model_validate(_merged(recipe.train.model_dump(), train)) if train else recipe.train
+        learner = build_learner(config, task=task, seed=recipe.seed, train=loop)
+        out.append(Candidate(config, member_spec(recipe, kinds, task, learner), label=name))
+    return out
 
 
-def loop_options(run_dir: Path, recipe, resume: bool) -> Callable[[str], dict[str, Any]]:
-    """Learner name -> fit options for learners that train with the loop: checkpoints in the run (resumed
-    from when ``resume``) and the loop's loggers."""
+def _merged(base: dict, over: dict) -> dict:
+    """``base`` with ``over``'s values, nested dictionaries merged key by key."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def loop_options(run_dir: Path, recipe, resume: bool) -> Callable[..., dict[str, Any]]:
+    """(candidate, bagging fold or None) -> fit options for learners that train with the loop: checkpoints in
+    the run (resumed from when ``resume``) and the loop's loggers, one folder and history per fit."""
     from trainwright.runs import layout
 
-    def options(name: str) -> dict[str, Any]:
-        if not learners().get(name).capabilities.uses_loop:
+    def options(candidate: Candidate, fold: int | None = None) -> dict[str, Any]:
+        if not candidate.spec.learner.capabilities.uses_loop:
             return {}
+        name = candidate.name if fold is None else f"{candidate.name}-fold{fold + 1}"
         return {"checkpoint_dir": run_dir / layout.CHECKPOINTS / name, "resume": resume,
                 "callbacks": _callbacks(run_dir, name, recipe.train.log)}
 
@@ -78,9 +98,16 @@ def _callbacks(run_dir: Path, name: str, log) -> tuple:
 
 def select_model(recipe, frame, y: np.ndarray, task: str, kinds: dict[str, str], positions: dict, *,
                  deadline: float | None, fit_options, log) -> Selection:
-    """Fit the recipe's model (or the ``auto`` candidates) and keep the best on the validation rows."""
+    """Fit the recipe's model, or (``auto``) screen, bag and ensemble the portfolio inside the training rows."""
     from trainwright.evaluate.metrics import primary_metric
 
+    if recipe.model.type == "auto":
+        from trainwright.search.automl import fit_auto
+
+        groups = frame[recipe.split.group_column].astype(str).to_numpy() if recipe.split.group_column else None
+        return fit_auto(candidates(recipe, kinds, task), frame, y, positions["train"], positions["validation"],
+                        config=recipe.model, metric=primary_metric(task, recipe.evaluate.metric), seed=recipe.seed,
+                        groups=groups, deadline=deadline, fit_options=fit_options, log=log)
     return fit_candidates(candidates(recipe, kinds, task), frame, y, positions["train"], positions["validation"],
                           metric=primary_metric(task, recipe.evaluate.metric), seed=recipe.seed, deadline=deadline,
                           fit_options=fit_options, log=log)
@@ -106,3 +133,106 @@ def cross_validation(recipe, selection: Selection, frame, y: np.ndarray, splits,
     learner = selection.member.learner
     spec = selection.candidate.spec.with_learner(learner.clone(**learner.fixed_params()))
     return cross_validate(spec, frame, y, folds, method=cv.method, seed=recipe.seed, deadline=deadline, log=log)
+
+
+def tuned_type(recipe) -> str:
+    """The learner ``tune`` searches: the recipe's, or LightGBM when the recipe says ``auto`` (the portfolio is
+    not searched; its entries are fixed configurations)."""
+    return "lightgbm" if recipe.model.type == "auto" else recipe.model.type
+
+
+def tune_model(recipe, frame, y: np.ndarray, task: str, kinds: dict[str, str], positions: dict, *, study_name: str,
+               storage: str | None, deadline: float | None, fit_options, log, coordinator: bool = True,
+               workers: Callable[[], Any] | None = None, seed_offset: int = 0) -> dict[str, Any]:
+    """Run this process's trials of the study (``search.study.run_trials``) and, when ``workers`` starts other
+    processes on the same study, wait for them. Returns the study and what the search needs next."""
+    from trainwright.evaluate.metrics import primary_metric
+    from trainwright.search import study
+
+    kind = tuned_type(recipe)
+    space = study.search_space(recipe.tune, learners().get(kind))
+    metric = primary_metric(task, recipe.evaluate.metric)
+    opened = study.open_study(recipe.tune, space, name=study_name, direction=study.direction(metric),
+                              seed=(recipe.seed + seed_offset) % 2**32, storage=storage, coordinator=coordinator)
+    trials = study.planned_trials(recipe.tune, space, deadline)
+    started = workers() if workers is not None else []
+    try:
+        study.run_trials(opened, space, lambda values: trial_candidate(recipe, values, kinds, task), frame, y,
+                          tune_folds(recipe, frame, y, positions, task), metric=metric, seed=recipe.seed, trials=trials,
+                          deadline=deadline, fit_options=fit_options, log=log)
+    finally:
+        for proc in started:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                tail = " | ".join(err.strip().splitlines()[-3:])
+                log(f"warning: tuning worker {proc.pid} stopped with exit code {proc.returncode}: {tail[-500:]}")
+    return {"study": opened, "space": space, "metric": metric, "trials": trials, "type": kind}
+
+
+def trial_candidate(recipe, values: dict[str, Any], kinds: dict[str, str], task: str) -> Candidate:
+    """The candidate of one set of searched values."""
+    return candidates(tuned_recipe(recipe, values), kinds, task)[0]
+
+
+def tuned_recipe(recipe, values: dict[str, Any]):
+    """The recipe with searched values set (the searched learner in place of ``auto``), validated like any recipe."""
+    from trainwright.config.io import parse_config, with_values
+
+    raw = recipe.model_dump(mode="json")
+    if recipe.model.type == "auto":
+        raw["model"] = {"type": tuned_type(recipe)}
+    return parse_config(type(recipe), with_values(raw, values), what="recipe with the searched values")
+
+
+def tune_folds(recipe, frame, y: np.ndarray, positions: dict, task: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Where trials fit and score: (train, validation), or ``tune.cv`` folds over train+validation (grouped
+    like the split, stratified for classification)."""
+    from types import SimpleNamespace
+
+    k = recipe.tune.cv
+    if k < 2:
+        return [(positions["train"], positions["validation"])]
+    if recipe.split.method == "time":
+        from trainwright.errors import ConfigError
+
+        raise ConfigError("tune.cv folds would train on rows after the ones they score under split.method=time; "
+                          "set tune.cv=0 (score on the validation rows, which come after the training rows)",
+                          path="tune.cv")
+    group = recipe.split.group_column
+    cv = SimpleNamespace(method="group" if group else ("stratified" if task == "classification" else "kfold"),
+                         n_splits=k, n_repeats=1)
+    pool = np.sort(np.concatenate([positions["train"], positions["validation"]]))
+    groups = frame[group].astype(str).to_numpy() if group else None
+    return make_folds(pool, cv, task=task, y=y, groups=groups, seed=recipe.seed)
+
+
+def refit_best(recipe, values: dict[str, Any], frame, y: np.ndarray, task: str, kinds: dict[str, str], positions: dict,
+               *, metric: str, deadline: float | None, fit_options, log) -> tuple[Any, Selection]:
+    """(the best recipe, its Selection): the best values fitted on the training rows (early stopping on the
+    validation rows, as in the trials), then, with ``tune.refit`` and a learner that can fix its iterations,
+    refitted on train+validation."""
+    from trainwright.config.base import Decision
+    from trainwright.fitting import fit_member
+
+    best = tuned_recipe(recipe, values)
+    candidate = candidates(best, kinds, task)[0]
+    selection = fit_candidates([candidate], frame, y, positions["train"], positions["validation"], metric=metric,
+                               seed=recipe.seed, deadline=deadline, fit_options=fit_options, log=log)
+    fixed = selection.member.learner.fixed_params()
+    if not (recipe.tune.refit and fixed):
+        why = "tune.refit is off" if not recipe.tune.refit else f"{candidate.name} cannot fix its iterations"
+        return best, Selection(selection.member, candidate, metric, selection.board,
+                               (Decision("tune.refit", False, f"the best values fitted on the training rows ({why})"),))
+    pool = np.sort(np.concatenate([positions["train"], positions["validation"]]))
+    spec = candidate.spec.with_learner(selection.member.learner.clone(**fixed))
+    member = fit_member(spec, frame, y, pool, positions["validation"], seed=recipe.seed, deadline=deadline,
+                        early_stopping=False, fit_options=fit_options(candidate))
+    log(f"refit on train+validation ({len(pool)} rows) in {member.fit_seconds:.1f}s with {_shown(fixed)}")
+    why = (f"the best values refitted on the {len(pool)} train+validation rows with {_shown(fixed)} (validation "
+           "scores of this run come from rows the model saw; the study's best value is the honest one)")
+    return best, Selection(member, candidate, metric, selection.board, (Decision("tune.refit", True, why),))
+
+
+def _shown(fixed: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={getattr(v, 'epochs', v)}" if k == "train" else f"{k}={v}" for k, v in fixed.items()) \
+        .replace("train=", "epochs=")

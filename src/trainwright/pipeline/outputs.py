@@ -59,14 +59,15 @@ def _choose_threshold(cfg, proba, y, classes) -> tuple[dict | None, tuple[Decisi
     return chosen, (Decision("evaluate.threshold", round(chosen["threshold"], 6), reason),)
 
 
-def save(writer, *, recipe, selection, members, evaluated: Evaluated, cleaning_log, decisions: list[Decision],
-         resolved: str) -> None:
+def save(writer, *, recipe, selection, members, predictor, evaluated: Evaluated, cleaning_log,
+         decisions: list[Decision], resolved: str) -> None:
     """Write the model and every output file of the run (the report comes after)."""
     from trainwright.runs import environment
     from trainwright.training.callbacks import overfitting_point
 
     pres = [m.preprocessor.to_dict() for m in members]
-    writer.write_json(layout.PREPROCESSOR, pres[0] if len(pres) == 1 else {"members": pres})
+    pooled = {"members": pres, "weights": [float(w) for w in predictor.weights], "pooling": predictor.pooling}
+    writer.write_json(layout.PREPROCESSOR, pres[0] if len(pres) == 1 else pooled)
     for i, member in enumerate(members):
         member.learner.save(layout.member_dir(writer.path, i, len(members)))
     writer.write_json(layout.METRICS, evaluated.metrics)
@@ -104,18 +105,29 @@ def resolved_recipe(recipe, *, task: str, selection, split_method: str, dropped:
 
     member = selection.member
     values: dict[str, Any] = {
-        "task": task, "model": selection.candidate.config.model_dump(mode="json"),
+        "task": task, "model": _resolved_model(recipe, selection),
         "data.path": str(Path(recipe.data.path).resolve()), "evaluate.metric": selection.metric,
         "split.method": split_method, "preprocess.drop_columns": dropped,
     }
     if member.balancing is not None:
         values["balance.method"] = member.balancing.method
     values.update({d.what: d.value for d in decisions if d.what == "data.encoding"})  # a detected encoding
-    values.update(member.learner.resolved())
+    if recipe.model.type != "auto":
+        values.update(member.learner.resolved())
     resolved = parse_config(type(recipe), with_values(recipe.model_dump(mode="json"), values), what="resolved recipe")
     header = "# Resolved recipe: every default and every automatic decision written out.\n"
     header += "".join(f"# {d}\n" for d in decisions)
     return dump_config(resolved, header)
+
+
+def _resolved_model(recipe, selection) -> dict[str, Any]:
+    """The model section as run: the chosen learner's settings, or for ``auto`` the entries that trained and
+    how many were bagged (so a run cut by a wall-time budget can be replayed without one)."""
+    if recipe.model.type != "auto":
+        return selection.candidate.config.model_dump(mode="json")
+    trained = [row["model"] for row in selection.board if row.get("status") != "skipped"]
+    bagged = sum(row.get("status") == "bagged" for row in selection.board)
+    return {**recipe.model.model_dump(mode="json"), "candidates": trained, "bag_top": max(bagged, 1)}
 
 
 def completed_info(*, task: str, selection, predictor, kinds, positions, members, started: float,
@@ -123,7 +135,7 @@ def completed_info(*, task: str, selection, predictor, kinds, positions, members
     """What ``run.json`` says of a finished run."""
     learner = selection.member.learner
     return dict(
-        task=task, model=learner.name, metric=selection.metric, classes=predictor.classes, features=list(kinds),
+        task=task, model="auto" if len(selection.pooled) > 1 else learner.name, metric=selection.metric, classes=predictor.classes, features=list(kinds),
         n_features=len(selection.member.preprocessor.feature_names_), splits={p: len(positions[p]) for p in PARTS},
         members=len(members), frame_steps=predictor.frame_steps, seconds=round(time.monotonic() - started, 3),
         threshold=threshold, split_method=split_method, peak_rss_mb=_peak_rss_mb(), trainwright=_version(),

@@ -20,6 +20,7 @@ from trainwright.data.quality.config import AuditConfig
 from trainwright.models.auto import AutoConfig
 from trainwright.models.registry import learner_configs
 from trainwright.training.config import LoopConfig
+from trainwright.search.config import TuneConfig
 
 __all__ = [
     "DataConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "CrossValidationConfig",
     "TrainConfig",
     "EvaluateConfig",
+    "TuneConfig",
     "ModelConfig",
     "MODEL_CONFIGS",
     "Recipe",
@@ -146,9 +148,9 @@ class EvaluateConfig(Section):
     explain: ExplainConfig = Field(default_factory=ExplainConfig, description="Explanations in the report.")
 
 
-# Every registered learner's config (built-ins first, then plugins), and auto. The first is the default.
+# Every registered learner's config (built-ins first, then plugins), and auto, the default.
 MODEL_CONFIGS = (*learner_configs(), AutoConfig)
-DEFAULT_MODEL = MODEL_CONFIGS[0]
+DEFAULT_MODEL = AutoConfig
 ModelConfig = tagged_union(MODEL_CONFIGS)
 
 
@@ -157,7 +159,7 @@ class Recipe(Section):
 
     Example:
         >>> Recipe(data={"path": "penguins.csv"}, target="species").model.type
-        'lightgbm'
+        'auto'
     """
 
     data: DataConfig = Field(default_factory=DataConfig, description="Where the rows come from.")
@@ -176,11 +178,21 @@ class Recipe(Section):
     model: ModelConfig = Field(
         default_factory=DEFAULT_MODEL,
         description="The learner: " + ", ".join(f"{type_name(c)}{' (default)' if c is DEFAULT_MODEL else ''}"
-                                                for c in MODEL_CONFIGS) + " (auto: train several, keep the best).",
+                                                for c in MODEL_CONFIGS)
+        + " (auto: a portfolio bagged inside the training rows and combined by ensemble selection).",
     )
     train: TrainConfig = Field(default_factory=TrainConfig, description="Run-wide training settings.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Model selection and scoring.")
+    tune: TuneConfig = Field(default_factory=TuneConfig, description="Hyperparameter search, used by `trainwright tune`.")
     seed: int = Field(42, ge=0, le=2**32 - 1, description="Seed for the split, the models and every random step.")
+
+    @model_validator(mode="after")
+    def _one_pooling(self) -> "Recipe":
+        if self.model.type == "auto" and self.preprocess.multiple_imputations > 1:
+            raise ValueError("preprocess.multiple_imputations > 1 pools models of one learner, and model.type=auto "
+                             "already pools an ensemble: choose a model.type (e.g. lightgbm) for multiple imputation, "
+                             "or set preprocess.multiple_imputations=1")
+        return self
 
     @field_validator("target", mode="before")
     @classmethod
@@ -191,7 +203,15 @@ class Recipe(Section):
     @field_validator("model", mode="before")
     @classmethod
     def _model_type_default(cls, value):
-        # `model: {num_leaves: 15}` means the default learner with one change.
+        # `model: {bag_folds: 3}` means the default (auto) with one change; settings of a learner without its
+        # type (`model: {num_leaves: 15}`) are refused naming the learners they belong to.
+        if isinstance(value, dict) and "type" not in value:
+            foreign = sorted(set(value) - set(AutoConfig.model_fields))
+            if foreign:
+                owners = [type_name(c) for c in MODEL_CONFIGS if set(foreign) <= set(c.model_fields)]
+                raise ValueError(f"{', '.join(foreign)} {'is a setting' if len(foreign) == 1 else 'are settings'} of "
+                                 f"{' or '.join(owners) or 'no learner'}, and model.type is auto unless given: add "
+                                 f"model.type ({' or '.join(owners) or 'the learner'})")
         return with_default_type(value, type_name(DEFAULT_MODEL))
 
     @field_validator("data", mode="before")

@@ -247,7 +247,8 @@ def _data_section(run_dir: Path, info: dict, parts: dict, task: str, classes) ->
 def _training_section(run_dir: Path) -> dict[str, Any]:
     history = store.read_json(run_dir / "history.json", None)
     board = store.read_json(run_dir / "leaderboard.json", None)
-    return {"history": history, "leaderboard": board}
+    study = store.read_json(run_dir / "study.json", None)
+    return {"history": history, "leaderboard": board, "study": study}
 
 
 def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None,

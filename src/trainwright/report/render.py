@@ -113,6 +113,7 @@ def render_report(ev: dict[str, Any]) -> str:
         split_total=max(1, sum(splits.values())), metric_parts=[p for p in ("train", "validation", "test") if p in perf],
         learning_caption=_learning_caption(ev), repeats=_repeats(ev), threshold_goal=goal, version=_version(),
         example_caption=_example_caption,
+        ensemble=any("weight" in c for c in ((ev.get("training") or {}).get("leaderboard") or {}).get("candidates", [])),
     )
 
 
@@ -221,14 +222,38 @@ def _training_charts(ev: dict[str, Any]) -> dict[str, Any]:
         if "lr" in entries[0]:
             out["lr_curve"] = ch.lr_curve([e[x_key] for e in entries], [e["lr"] for e in entries], x_label=x_key)
     board = (ev.get("training") or {}).get("leaderboard") or {}
-    trained = [c for c in board.get("candidates", []) if c.get("status") == "trained"
+    trained = [c for c in board.get("candidates", []) if c.get("status") != "skipped"
                and (c.get("validation") or {}).get(board.get("metric")) is not None]
     if len(trained) > 1:
         from trainwright.evaluate.metrics import LOWER_IS_BETTER
 
+        heaviest = max(trained, key=lambda c: c.get("weight") or 0.0)["model"] if "weight" in trained[0] else ev.get("model")
         out["leaderboard"] = ch.leaderboard_bars(
             [c["model"] for c in trained], [c["validation"][board["metric"]] for c in trained], metric=board["metric"],
-            lower_is_better=board["metric"] in LOWER_IS_BETTER, chosen=ev.get("model"))
+            lower_is_better=board["metric"] in LOWER_IS_BETTER, chosen=heaviest)
+        weighted = [c for c in trained if c.get("weight")]
+        if weighted:
+            out["ensemble_weights"] = ch.importance_bars([c["model"] for c in weighted], [c["weight"] for c in weighted],
+                                                         title="Ensemble weights", xlabel="weight in the ensemble")
+    out.update(_tuning_charts((ev.get("training") or {}).get("study")))
+    return out
+
+
+def _tuning_charts(study: dict | None) -> dict[str, Any]:
+    """The study's charts: optimisation history, parallel coordinates, importances, the trials' curves."""
+    from trainwright.report import charts as ch
+
+    if not study or not study.get("trials"):
+        return {}
+    minimize, metric, trials = study["direction"] == "minimize", study["metric"], study["trials"]
+    out = {"tune_history": ch.optimisation_history(trials, metric=metric, minimize=minimize),
+           "tune_parallel": ch.parallel_coordinates(trials, metric=metric, minimize=minimize),
+           "tune_curves": ch.trial_curves(trials, minimize=minimize)}
+    if study.get("importances"):
+        names = list(study["importances"])
+        out["tune_importance"] = ch.importance_bars(names, [study["importances"][n] for n in names],
+                                                    title="Parameter importance",
+                                                    xlabel=f"share of the variance of {metric} (fANOVA)")
     return out
 
 

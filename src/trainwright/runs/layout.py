@@ -35,7 +35,7 @@ from trainwright.errors import DataError, OutputError
 
 __all__ = ["RUN_FORMAT_VERSION", "RUN_JSON", "RECIPE", "RESOLVED_RECIPE", "DECISIONS", "FINGERPRINT", "SPLITS",
            "AUDIT_JSON", "AUDIT_HTML", "CLEANING_LOG", "PREPROCESSOR", "MODEL_DIR", "CHECKPOINTS", "METRICS",
-           "EVALUATION", "REPORT", "HISTORY", "LEADERBOARD", "ENVIRONMENT", "LOG", "member_dir", "new_run_dir", "check_new_run_dir", "check_output"]
+           "EVALUATION", "REPORT", "HISTORY", "LEADERBOARD", "STUDY", "ENVIRONMENT", "LOG", "member_dir", "new_run_dir", "check_new_run_dir", "check_output"]
 
 RUN_FORMAT_VERSION = 2  # 2: learner capabilities in history.json, tagged optimizer/schedule settings
 
@@ -56,6 +56,7 @@ EVALUATION = "evaluation.json"
 REPORT = "report.html"
 HISTORY = "history.json"
 LEADERBOARD = "leaderboard.json"
+STUDY = "study.json"
 ENVIRONMENT = "environment.json"
 LOG = "log.txt"
 

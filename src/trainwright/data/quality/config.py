@@ -137,8 +137,16 @@ class AuditConfig(Section):
     near_copy: float = Field(
         0.95, gt=0, le=1,
         description=(
-            "Association with the target (Cramer's V of a low-cardinality column, or |Spearman| for regression) "
-            "at or above which a column is a near-copy of the target."
+            "Association with the target (Cramer's V of a low-cardinality column with the classes) at or above "
+            "which a column is a near-copy of the target."
+        ),
+    )
+    near_copy_rank: float = Field(
+        0.99, gt=0, le=1,
+        description=(
+            "|Spearman| with a numeric target at or above which a column is a near-copy of it. Strong genuine "
+            "features reach 0.95 (a diamond's carat against its price: 0.96), so this bar sits higher; a "
+            "weaker column that still knows far more than the others is found by audit.leakage_margin."
         ),
     )
     contamination_share: float = Field(

@@ -110,7 +110,7 @@ def check_target_leakage(ctx: Context, cfg: AuditConfig) -> list[Finding]:
 def _copies(ctx: Context, col, rows: np.ndarray, details: dict, cfg: AuditConfig) -> str | None:
     """Why the column is a copy of the target (an association near 1, or its labels in most rows), or None."""
     copy = details["near_copy"]
-    if copy is not None and copy >= cfg.near_copy:
+    if copy is not None and copy >= (cfg.near_copy_rank if ctx.task == "regression" else cfg.near_copy):
         return f"is a near-copy of the target (association {copy:.3f})"
     agreement = _label_agreement(ctx, col, rows)
     if agreement is not None and agreement >= cfg.label_copy:

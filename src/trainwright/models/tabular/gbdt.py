@@ -29,6 +29,8 @@ class LightGBMConfig(Section):
     subsample: float = Field(0.9, gt=0, le=1, description="Share of rows drawn for each tree (bagging).")
     colsample_bytree: float = Field(0.9, gt=0, le=1, description="Share of features drawn for each tree.")
     reg_lambda: float = Field(1.0, ge=0, description="L2 penalty on leaf values.")
+    extra_trees: bool = Field(False, description="Extremely randomised trees: each split tests one random "
+                                                 "threshold per feature (faster, more different for ensembles).")
     early_stopping_rounds: int = Field(
         50, ge=1, description="Stop when the validation loss has not improved for this many rounds."
     )
@@ -50,8 +52,17 @@ class LightGBMLearner(Learner):
     """
 
     capabilities = Capabilities(explanation="tree_shap", iteration="boosting round", learning_curve=True,
-                                parameters="split thresholds and leaf values over all trees")
+                                reports_iterations=True, parameters="split thresholds and leaf values over all trees")
     requires = ("lightgbm",)
+    search_space = {
+        "model.learning_rate": {"type": "log", "low": 0.01, "high": 0.3},
+        "model.num_leaves": {"type": "int", "low": 4, "high": 256, "log": True},
+        "model.min_child_samples": {"type": "int", "low": 2, "high": 100, "log": True},
+        "model.colsample_bytree": {"type": "float", "low": 0.4, "high": 1.0},
+        "model.subsample": {"type": "float", "low": 0.5, "high": 1.0},
+        "model.reg_lambda": {"type": "log", "low": 1e-3, "high": 30.0},
+        "model.extra_trees": {"type": "categorical", "choices": [False, True]},
+    }
 
     def __init__(
         self,
@@ -63,6 +74,7 @@ class LightGBMLearner(Learner):
         subsample: float = _D.subsample,
         colsample_bytree: float = _D.colsample_bytree,
         reg_lambda: float = _D.reg_lambda,
+        extra_trees: bool = _D.extra_trees,
         early_stopping_rounds: int = _D.early_stopping_rounds,
         n_jobs: Optional[int] = _D.n_jobs,
         seed: int = 0,
@@ -75,6 +87,7 @@ class LightGBMLearner(Learner):
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
+        self.extra_trees = extra_trees
         self.early_stopping_rounds = early_stopping_rounds
         self.n_jobs = n_jobs
         self.seed = seed
@@ -88,6 +101,7 @@ class LightGBMLearner(Learner):
             "min_child_samples": self.min_child_samples,
             "feature_fraction": self.colsample_bytree,
             "lambda_l2": self.reg_lambda,
+            "extra_trees": bool(self.extra_trees),
             "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
@@ -118,6 +132,9 @@ class LightGBMLearner(Learner):
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
         if deadline is not None:
             callbacks.append(_deadline_callback(deadline, self))
+        report = getattr(self, "_fit_options", {}).get("on_iteration")
+        if report is not None and valid is not None:
+            callbacks.append(_report_callback(report, evals))
         booster = lgb.train(
             self._params(), train_set, num_boost_round=self.n_estimators,
             valid_sets=sets, valid_names=names, callbacks=callbacks,
@@ -188,6 +205,21 @@ class LightGBMLearner(Learner):
         """Total gain of the splits on each feature."""
         self._check_fitted()
         return self.booster_.feature_importance(importance_type="gain")
+
+
+REPORT_EVERY = 10  # boosting rounds between reports to a tuning trial
+
+
+def _report_callback(report, evals: dict):
+    """Report the validation loss every ``REPORT_EVERY`` rounds (what ``record_evaluation`` recorded)."""
+
+    def callback(env) -> None:
+        if (env.iteration + 1) % REPORT_EVERY == 0:
+            curve = next(iter(evals["validation"].values()))
+            report(env.iteration + 1, float(curve[-1]))
+
+    callback.order = 35  # after record_evaluation (20) and early stopping (30)
+    return callback
 
 
 def _deadline_callback(deadline: float, learner: LightGBMLearner):

@@ -54,6 +54,7 @@ class LinearLearner(Learner):
     capabilities = Capabilities(explanation="coefficients", iteration="regularisation strength", randomized=False,
                                 parameters="coefficients and intercepts")
     requires = ("sklearn.linear_model",)
+    search_space = {"model.alpha": {"type": "log", "low": 1e-4, "high": 1e3}}
 
     def __init__(
         self,

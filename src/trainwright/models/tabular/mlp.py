@@ -15,6 +15,20 @@ from trainwright.models.registry import register_learner
 __all__ = ["MLPConfig", "MLPLearner"]
 
 
+def _reporter(report) -> tuple:
+    """A loop callback that reports each epoch's validation loss to ``report`` (a tuning trial), or none."""
+    if report is None:
+        return ()
+    from trainwright.training.callbacks import Callback
+
+    class Report(Callback):
+        def on_evaluate_end(self, state) -> None:
+            if "validation_loss" in state.metrics:
+                report(state.epoch, float(state.metrics["validation_loss"]))
+
+    return (Report(),)
+
+
 class MLPConfig(Section):
     """The network. How it trains (epochs, optimizer, schedule, regularization...) is the recipe's `train` section."""
 
@@ -50,7 +64,15 @@ class MLPLearner(Learner):
     """
 
     capabilities = Capabilities(explanation="integrated_gradients", iteration="epoch", learning_curve=True,
-                                uses_loop=True, parameters="weights and biases")
+                                uses_loop=True, reports_iterations=True, parameters="weights and biases")
+    search_space = {
+        "train.optimizer.lr": {"type": "log", "low": 1e-4, "high": 1e-2},
+        "train.optimizer.weight_decay": {"type": "log", "low": 1e-6, "high": 1e-1},
+        "model.dropout": {"type": "float", "low": 0.0, "high": 0.5},
+        "model.hidden_sizes": {"type": "categorical", "choices": [[64], [128, 128], [256, 256], [512, 256, 128]]},
+        "model.norm": {"type": "categorical", "choices": ["none", "batch", "layer"]},
+        "train.batch_size": {"type": "categorical", "choices": [64, 128, 256, 512]},
+    }
     requires = ("torch", "safetensors.torch")
 
     def __init__(
@@ -125,7 +147,8 @@ class MLPLearner(Learner):
         options = getattr(self, "_fit_options", {})
         fit_kwargs = {"config": cfg, "task": self.task, "n_classes": self._n_out(), "seed": self.seed,
                       "deadline": deadline, "checkpoint_dir": options.get("checkpoint_dir"),
-                      "resume": options.get("resume", False), "callbacks": tuple(options.get("callbacks", ())),
+                      "resume": options.get("resume", False),
+                      "callbacks": (*options.get("callbacks", ()), *_reporter(options.get("on_iteration"))),
                       "signature": {"type": self.name, **self._build_kwargs()}}
         if cfg.nproc > 1:
             from trainwright.training.distributed import spawn_fit

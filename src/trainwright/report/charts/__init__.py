@@ -13,7 +13,7 @@ Element ids are renamed per chart from a hash of its content, so several
 charts inline in one HTML page never share an id.
 
 The charts live in modules by theme, all re-exported here: ``training``
-(learning curves, schedule, leaderboard, class balance), ``performance``
+(learning curves, schedule, leaderboard, class balance), ``tuning`` (a study's trials), ``performance``
 (classification and regression), ``explain`` (importance, SHAP, partial
 dependence) and ``compare`` (runs, groups, radar); ``_render`` holds what
 they share.
@@ -43,6 +43,7 @@ from trainwright.report.charts.performance import (
     roc_curves,
     threshold_curve,
 )
+from trainwright.report.charts.tuning import optimisation_history, parallel_coordinates, trial_curves
 from trainwright.report.charts.training import (
     class_balance,
     leaderboard_bars,
@@ -60,6 +61,8 @@ __all__ = [
     "leaderboard_bars",
     "learning_curves",
     "lr_curve",
+    "optimisation_history",
+    "parallel_coordinates",
     "overlaid_curves",
     "partial_dependence",
     "pr_curves",
@@ -70,6 +73,7 @@ __all__ = [
     "roc_curves",
     "shap_summary",
     "threshold_curve",
+    "trial_curves",
     "waterfall",
 ]
 

@@ -1,0 +1,237 @@
+"""AutoML: a portfolio screened on one bagging fold, the strongest bagged on every fold, and greedy ensemble
+selection over their out-of-fold predictions. Everything is fitted inside the training rows, through the one
+fit routine (``fitting.fit_member``), under the deadline.
+
+Time: screening may use up to ``SCREEN_SHARE`` of the window (an equal share per entry still to come;
+what one does not use passes on), bagging the rest. Without a deadline every entry is screened and
+``bag_top`` are bagged: the same seed gives the same ensemble, bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from trainwright.config.base import Decision
+from trainwright.evaluate.metrics import LOWER_IS_BETTER
+from trainwright.evaluate.scoring import encode_targets, score_output
+from trainwright.fitting import Candidate, Member, Selection, fit_member, make_folds
+from trainwright.fitting.member import import_requirements
+from trainwright.search.ensemble import greedy_weights, loss_function
+
+__all__ = ["SCREEN_SHARE", "Entry", "fit_auto"]
+
+SCREEN_SHARE = 0.6
+
+
+@dataclass
+class Entry:
+    """One portfolio entry as it trains: its fold members, their out-of-fold outputs, its scores and times."""
+
+    candidate: Candidate
+    members: list[Member] = field(default_factory=list)
+    oof: np.ndarray | None = None
+    fold_score: float | None = None
+    fit_seconds: float = 0.0
+    weight: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.candidate.name
+
+
+def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarray, valid: np.ndarray, *,
+             config, metric: str, seed: int, groups: np.ndarray | None = None, deadline: float | None = None,
+             fit_options: Callable[[Candidate, int], Mapping[str, Any]] = lambda candidate, fold: {},
+             log: Callable[[str], None] = lambda message: None) -> Selection:
+    """Screen, bag and ensemble ``candidates`` on the ``train`` rows; ``valid`` rows are only scored.
+
+    Args:
+        config: the recipe's ``model`` section (an ``AutoConfig``: bag_folds, bag_top, ensemble_rounds).
+        metric: the metric that ranks entries and drives ensemble selection.
+        groups: group id of every row (``split.group_column``): bagging folds keep groups whole.
+        fit_options: (candidate, fold) -> its fit options (checkpoints, loop callbacks).
+
+    Returns:
+        A ``Selection`` whose ``members`` and ``weights`` are the ensemble (every fold model of each chosen
+        entry, weight / k each), ``member`` the first fold model of the heaviest entry.
+
+    Example:
+        >>> import pandas as pd
+        >>> from trainwright.data.features import FeaturesConfig, PreprocessConfig
+        >>> from trainwright.fitting import MemberSpec
+        >>> from trainwright.models.auto import AutoConfig
+        >>> from trainwright.models.tabular.linear import LinearConfig, LinearLearner
+        >>> from trainwright.models.tabular.knn import KNNConfig, KNNLearner
+        >>> frame = pd.DataFrame({"x": np.arange(80.0)}); y = np.sin(np.arange(80.0) / 8)
+        >>> def spec(learner):
+        ...     return MemberSpec({"x": "numeric"}, "regression", PreprocessConfig(), FeaturesConfig(), learner)
+        >>> picks = [Candidate(LinearConfig(), spec(LinearLearner(task="regression"))),
+        ...          Candidate(KNNConfig(), spec(KNNLearner(task="regression")))]
+        >>> auto = fit_auto(picks, frame, y, np.arange(0, 80, 2), np.arange(1, 80, 2), config=AutoConfig(bag_folds=3),
+        ...                 metric="rmse", seed=0)
+        >>> [(row["model"], row["status"], row["folds"]) for row in auto.board]
+        [('linear', 'bagged', 3), ('kneighbors', 'bagged', 3)]
+        >>> round(sum(auto.weights), 6), len(auto.members) % 3
+        (1.0, 0)
+    """
+    task = candidates[0].spec.task
+    _check_classes(task, y[train])
+    cv = SimpleNamespace(method="group" if groups is not None else ("stratified" if task == "classification" else "kfold"),
+                         n_splits=min(config.bag_folds, _most_folds(task, y[train])), n_repeats=1)
+    folds = make_folds(np.sort(train), cv, task=task, y=y, groups=groups, seed=seed)
+    entries = [Entry(c) for c in candidates]
+    board: dict[str, dict[str, Any]] = {}
+    screened = _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board, log)
+    ranked = _diverse(sorted(screened, key=lambda e: e.fold_score if metric in LOWER_IS_BETTER else -e.fold_score))
+    top = ranked[:config.bag_top]
+    done = _bag(top, frame, y, folds, seed, deadline, fit_options, board, log)
+    chosen = _select(top, folds, done, y, task, metric, config.ensemble_rounds, board, log)
+    for e in ranked[config.bag_top:]:
+        board[e.name]["status"] = "screened"
+    _score_validation(entries, frame, y, valid, board)
+    members = [m for e in chosen for m in e.members]
+    weights = [e.weight / len(e.members) for e in chosen for _ in e.members]
+    names = ", ".join(f"{e.name} ({e.weight:.2f})" for e in chosen)
+    why = (f"greedy ensemble selection on the out-of-fold {metric} of {len(top)} entr{'y' if len(top) == 1 else 'ies'}"
+           f" ({done} of {len(folds)} bagging folds inside the training rows)")
+    return Selection(members[0], chosen[0].candidate, metric, list(board.values()),
+                     (Decision("model", f"ensemble of {names}", why),), tuple(members), tuple(weights))
+
+
+def _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board, log) -> list[Entry]:
+    """Fit every entry on the first fold (its held-out part scores it) while the screening time lasts; each
+    gets a share of what is left in proportion to its expected cost (``models.auto.COST``), and at least an
+    equal share."""
+    from trainwright.models.auto import COST
+
+    start = time.monotonic()
+    end = None if deadline is None else start + max(deadline - start, 0.0) * SCREEN_SHARE
+    fit_rows, held = folds[0]
+    out = []
+    for i, e in enumerate(entries):
+        if out and end is not None and time.monotonic() >= end:
+            board[e.name] = {"model": e.name, "learner": e.candidate.config.type, "status": "skipped",
+                             "reason": "time budget used up"}
+            log(f"candidate {e.name}: skipped, time budget used up")
+            continue
+        import_requirements(e.candidate.spec.learner)  # its imports do not come out of its share
+        costs = [COST.get(later.name, 1.0) for later in entries[i:]]
+        part = max(costs[0] / sum(costs), 1.0 / len(costs))  # the earlier (stronger) entries are never starved
+        share = None if end is None else time.monotonic() + max(end - time.monotonic(), 0.0) * part
+        member = fit_member(e.candidate.spec, frame, y, fit_rows, held, seed=seed, deadline=share,
+                            fit_options=fit_options(e.candidate, 0))
+        e.members, e.fit_seconds = [member], member.fit_seconds
+        e.fold_score = score_output(e.candidate.spec.task, y[held], member.valid_output, member.classes)[metric]
+        e.fold_score = np.inf if e.fold_score is None else e.fold_score
+        board[e.name] = {"model": e.name, "learner": e.candidate.config.type, "status": "trained",
+                         "fold_1": {metric: _round(e.fold_score, metric)}, "weight": 0.0,
+                         "stopped_by": member.learner.stopped_by_,
+                         "best_iteration": getattr(member.learner, "best_iteration_", None)}
+        log(f"candidate {e.name}: first fold {metric}={e.fold_score:.4g} in {member.fit_seconds:.1f}s "
+            f"({member.learner.stopped_by_})")
+        out.append(e)
+    return out
+
+
+def _bag(top: list[Entry], frame, y, folds, seed, deadline, fit_options, board, log) -> int:
+    """Fit the other folds of the chosen entries, fold by fold (every entry's fold k before any fold k+1), while
+    the time lasts; returns how many folds every entry completed (at least the first). An entry that did one
+    fold more than the others keeps it: it predicts with every fold model it has."""
+    done = 1
+    for k in range(1, len(folds)):
+        for i, e in enumerate(top):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left < sum(x.fit_seconds / len(x.members) for x in top[i:]):
+                log(f"bagging: fold {k + 1} would not fit in the {max(left, 0):.1f}s left; {done} of {len(folds)} "
+                    "folds bagged by every entry")
+                return done  # entries that did fold k keep it for prediction; the ensemble compares folds < k
+            share = None if deadline is None else time.monotonic() + left * (e.fit_seconds / len(e.members)) / sum(
+                x.fit_seconds / len(x.members) for x in top[i:])
+            member = fit_member(e.candidate.spec, frame, y, *folds[k], seed=seed + k, deadline=share,
+                                fit_options=fit_options(e.candidate, k))
+            e.members.append(member)
+            e.fit_seconds += member.fit_seconds
+        done = k + 1
+    return done
+
+
+def _select(top: list[Entry], folds, done: int, y: np.ndarray, task: str, metric: str, rounds: int, board,
+            log) -> list[Entry]:
+    """Greedy ensemble selection over the out-of-fold outputs of the first ``done`` folds (the rows every entry
+    predicted); sets each entry's weight and returns those with weight, heaviest first."""
+    rows = np.concatenate([va for _, va in folds[:done]])
+    classes = top[0].members[0].classes
+    loss = loss_function(task, encode_targets(task, y[rows], classes), metric, classes)
+    for e in top:
+        e.oof = np.concatenate([m.valid_output for m in e.members[:done]])
+        board[e.name].update(status="bagged", folds=done, oof={metric: _round(_signed(loss(e.oof), metric), metric)})
+    weights, trace = greedy_weights([e.oof for e in top], loss, rounds)
+    for e, w in zip(top, weights):
+        e.weight = float(w)
+        board[e.name]["weight"] = round(float(w), 4)
+    log(f"ensemble: {', '.join(f'{e.name} {e.weight:.2f}' for e in top if e.weight > 0)}; out-of-fold "
+        f"{metric} over {len(rows)} rows {_show(trace, metric)}")
+    return sorted((e for e in top if e.weight > 0), key=lambda e: -e.weight)
+
+
+def _diverse(ranked: list[Entry]) -> list[Entry]:
+    """The best entry of each learner first (in score order), then the rest: an ensemble gains most from
+    models that err differently."""
+    seen: set[str] = set()
+    first = [e for e in ranked if not (e.candidate.config.type in seen or seen.add(e.candidate.config.type))]
+    return first + [e for e in ranked if e not in first]
+
+
+def _score_validation(entries: list[Entry], frame, y, valid, board) -> None:
+    """Each trained entry's validation scores and prediction time (averaged over its fold models). Shown in
+    the leaderboard only: nothing is chosen by them."""
+    rows = frame.iloc[valid]
+    for e in entries:
+        if not e.members or len(valid) == 0:
+            continue
+        t0 = time.monotonic()
+        output = np.mean([m.learner.output(m.preprocessor.transform(rows)) for m in e.members], axis=0)
+        seconds = time.monotonic() - t0
+        board[e.name].update(validation=score_output(e.candidate.spec.task, y[valid], output, e.members[0].classes),
+                             fit_seconds=round(e.fit_seconds, 3),
+                             predict_ms_per_1000=round(1000 * seconds * 1000 / max(len(valid), 1), 2))
+
+
+def _check_classes(task: str, y: np.ndarray) -> None:
+    """Bagging folds need every class at least twice in the training rows (once in each part of a fold)."""
+    if task != "classification":
+        return
+    labels, counts = np.unique(y, return_counts=True)
+    rare = [str(label) for label, n in zip(labels, counts) if n < 2]
+    if rare:
+        from trainwright.errors import DataError
+
+        raise DataError(f"model.type=auto bags its models inside the training rows and needs each class at least "
+                        f"twice there; class {', '.join(repr(r) for r in rare[:5])} has one training row. Give more "
+                        "rows of it, or train one learner (e.g. --set model.type=lightgbm).")
+
+
+def _most_folds(task: str, y: np.ndarray) -> int:
+    """Stratified folds need every class in each: at most the smallest class count (and at least 2)."""
+    if task != "classification":
+        return max(2, min(20, len(y) // 2))
+    return max(2, int(np.unique(y, return_counts=True)[1].min()))
+
+
+def _round(value: float, metric: str) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(f"{value:.6g}")
+
+
+def _signed(value: float, metric: str) -> float:
+    """A loss from ``loss_function`` back in the metric's own sign."""
+    return value if metric in LOWER_IS_BETTER else -value
+
+
+def _show(trace: list[float], metric: str) -> str:
+    return f"{_signed(trace[0], metric):.4g} -> {_signed(min(trace), metric):.4g}" if trace else "n/a"

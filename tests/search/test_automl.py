@@ -1,0 +1,116 @@
+"""``model.type: auto`` (the default): a portfolio screened and bagged inside the training rows, combined by
+ensemble selection; saved without pickle; the same seed gives the same ensemble; a time budget is recorded."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trainwright
+from tests.conftest import PENGUINS, run_cli
+from trainwright.errors import ConfigError
+
+SMALL = ["model.candidates=[lightgbm, linear, knn, lightgbm_xt]", "model.bag_folds=3", "evaluate.report=false"]
+
+
+def test_auto_is_the_default_and_ensembles(auto_run):
+    assert auto_run.info["model"] == "auto"
+    board = auto_run.run.read_json("leaderboard.json")
+    rows = {r["model"]: r for r in board["candidates"]}
+    assert list(rows)[:2] == ["lightgbm_xt", "linear"]
+    bagged = [r for r in rows.values() if r["status"] == "bagged"]
+    assert len(bagged) >= 2 and all(r["folds"] == 5 for r in bagged)
+    weights = [r["weight"] for r in rows.values() if r.get("weight")]
+    assert abs(sum(weights) - 1) < 1e-3
+    predictor = auto_run.predictor
+    assert predictor.pooling == "ensemble" and abs(predictor.weights.sum() - 1) < 1e-9
+    assert len(predictor.members) == 5 * len(weights)  # every fold model of each weighted entry
+    assert auto_run.metrics["test"]["accuracy"] > 0.9
+    # predict loads it like any run, from files without pickle
+    frame = pd.read_csv(PENGUINS).tail(5)
+    assert trainwright.load(auto_run.path).predict(frame)["prediction"].notna().all()
+    for f in Path(auto_run.path).rglob("*"):
+        if f.is_file():
+            head = f.read_bytes()[:2]
+            assert head[:1] != b"\x80" and head != b"PK", f"{f} looks like a pickle or a torch zip"
+
+
+def test_bagging_and_ensembles_never_fit_on_validation_or_test_rows(monkeypatch, tmp_path):
+    import trainwright.search.automl as automl
+
+    seen: list[tuple[np.ndarray, np.ndarray | None]] = []
+    real = automl.fit_member
+
+    def spy(spec, frame, y, train, valid=None, **kw):
+        seen.append((np.asarray(train), None if valid is None else np.asarray(valid)))
+        return real(spec, frame, y, train, valid, **kw)
+
+    monkeypatch.setattr(automl, "fit_member", spy)
+    run = trainwright.train(PENGUINS, target="species", out=tmp_path / "r", overrides=SMALL)
+    splits = run.run.read_json("splits.json")
+    index = pd.read_csv(PENGUINS).index
+    held = set(index.get_indexer(splits["validation"] + splits["test"]).tolist())
+    assert seen and all(not (held & set(tr.tolist())) and not (held & set(va.tolist())) for tr, va in seen)
+
+
+def _fingerprint(run) -> str:
+    digest = hashlib.sha256()
+    for f in sorted((Path(run.path) / "model").rglob("*")):
+        if f.is_file() and f.name != "learner.json":
+            digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def test_the_same_seed_gives_the_same_ensemble_bit_for_bit(tmp_path):
+    runs = [trainwright.train(PENGUINS, target="species", out=tmp_path / str(i), overrides=SMALL) for i in (1, 2)]
+    assert _fingerprint(runs[0]) == _fingerprint(runs[1])
+    frame = pd.read_csv(PENGUINS)
+    a, b = (r.predict(frame).drop(columns="prediction").to_numpy() for r in runs)
+    assert np.array_equal(a, b)
+    other = trainwright.train(PENGUINS, target="species", out=tmp_path / "3", seed=7, overrides=SMALL)
+    assert _fingerprint(other) != _fingerprint(runs[0])
+
+
+def test_a_wall_time_budget_records_what_was_trained(tmp_path):
+    run_cli("train", PENGUINS, "--target", "species", "--time-budget", "6", "--out", "r",
+            *[a for s in SMALL for a in ("--set", s)], cwd=tmp_path, check=True)
+    import yaml
+
+    resolved = yaml.safe_load((tmp_path / "r" / "recipe.resolved.yaml").read_text())
+    board = trainwright.load(tmp_path / "r").run.read_json("leaderboard.json")
+    trained = [r["model"] for r in board["candidates"] if r["status"] != "skipped"]
+    assert resolved["model"]["type"] == "auto" and resolved["model"]["candidates"] == trained
+    # replaying the resolved recipe without a budget trains the same entries
+    replay = trainwright.train(recipe=str(tmp_path / "r" / "recipe.resolved.yaml"), out=tmp_path / "replay",
+                               overrides=["train.time_budget=null"])
+    again = [r["model"] for r in replay.run.read_json("leaderboard.json")["candidates"]]
+    assert again == trained
+
+
+def test_auto_with_multiple_imputation_is_refused():
+    from trainwright.pipeline.api import recipe_from_args
+
+    with pytest.raises(ConfigError, match="multiple_imputations"):
+        recipe_from_args(PENGUINS, "species", None, ["preprocess.numeric_impute=iterative",
+                                                      "preprocess.multiple_imputations=3"])
+
+
+def test_an_unknown_portfolio_entry_names_the_known_ones():
+    from trainwright.pipeline.api import recipe_from_args
+
+    with pytest.raises(ConfigError, match="lightgbm_xt"):
+        recipe_from_args(PENGUINS, "species", None, ["model.candidates=[lightgbm_xtt]"])
+
+
+def test_a_class_with_one_training_row_is_refused_with_the_fix(tmp_path):
+    from trainwright.errors import DataError
+
+    rows = pd.DataFrame({"a": np.arange(30) % 7, "y": ["x"] * 27 + ["z"] * 3})
+    rows.to_csv(tmp_path / "tiny.csv", index=False)
+    with pytest.raises(DataError, match=r"needs each class at least twice there; class 'z' has one training row"):
+        trainwright.train(tmp_path / "tiny.csv", target="y", out=tmp_path / "r",
+                          overrides=["split.method=random", "evaluate.report=false"])
