@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["THREADS_ENV", "cpu_threads", "share_cores", "resolve_device", "quiet_openmp", "process_started"]
+__all__ = ["THREADS_ENV", "cpu_threads", "share_cores", "resolve_device", "quiet_openmp", "release_memory",
+           "process_started"]
 
 
 def share_cores(processes: int) -> int:
@@ -31,8 +32,40 @@ def share_cores(processes: int) -> int:
 
 
 def quiet_openmp() -> None:
-    """Make idle OpenMP threads sleep instead of spin; must run before torch/LightGBM load."""
+    """Make idle OpenMP threads sleep instead of spin, and keep glibc from giving every thread its own heap
+    arena (each OpenMP or torch thread would otherwise hold up to 64 MB of freed memory); must run before
+    torch/LightGBM load."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(-8, 2)  # M_ARENA_MAX = 2
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MiB, fixed: large arrays are returned to the system when freed
+
+
+def release_memory() -> None:
+    """Hand memory freed by finished fits back to the system (garbage collection, then glibc's malloc_trim):
+    an AutoML run fits dozens of models one after another, and freed heap pages would otherwise count as
+    resident memory for the rest of the run."""
+    import gc
+
+    gc.collect()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _glibc():
+    """glibc, where this process runs on it (Linux); None elsewhere."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
 
 
 THREADS_ENV = "TRAINWRIGHT_THREADS"

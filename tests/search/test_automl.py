@@ -14,7 +14,8 @@ import trainwright
 from tests.conftest import PENGUINS, run_cli
 from trainwright.errors import ConfigError
 
-SMALL = ["model.candidates=[lightgbm, linear, knn, lightgbm_xt]", "model.bag_folds=3", "evaluate.report=false"]
+SMALL = ["model.candidates=[lightgbm, linear, knn, lightgbm_xt]", "model.bag_folds=3", "model.default_seconds=null",
+         "evaluate.report=false"]
 
 
 def test_auto_is_the_default_and_ensembles(auto_run):
@@ -65,6 +66,14 @@ def _fingerprint(run) -> str:
     return digest.hexdigest()
 
 
+def test_without_a_budget_auto_stops_at_its_stated_default(tmp_path):
+    run = trainwright.train(PENGUINS, target="species", out=tmp_path / "r",
+                            overrides=["model.default_seconds=2", "evaluate.report=false"])
+    board = run.run.read_json("leaderboard.json")["candidates"]
+    assert any(r["status"] == "skipped" for r in board)  # 2 s do not reach every entry
+    assert sum(r.get("fit_seconds") or 0 for r in board) < 15
+
+
 def test_the_same_seed_gives_the_same_ensemble_bit_for_bit(tmp_path):
     runs = [trainwright.train(PENGUINS, target="species", out=tmp_path / str(i), overrides=SMALL) for i in (1, 2)]
     assert _fingerprint(runs[0]) == _fingerprint(runs[1])
@@ -84,6 +93,7 @@ def test_a_wall_time_budget_records_what_was_trained(tmp_path):
     board = trainwright.load(tmp_path / "r").run.read_json("leaderboard.json")
     trained = [r["model"] for r in board["candidates"] if r["status"] != "skipped"]
     assert resolved["model"]["type"] == "auto" and resolved["model"]["candidates"] == trained
+    assert resolved["model"]["default_seconds"] is None  # the replay is bound by the entries, not by time
     # replaying the resolved recipe without a budget trains the same entries
     replay = trainwright.train(recipe=str(tmp_path / "r" / "recipe.resolved.yaml"), out=tmp_path / "replay",
                                overrides=["train.time_budget=null"])

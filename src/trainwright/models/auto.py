@@ -7,7 +7,7 @@ so a short budget still trains the ones that matter. ``trainwright.search.automl
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator
 
@@ -18,16 +18,17 @@ __all__ = ["AutoConfig", "COST", "PORTFOLIO", "portfolio_entry"]
 
 # name -> (learner type, model settings, train-section settings for learners that use the loop).
 PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    "lightgbm": ("lightgbm", {}, {}),
+    "lightgbm": ("lightgbm", {"early_stopping_tol": 1e-3}, {}),
     "linear": ("linear", {}, {}),
-    "lightgbm_xt": ("lightgbm", {"extra_trees": True, "learning_rate": 0.08, "colsample_bytree": 0.7}, {}),
+    "lightgbm_xt": ("lightgbm", {"extra_trees": True, "learning_rate": 0.08, "colsample_bytree": 0.7,
+                                 "early_stopping_tol": 1e-3}, {}),
     "lightgbm_large": ("lightgbm", {"num_leaves": 128, "learning_rate": 0.03, "min_child_samples": 5,
-                                    "colsample_bytree": 0.6, "reg_lambda": 3.0}, {}),
+                                    "colsample_bytree": 0.6, "reg_lambda": 3.0, "early_stopping_tol": 1e-3}, {}),
     "mlp": ("mlp", {"hidden_sizes": [256, 256], "dropout": 0.15, "norm": "batch"},
             {"epochs": 60, "early_stopping": {"patience": 8}}),
     "knn": ("kneighbors", {}, {}),
     "lightgbm_small": ("lightgbm", {"num_leaves": 8, "learning_rate": 0.05, "min_child_samples": 20,
-                                    "colsample_bytree": 0.5, "reg_lambda": 5.0}, {}),
+                                    "colsample_bytree": 0.5, "reg_lambda": 5.0, "early_stopping_tol": 1e-3}, {}),
 }
 # Order and costs measured by bench/portfolio.py (bench/results/portfolio.md): greedy ensembles over the first
 # k entries reach 0.894, 0.958, 0.985, 1.030 (k = 1..4, normalised to the best single entry per table) for
@@ -70,9 +71,13 @@ class AutoConfig(Section):
     bag_folds: int = Field(5, ge=2, le=20, description=(
         "k of the k-fold bagging inside the training rows: each bagged entry is k models, each fitted on k-1 "
         "folds and early-stopped on the held-out one, whose predictions are its out-of-fold predictions."))
-    bag_top: int = Field(5, ge=1, description=(
+    bag_top: int = Field(3, ge=1, description=(
         "How many entries are bagged on every fold and can join the ensemble: the best of each learner first "
         "(by the first fold's score), then the next best; under a time budget, fewer when the time is gone."))
+    default_seconds: Optional[float] = Field(50.0, gt=0, description=(
+        "Seconds of fitting when the run has no time budget (train.time_budget): about a minute for the whole "
+        "command on 10,000 rows. null: no limit, every entry is screened and bag_top are bagged on every fold, "
+        "and the same seed gives the same ensemble, bit for bit."))
     ensemble_rounds: int = Field(25, ge=1, description=(
         "Rounds of greedy ensemble selection (Caruana et al. 2004, with replacement): each round adds the "
         "bagged entry that most improves the out-of-fold score; weights are the counts."))

@@ -216,6 +216,9 @@ class Experiment:
 
     def _report(self, writer, journal: Journal, predictor, evaluated) -> None:
         """The report (when asked), then the run is complete: every file it promises is written."""
+        from trainwright.runtime import release_memory
+
+        release_memory()  # what fitting freed, before the report's explanations allocate their own
         if self.recipe.evaluate.report:
             outputs.write_report(writer, journal, recipe=self.recipe, predictor=predictor, evaluated=evaluated,
                                  deadline=self.budget.report_deadline())

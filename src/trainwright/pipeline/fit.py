@@ -25,7 +25,7 @@ def work_units(recipe) -> dict[str, int]:
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
         >>> work_units(Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}}))
-        {'selection': 32, 'imputation': 0, 'cross_validation': 5}
+        {'selection': 22, 'imputation': 0, 'cross_validation': 5}
     """
     model, cv = recipe.model, recipe.split.cv
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
@@ -102,8 +102,12 @@ def select_model(recipe, frame, y: np.ndarray, task: str, kinds: dict[str, str],
     from trainwright.evaluate.metrics import primary_metric
 
     if recipe.model.type == "auto":
+        import time
+
         from trainwright.search.automl import fit_auto
 
+        if deadline is None and recipe.model.default_seconds is not None:  # auto's stated default, recorded
+            deadline = time.monotonic() + recipe.model.default_seconds
         groups = frame[recipe.split.group_column].astype(str).to_numpy() if recipe.split.group_column else None
         return fit_auto(candidates(recipe, kinds, task), frame, y, positions["train"], positions["validation"],
                         config=recipe.model, metric=primary_metric(task, recipe.evaluate.metric), seed=recipe.seed,

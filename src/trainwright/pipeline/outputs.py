@@ -122,12 +122,14 @@ def resolved_recipe(recipe, *, task: str, selection, split_method: str, dropped:
 
 def _resolved_model(recipe, selection) -> dict[str, Any]:
     """The model section as run: the chosen learner's settings, or for ``auto`` the entries that trained and
-    how many were bagged (so a run cut by a wall-time budget can be replayed without one)."""
+    how many were bagged (so a run cut by a wall-time budget or auto's default seconds can be replayed without
+    one)."""
     if recipe.model.type != "auto":
         return selection.candidate.config.model_dump(mode="json")
     trained = [row["model"] for row in selection.board if row.get("status") != "skipped"]
     bagged = sum(row.get("status") == "bagged" for row in selection.board)
-    return {**recipe.model.model_dump(mode="json"), "candidates": trained, "bag_top": max(bagged, 1)}
+    return {**recipe.model.model_dump(mode="json"), "candidates": trained, "bag_top": max(bagged, 1),
+            "default_seconds": None}  # replayed, the entries that trained train again, with no time limit
 
 
 def completed_info(*, task: str, selection, predictor, kinds, positions, members, started: float,

@@ -22,6 +22,7 @@ from trainwright.evaluate.metrics import LOWER_IS_BETTER
 from trainwright.evaluate.scoring import encode_targets, score_output
 from trainwright.fitting import Candidate, Member, Selection, fit_member, make_folds
 from trainwright.fitting.member import import_requirements
+from trainwright.runtime import release_memory
 from trainwright.search.ensemble import greedy_weights, loss_function
 
 __all__ = ["SCREEN_SHARE", "Entry", "fit_auto"]
@@ -95,6 +96,10 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
     for e in ranked[config.bag_top:]:
         board[e.name]["status"] = "screened"
     _score_validation(entries, frame, y, valid, board)
+    for e in entries:
+        if e not in chosen:
+            e.members = []  # only the ensemble's fold models are kept
+    release_memory()
     members = [m for e in chosen for m in e.members]
     weights = [e.weight / len(e.members) for e in chosen for _ in e.members]
     names = ", ".join(f"{e.name} ({e.weight:.2f})" for e in chosen)
@@ -126,6 +131,7 @@ def _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board
         share = None if end is None else time.monotonic() + max(end - time.monotonic(), 0.0) * part
         member = fit_member(e.candidate.spec, frame, y, fit_rows, held, seed=seed, deadline=share,
                             fit_options=fit_options(e.candidate, 0))
+        release_memory()
         e.members, e.fit_seconds = [member], member.fit_seconds
         e.fold_score = score_output(e.candidate.spec.task, y[held], member.valid_output, member.classes)[metric]
         e.fold_score = np.inf if e.fold_score is None else e.fold_score
@@ -155,6 +161,7 @@ def _bag(top: list[Entry], frame, y, folds, seed, deadline, fit_options, board, 
                 x.fit_seconds / len(x.members) for x in top[i:])
             member = fit_member(e.candidate.spec, frame, y, *folds[k], seed=seed + k, deadline=share,
                                 fit_options=fit_options(e.candidate, k))
+            release_memory()
             e.members.append(member)
             e.fit_seconds += member.fit_seconds
         done = k + 1

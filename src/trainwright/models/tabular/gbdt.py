@@ -34,6 +34,9 @@ class LightGBMConfig(Section):
     early_stopping_rounds: int = Field(
         50, ge=1, description="Stop when the validation loss has not improved for this many rounds."
     )
+    early_stopping_tol: float = Field(
+        1e-4, ge=0, lt=1, description="A round improves on the best validation loss only when it lowers it by more "
+                                      "than this share of the first round's loss (0: any decrease counts).")
     n_jobs: Optional[int] = Field(None, ge=1, description="Threads; default: all cores.")
 
 
@@ -76,6 +79,7 @@ class LightGBMLearner(Learner):
         reg_lambda: float = _D.reg_lambda,
         extra_trees: bool = _D.extra_trees,
         early_stopping_rounds: int = _D.early_stopping_rounds,
+        early_stopping_tol: float = _D.early_stopping_tol,
         n_jobs: Optional[int] = _D.n_jobs,
         seed: int = 0,
     ) -> None:
@@ -89,6 +93,7 @@ class LightGBMLearner(Learner):
         self.reg_lambda = reg_lambda
         self.extra_trees = extra_trees
         self.early_stopping_rounds = early_stopping_rounds
+        self.early_stopping_tol = early_stopping_tol
         self.n_jobs = n_jobs
         self.seed = seed
 
@@ -129,7 +134,7 @@ class LightGBMLearner(Learner):
         if valid is not None:
             sets.append(lgb.Dataset(valid[0], valid[1], reference=train_set))
             names.append("validation")
-            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+            callbacks.append(_early_stopping(self.early_stopping_rounds, self.early_stopping_tol))
         if deadline is not None:
             callbacks.append(_deadline_callback(deadline, self))
         report = getattr(self, "_fit_options", {}).get("on_iteration")
@@ -208,6 +213,28 @@ class LightGBMLearner(Learner):
 
 
 REPORT_EVERY = 10  # boosting rounds between reports to a tuning trial
+
+
+def _early_stopping(rounds: int, tol: float):
+    """Stop when the validation loss has not fallen by more than ``tol`` times the first round's loss for ``rounds``
+    rounds (LightGBM's own callback counts any decrease, so a multiclass log-loss creeping towards 0 on a table
+    it separates runs to the round limit: 6,000 trees, 8 s, on penguins). The trees kept are chosen from the
+    recorded curve, as before."""
+    import lightgbm as lgb
+
+    best = {"loss": float("inf"), "round": 0, "step": 0.0}
+
+    def callback(env) -> None:
+        loss = next(r[2] for r in env.evaluation_result_list if r[0] == "validation")
+        if best["loss"] == float("inf"):
+            best.update(loss=loss, round=env.iteration, step=tol * abs(loss))
+        elif loss < best["loss"] - best["step"]:
+            best.update(loss=loss, round=env.iteration)
+        elif env.iteration - best["round"] >= rounds:
+            raise lgb.callback.EarlyStopException(best["round"], env.evaluation_result_list)
+
+    callback.order = 30  # where LightGBM's early stopping sits: after record_evaluation (20)
+    return callback
 
 
 def _report_callback(report, evals: dict):
