@@ -96,9 +96,13 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig,
 
     Example:
         >>> frame = pd.DataFrame({"x": ["1", "2", "2"], "y": ["a", "b", "b"]})
-        >>> out, log = clean_before_split(frame, "y", CleanConfig(), {"x": ("numeric", ""), "y": ("categorical", "")})
+        >>> kinds = {"x": ("numeric", ""), "y": ("categorical", "")}
+        >>> out, log = clean_before_split(frame, "y", CleanConfig(drop_duplicates=True), kinds)
         >>> len(out), [a["action"] for a in log.actions]
         (2, ['fix_mixed_types', 'drop_duplicates'])
+        >>> out, log = clean_before_split(frame, "y", CleanConfig(), kinds)  # auto: a third of the rows repeat
+        >>> len(out), [a["action"] for a in log.actions]
+        (3, ['fix_mixed_types', 'keep_duplicates'])
     """
     frame, log = frame.copy(), CleaningLog()
     for col, (kind, reason) in kinds.items():

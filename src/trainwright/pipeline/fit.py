@@ -164,6 +164,7 @@ def tune_model(recipe, frame, y: np.ndarray, task: str, kinds: dict[str, str], p
         study.run_trials(opened, space, lambda values: trial_candidate(recipe, values, kinds, task), frame, y,
                           tune_folds(recipe, frame, y, positions, task), metric=metric, seed=recipe.seed, trials=trials,
                           deadline=deadline, fit_options=fit_options, log=log)
+        study.wait_for_others(opened, deadline, log)
     finally:
         for proc in started:
             _, err = proc.communicate()

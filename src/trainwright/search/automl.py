@@ -96,9 +96,8 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
     for e in ranked[config.bag_top:]:
         board[e.name]["status"] = "screened"
     _score_validation(entries, frame, y, valid, board)
-    for e in entries:
-        if e not in chosen:
-            e.members = []  # only the ensemble's fold models are kept
+    for e in (e for e in entries if e not in chosen):
+        e.members = []  # only the ensemble's fold models are kept
     release_memory()
     members = [m for e in chosen for m in e.members]
     weights = [e.weight / len(e.members) for e in chosen for _ in e.members]

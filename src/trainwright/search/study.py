@@ -27,7 +27,7 @@ from trainwright.fitting.member import import_requirements
 from trainwright.search.config import Distribution, TuneConfig
 
 __all__ = ["DEFAULT_TRIALS", "search_space", "storage_url", "check", "open_study", "planned_trials", "run_trials",
-           "study_summary", "best_values", "recipe_values", "direction"]
+           "wait_for_others", "study_summary", "best_values", "recipe_values", "direction"]
 
 DEFAULT_TRIALS = 20
 JOURNAL_SUFFIX = ".journal"
@@ -211,6 +211,25 @@ def run_trials(study, space: dict[str, Distribution], build: Callable[[dict[str,
         if study._stop_flag:  # the grid sampler stops the study when every point was tried
             break
     return ran
+
+
+def wait_for_others(study, deadline: float | None, log: Callable[[str], None] = lambda message: None,
+                    patience: float = 600.0) -> None:
+    """Wait until no trial of the study is running (other processes' trials finish, or a database's heartbeat
+    marks a dead process's trial failed), so that every process sharing the study refits the same best. Waits
+    at most until the deadline (plus a minute) or ``patience`` seconds without one."""
+    import optuna
+
+    running = (optuna.trial.TrialState.RUNNING,)
+    end = time.monotonic() + (patience if deadline is None else max(deadline - time.monotonic(), 0.0) + 60.0)
+    said = False
+    while study.get_trials(deepcopy=False, states=running) and time.monotonic() < end:
+        if not said:
+            log("waiting for the trials other processes are running")
+            said = True
+        if isinstance(study._storage, optuna.storages.RDBStorage):
+            optuna.storages.fail_stale_trials(study)
+        time.sleep(0.5)
 
 
 class _Objective:
