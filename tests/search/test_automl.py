@@ -71,7 +71,6 @@ def test_without_a_budget_auto_stops_at_its_stated_default(tmp_path):
                             overrides=["model.default_seconds=2", "evaluate.report=false"])
     board = run.run.read_json("leaderboard.json")["candidates"]
     assert any(r["status"] == "skipped" for r in board)  # 2 s do not reach every entry
-    assert sum(r.get("fit_seconds") or 0 for r in board) < 15
 
 
 def test_the_same_seed_gives_the_same_ensemble_bit_for_bit(tmp_path):

@@ -16,7 +16,7 @@ from trainwright.errors import did_you_mean
 
 __all__ = ["AutoConfig", "COST", "PORTFOLIO", "portfolio_entry"]
 
-# name -> (learner type, model settings, train-section settings for learners that use the loop).
+# name -> (learner type, model settings, train-section settings (dotted paths) for learners that use the loop).
 PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "lightgbm": ("lightgbm", {"early_stopping_tol": 1e-3}, {}),
     "linear": ("linear", {}, {}),
@@ -25,7 +25,7 @@ PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "lightgbm_large": ("lightgbm", {"num_leaves": 128, "learning_rate": 0.03, "min_child_samples": 5,
                                     "colsample_bytree": 0.6, "reg_lambda": 3.0, "early_stopping_tol": 1e-3}, {}),
     "mlp": ("mlp", {"hidden_sizes": [256, 256], "dropout": 0.15, "norm": "batch"},
-            {"epochs": 60, "early_stopping": {"patience": 8}}),
+            {"epochs": 60, "early_stopping.patience": 8}),
     "knn": ("kneighbors", {}, {}),
     "lightgbm_small": ("lightgbm", {"num_leaves": 8, "learning_rate": 0.05, "min_child_samples": 20,
                                     "colsample_bytree": 0.5, "reg_lambda": 5.0, "early_stopping_tol": 1e-3}, {}),

@@ -46,6 +46,7 @@ def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec
 
 def candidates(recipe, kinds: dict[str, str], task: str) -> list[Candidate]:
     """The recipe's learner, or each ``auto`` portfolio entry (its learner with the entry's settings)."""
+    from trainwright.config.io import with_values
     from trainwright.models.auto import portfolio_entry
 
     model = recipe.model
@@ -56,17 +57,9 @@ def candidates(recipe, kinds: dict[str, str], task: str) -> list[Candidate]:
     for name in model.candidates:
         kind, params, train = portfolio_entry(name)
         config = learners().config_class(kind)(**params)
-        loop = type(recipe.train).model_validate(_merged(recipe.train.model_dump(), train)) if train else recipe.train
+        loop = type(recipe.train).model_validate(with_values(recipe.train.model_dump(), train)) if train else recipe.train
         learner = build_learner(config, task=task, seed=recipe.seed, train=loop)
         out.append(Candidate(config, member_spec(recipe, kinds, task, learner), label=name))
-    return out
-
-
-def _merged(base: dict, over: dict) -> dict:
-    """``base`` with ``over``'s values, nested dictionaries merged key by key."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merged(base.get(key, {}), value) if isinstance(value, dict) else value
     return out
 
 

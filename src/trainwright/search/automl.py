@@ -135,7 +135,7 @@ def _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board
         e.fold_score = score_output(e.candidate.spec.task, y[held], member.valid_output, member.classes)[metric]
         e.fold_score = np.inf if e.fold_score is None else e.fold_score
         board[e.name] = {"model": e.name, "learner": e.candidate.config.type, "status": "trained",
-                         "fold_1": {metric: _round(e.fold_score, metric)}, "weight": 0.0,
+                         "fold_1": {metric: _round(e.fold_score)}, "weight": 0.0,
                          "stopped_by": member.learner.stopped_by_,
                          "best_iteration": getattr(member.learner, "best_iteration_", None)}
         log(f"candidate {e.name}: first fold {metric}={e.fold_score:.4g} in {member.fit_seconds:.1f}s "
@@ -176,7 +176,7 @@ def _select(top: list[Entry], folds, done: int, y: np.ndarray, task: str, metric
     loss = loss_function(task, encode_targets(task, y[rows], classes), metric, classes)
     for e in top:
         e.oof = np.concatenate([m.valid_output for m in e.members[:done]])
-        board[e.name].update(status="bagged", folds=done, oof={metric: _round(_signed(loss(e.oof), metric), metric)})
+        board[e.name].update(status="bagged", folds=done, oof={metric: _round(_signed(loss(e.oof), metric))})
     weights, trace = greedy_weights([e.oof for e in top], loss, rounds)
     for e, w in zip(top, weights):
         e.weight = float(w)
@@ -230,7 +230,7 @@ def _most_folds(task: str, y: np.ndarray) -> int:
     return max(2, int(np.unique(y, return_counts=True)[1].min()))
 
 
-def _round(value: float, metric: str) -> float | None:
+def _round(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(f"{value:.6g}")
 
 
