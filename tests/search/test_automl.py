@@ -66,6 +66,39 @@ def _fingerprint(run) -> str:
     return digest.hexdigest()
 
 
+def test_only_entries_the_first_folds_ensemble_uses_are_bagged():
+    """y is exactly linear in x: the first fold's greedy ensemble weights the linear model alone, so the next best
+    is bagged beside it and the third entry stays screened (one fold model, no weight)."""
+    from trainwright.data.features import FeaturesConfig, PreprocessConfig
+    from trainwright.fitting import Candidate, MemberSpec
+    from trainwright.models.auto import AutoConfig
+    from trainwright.models.tabular.gbdt import LightGBMConfig, LightGBMLearner
+    from trainwright.models.tabular.knn import KNNConfig, KNNLearner
+    from trainwright.models.tabular.linear import LinearConfig, LinearLearner
+    from trainwright.search.automl import fit_auto
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.uniform(0, 10, 300)})
+    y = 3 * frame["x"].to_numpy() + 1
+
+    def pick(config, learner):
+        return Candidate(config, MemberSpec({"x": "numeric"}, "regression", PreprocessConfig(), FeaturesConfig(),
+                                            learner))
+
+    picks = [pick(LightGBMConfig(n_estimators=30), LightGBMLearner(task="regression", n_estimators=30)),
+             pick(LinearConfig(), LinearLearner(task="regression")),
+             pick(KNNConfig(), KNNLearner(task="regression"))]
+    auto = fit_auto(picks, frame, y, np.arange(0, 300, 2), np.arange(1, 300, 2), config=AutoConfig(bag_folds=3),
+                    metric="rmse", seed=0)
+    status = {row["model"]: (row["status"], row.get("folds")) for row in auto.board}
+    fold_1 = {row["model"]: row["fold_1"]["rmse"] for row in auto.board}
+    assert status["linear"] == ("bagged", 3)
+    assert sorted(s for s, _ in status.values()) == ["bagged", "bagged", "screened"]
+    worst = max((m for m in fold_1 if m != "linear"), key=fold_1.get)
+    assert status[worst] == ("screened", None)  # the next best by score was bagged, not the worst
+    assert auto.weights and abs(sum(auto.weights) - 1) < 1e-9
+
+
 def test_without_a_budget_auto_stops_at_its_stated_default(tmp_path):
     run = trainwright.train(PENGUINS, target="species", out=tmp_path / "r",
                             overrides=["model.default_seconds=2", "evaluate.report=false"])

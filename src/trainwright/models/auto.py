@@ -72,12 +72,13 @@ class AutoConfig(Section):
         "k of the k-fold bagging inside the training rows: each bagged entry is k models, each fitted on k-1 "
         "folds and early-stopped on the held-out one, whose predictions are its out-of-fold predictions."))
     bag_top: int = Field(3, ge=1, description=(
-        "How many entries are bagged on every fold and can join the ensemble: the best of each learner first "
-        "(by the first fold's score), then the next best; under a time budget, fewer when the time is gone."))
+        "Most entries bagged on every fold (they alone can join the ensemble): those that greedy ensemble "
+        "selection on the first fold's held-out predictions weights, heaviest first; under a time budget, fewer "
+        "folds when the time is gone."))
     default_seconds: Optional[float] = Field(50.0, gt=0, description=(
         "Seconds of fitting when the run has no time budget (train.time_budget): about a minute for the whole "
-        "command on 10,000 rows. null: no limit, every entry is screened and bag_top are bagged on every fold, "
-        "and the same seed gives the same ensemble, bit for bit."))
+        "command on 10,000 rows. null: no limit, every entry is screened and the useful ones (at most "
+        "bag_top) are bagged on every fold, and the same seed gives the same ensemble, bit for bit."))
     ensemble_rounds: int = Field(25, ge=1, description=(
         "Rounds of greedy ensemble selection (Caruana et al. 2004, with replacement): each round adds the "
         "bagged entry that most improves the out-of-fold score; weights are the counts."))

@@ -4,7 +4,7 @@ fit routine (``fitting.fit_member``), under the deadline.
 
 Time: screening may use up to ``SCREEN_SHARE`` of the window (an equal share per entry still to come;
 what one does not use passes on), bagging the rest. Without a deadline every entry is screened and
-``bag_top`` are bagged: the same seed gives the same ensemble, bit for bit.
+the useful ones (at most ``bag_top``) are bagged: the same seed gives the same ensemble, bit for bit.
 """
 
 from __future__ import annotations
@@ -89,12 +89,15 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
     entries = [Entry(c) for c in candidates]
     board: dict[str, dict[str, Any]] = {}
     screened = _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board, log)
-    ranked = _diverse(sorted(screened, key=lambda e: e.fold_score if metric in LOWER_IS_BETTER else -e.fold_score))
-    top = ranked[:config.bag_top]
+    ranked = _useful(sorted(screened, key=lambda e: e.fold_score if metric in LOWER_IS_BETTER else -e.fold_score),
+                     folds[0][1], y, task, metric, config.ensemble_rounds)
+    useful = sum(e.weight > 0 for e in ranked)
+    top = ranked[:min(max(useful, 2), config.bag_top)]  # two at least: one fold's choice is a noisy one
     done = _bag(top, frame, y, folds, seed, deadline, fit_options, board, log)
     chosen = _select(top, folds, done, y, task, metric, config.ensemble_rounds, board, log)
-    for e in ranked[config.bag_top:]:
-        board[e.name]["status"] = "screened"
+    for e in ranked:
+        if e not in top:
+            board[e.name]["status"] = "screened"
     _score_validation(entries, frame, y, valid, board)
     for e in (e for e in entries if e not in chosen):
         e.members = []  # only the ensemble's fold models are kept
@@ -186,12 +189,18 @@ def _select(top: list[Entry], folds, done: int, y: np.ndarray, task: str, metric
     return sorted((e for e in top if e.weight > 0), key=lambda e: -e.weight)
 
 
-def _diverse(ranked: list[Entry]) -> list[Entry]:
-    """The best entry of each learner first (in score order), then the rest: an ensemble gains most from
-    models that err differently."""
-    seen: set[str] = set()
-    first = [e for e in ranked if not (e.candidate.config.type in seen or seen.add(e.candidate.config.type))]
-    return first + [e for e in ranked if e not in first]
+def _useful(ranked: list[Entry], held: np.ndarray, y: np.ndarray, task: str, metric: str, rounds: int) -> list[Entry]:
+    """The screened entries, those that greedy ensemble selection on the first fold's held-out outputs gives a
+    weight first (heaviest first), then the rest in score order; sets ``weight`` to that first-fold weight.
+    Only these are bagged (and the next best when it chose one): bagging an entry the ensemble would not use
+    spends folds for nothing (at 30 s on diamonds, kNN and the linear model were bagged beside LightGBM, which
+    got 2 of 5 folds: test RMSE 620; bagging LightGBM and LightGBM-XT: 599)."""
+    classes = ranked[0].members[0].classes
+    loss = loss_function(task, encode_targets(task, y[held], classes), metric, classes)
+    weights, _ = greedy_weights([e.members[0].valid_output for e in ranked], loss, rounds)
+    for e, w in zip(ranked, weights):
+        e.weight = float(w)
+    return sorted(ranked, key=lambda e: -e.weight)  # stable: equal weights keep the score order
 
 
 def _score_validation(entries: list[Entry], frame, y, valid, board) -> None:
