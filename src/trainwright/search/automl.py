@@ -89,15 +89,12 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
     entries = [Entry(c) for c in candidates]
     board: dict[str, dict[str, Any]] = {}
     screened = _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board, log)
-    ranked = _useful(sorted(screened, key=lambda e: e.fold_score if metric in LOWER_IS_BETTER else -e.fold_score),
-                     folds[0][1], y, task, metric, config.ensemble_rounds)
-    useful = sum(e.weight > 0 for e in ranked)
-    top = ranked[:min(max(useful, 2), config.bag_top)]  # two at least: one fold's choice is a noisy one
+    ranked = _useful(screened, folds[0][1], y, task, metric, config.ensemble_rounds)
+    top = ranked[:min(max(sum(e.weight > 0 for e in ranked), 2), config.bag_top)]  # 2 at least: 1 fold is noisy
     done = _bag(top, frame, y, folds, seed, deadline, fit_options, board, log)
     chosen = _select(top, folds, done, y, task, metric, config.ensemble_rounds, board, log)
-    for e in ranked:
-        if e not in top:
-            board[e.name]["status"] = "screened"
+    for e in (e for e in ranked if e not in top):
+        board[e.name]["status"] = "screened"
     _score_validation(entries, frame, y, valid, board)
     for e in (e for e in entries if e not in chosen):
         e.members = []  # only the ensemble's fold models are kept
@@ -189,12 +186,13 @@ def _select(top: list[Entry], folds, done: int, y: np.ndarray, task: str, metric
     return sorted((e for e in top if e.weight > 0), key=lambda e: -e.weight)
 
 
-def _useful(ranked: list[Entry], held: np.ndarray, y: np.ndarray, task: str, metric: str, rounds: int) -> list[Entry]:
+def _useful(screened: list[Entry], held: np.ndarray, y: np.ndarray, task: str, metric: str, rounds: int) -> list[Entry]:
     """The screened entries, those that greedy ensemble selection on the first fold's held-out outputs gives a
     weight first (heaviest first), then the rest in score order; sets ``weight`` to that first-fold weight.
     Only these are bagged (and the next best when it chose one): bagging an entry the ensemble would not use
     spends folds for nothing (at 30 s on diamonds, kNN and the linear model were bagged beside LightGBM, which
     got 2 of 5 folds: test RMSE 620; bagging LightGBM and LightGBM-XT: 599)."""
+    ranked = sorted(screened, key=lambda e: e.fold_score if metric in LOWER_IS_BETTER else -e.fold_score)
     classes = ranked[0].members[0].classes
     loss = loss_function(task, encode_targets(task, y[held], classes), metric, classes)
     weights, _ = greedy_weights([e.members[0].valid_output for e in ranked], loss, rounds)
