@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import Field, PositiveInt
 
-from trainwright.config.base import Decision, Section
-from trainwright.models.base import Attributions, Capabilities, Learner
+from trainwright.config.base import Section
+from trainwright.models.base import Capabilities
+from trainwright.models.neural.learner import NeuralLearner
 from trainwright.models.registry import register_learner
 
 __all__ = ["MLPConfig", "MLPLearner"]
-
-
-def _reporter(report) -> tuple:
-    """A loop callback that reports each epoch's validation loss to ``report`` (a tuning trial), or none."""
-    if report is None:
-        return ()
-    from trainwright.training.callbacks import Callback
-
-    class Report(Callback):
-        def on_evaluate_end(self, state) -> None:
-            if "validation_loss" in state.metrics:
-                report(state.epoch, float(state.metrics["validation_loss"]))
-
-    return (Report(),)
 
 
 class MLPConfig(Section):
@@ -50,7 +35,7 @@ _ARCH = ("hidden_sizes", "dropout", "norm", "residual", "activation", "dropconne
 
 
 @register_learner(MLPConfig)
-class MLPLearner(Learner):
+class MLPLearner(NeuralLearner):
     """An MLP (PyTorch) trained by trainwright's loop; regression targets are standardised.
 
     Args:
@@ -73,7 +58,7 @@ class MLPLearner(Learner):
         "model.norm": {"type": "categorical", "choices": ["none", "batch", "layer"]},
         "train.batch_size": {"type": "categorical", "choices": [64, 128, 256, 512]},
     }
-    requires = ("torch", "safetensors.torch")
+    builder = "trainwright.models.neural.layers:build_mlp"
 
     def __init__(
         self,
@@ -101,203 +86,7 @@ class MLPLearner(Learner):
         self.train = train
         self.seed = seed
 
-    def _n_out(self) -> int:
-        return len(self.classes_) if self.task == "classification" else 1
-
-    def loop_config(self):
-        """The ``LoopConfig`` this learner trains with: ``train`` itself when it is one (the recipe's train
-        section is), validated from a dict, or the defaults."""
-        from trainwright.training.config import LoopConfig
-
-        if isinstance(self.train, LoopConfig):
-            return self.train
-        return LoopConfig.model_validate(self.train or {})
-
     def _build_kwargs(self) -> dict[str, Any]:
         return {"n_in": self.n_features_in_, "hidden_sizes": list(self.hidden_sizes), "n_out": self._n_out(),
                 **{k: getattr(self, k) for k in _ARCH if k != "hidden_sizes"}}
 
-    def _fit(self, X, y, valid, deadline, sample_weight) -> None:
-        import torch
-
-        from trainwright.models.neural.layers import build_mlp
-        from trainwright.training.loop import fit, resolve_batch_size
-        from trainwright.runtime import resolve_device
-
-        cfg, device = self.loop_config(), resolve_device(self.device)
-        self.lr_found_ = None  # the LR finder's choice, when lr is 'auto' (set by _find_lr)
-        if self.task == "regression":
-            # Standardise the target so one learning rate suits every scale.
-            self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)
-            y = (y - self.y_mean_) / self.y_std_
-            valid = None if valid is None else (valid[0], (valid[1] - self.y_mean_) / self.y_std_)
-        else:
-            self.y_mean_, self.y_std_ = 0.0, 1.0
-        y_dtype = torch.long if self.task == "classification" else torch.float32
-        on = "cpu" if cfg.nproc > 1 else device
-        tensors = {"X": torch.as_tensor(X, dtype=torch.float32, device=on), "y": torch.as_tensor(y, dtype=y_dtype, device=on)}
-        if valid is not None:
-            tensors.update(X_valid=torch.as_tensor(valid[0], dtype=torch.float32, device=on),
-                           y_valid=torch.as_tensor(valid[1], dtype=y_dtype, device=on))
-        if sample_weight is not None:
-            tensors["sample_weight"] = torch.as_tensor(sample_weight / sample_weight.mean(), dtype=torch.float32, device=on)
-        self.batch_size_ = resolve_batch_size(cfg, len(X))
-        if cfg.optimizer.lr == "auto":
-            cfg = self._find_lr(cfg, tensors)
-        options = getattr(self, "_fit_options", {})
-        fit_kwargs = {"config": cfg, "task": self.task, "n_classes": self._n_out(), "seed": self.seed,
-                      "deadline": deadline, "checkpoint_dir": options.get("checkpoint_dir"),
-                      "resume": options.get("resume", False),
-                      "callbacks": (*options.get("callbacks", ()), *_reporter(options.get("on_iteration"))),
-                      "signature": {"type": self.name, **self._build_kwargs()}}
-        if cfg.nproc > 1:
-            from trainwright.training.distributed import spawn_fit
-
-            state, result = spawn_fit(cfg.nproc, ("trainwright.models.neural.layers:build_mlp", self._build_kwargs()),
-                                      tensors, fit_kwargs, device)
-            self.net_ = build_mlp(**self._build_kwargs())
-            self.net_.load_state_dict(state)
-        else:
-            torch.manual_seed(self.seed)
-            self.net_ = build_mlp(**self._build_kwargs()).to(device)
-            result = fit(self.net_, tensors["X"], tensors["y"], tensors.get("X_valid"), tensors.get("y_valid"),
-                         sample_weight=tensors.get("sample_weight"), device=device, **fit_kwargs)
-        self.history_, self.best_iteration_, self.stopped_by_ = result.history, result.best_epoch, result.stopped_by
-        self.resumed_from_step_ = result.resumed_from_step
-        self.net_ = self.net_.cpu().eval()
-
-    def find_lr(self, X, y):
-        """Smith's LR range test for this network and optimizer on rows ``X`` and targets ``y``.
-
-        Returns:
-            LRFinderResult: rates, smoothed losses, the suggestion (``.to_svg()`` plots them).
-        """
-        import torch
-
-        from trainwright.models.base import _as_matrix
-        from trainwright.training.loop import resolve_batch_size
-
-        X, y = _as_matrix(X), np.asarray(y)
-        self.n_features_in_ = X.shape[1]
-        if self.task == "classification":
-            self.classes_, codes = np.unique(y, return_inverse=True)
-            target = torch.as_tensor(codes, dtype=torch.long)
-        else:
-            values = y.astype(np.float64)
-            target = torch.as_tensor((values - values.mean()) / (values.std() or 1.0), dtype=torch.float32)
-        cfg = self.loop_config()
-        return self._range_test(cfg, torch.as_tensor(X), target, resolve_batch_size(cfg, len(X)))
-
-    def _range_test(self, cfg, X, y, batch_size: int):
-        import torch
-
-        from trainwright.models.neural.layers import build_mlp
-        from trainwright.training.lr_finder import find_lr
-
-        torch.manual_seed(self.seed)
-        probe = build_mlp(**self._build_kwargs())
-        if self.task == "classification":
-            loss_fn = torch.nn.functional.cross_entropy
-        else:
-            loss_fn = lambda out, t: torch.nn.functional.mse_loss(out[:, 0], t)  # noqa: E731
-        optimizer = cfg.optimizer.model_copy(update={"lr": 1e-3})
-        return find_lr(probe, loss_fn, X, y, optimizer=optimizer, batch_size=batch_size, seed=self.seed)
-
-    def _find_lr(self, cfg, tensors):
-        """Resolve lr='auto' with the LR range test on the training rows: a copy of the settings whose
-        optimizer.lr is the suggestion, validated on assignment (so it is > 0 like any recipe value)."""
-        result = self._range_test(cfg, tensors["X"].cpu(), tensors["y"].cpu(), self.batch_size_)
-        self.lr_found_ = {"lr": result.suggestion, "reason": result.reason}
-        resolved = cfg.model_copy(deep=True)
-        resolved.optimizer.lr = result.suggestion
-        return resolved
-
-    # --- what the pipeline asks of a fitted MLP ---------------------------------------------------
-    def fixed_params(self) -> dict:
-        """The epochs of the kept weights, fixed: a refit needs no validation rows."""
-        cfg = self.loop_config().model_copy(deep=True)
-        cfg.epochs = max(1, self.best_iteration_)
-        return {"train": cfg}
-
-    def resolved(self) -> dict:
-        """The batch size used, and the learning rate the LR finder chose for ``lr: auto``."""
-        out: dict[str, Any] = {"train.batch_size": self.batch_size_}
-        if self.lr_found_ is not None:
-            out["train.optimizer.lr"] = self.lr_found_["lr"]
-        return out
-
-    def decisions(self) -> list[Decision]:
-        """The LR finder's choice, when ``lr: auto`` asked for one."""
-        found = self.lr_found_
-        return [Decision("train.optimizer.lr", found["lr"], f"LR finder: {found['reason']}")] if found else []
-
-    def n_parameters(self) -> int:
-        """Weights and biases of the network."""
-        return int(sum(p.numel() for p in self.net_.parameters()))
-
-    def attributions(self, X: np.ndarray, *, steps: int = 50, baseline=None, **options) -> Attributions:
-        """Integrated gradients (Sundararajan et al. 2017), computed with captum (Gauss-Legendre rule,
-        ``steps`` points) from ``baseline`` (default: the zero vector of the standardised features, i.e. the
-        training means). The output explained: the log-odds of ``classes_[1]`` (binary), the logit of each
-        row's predicted class (multiclass), the predicted value (regression). ``extra`` holds ``delta``, the
-        largest completeness error over rows, and ``baseline``."""
-        import torch
-        from captum.attr import IntegratedGradients
-
-        x = torch.as_tensor(np.asarray(X, dtype=np.float32))  # (rows, features)
-        start = torch.zeros((1, x.shape[1])) if baseline is None else \
-            torch.as_tensor(np.asarray(baseline, dtype=np.float32)).reshape(1, -1)
-        space, forward = self._explained_output()
-        with torch.no_grad():
-            margin = forward(x).double().numpy()  # (rows, outputs)
-            base = forward(start)[0].double().numpy()  # (outputs,)
-        pick = margin.argmax(axis=1) if margin.shape[1] > 1 else np.zeros(len(margin), dtype=np.int64)
-        phi, delta = np.zeros(tuple(x.shape)), 0.0
-        if len(x):
-            attr, err = IntegratedGradients(forward).attribute(
-                x, baselines=start.expand_as(x), target=torch.as_tensor(pick), n_steps=steps,
-                internal_batch_size=max(steps, 16384), return_convergence_delta=True)
-            phi, delta = attr.detach().double().numpy(), float(err.abs().max())
-        extra = {"delta": delta, "baseline": "zeros (training means)" if baseline is None else "given"}
-        return Attributions(space, phi, pick, base, margin, extra)
-
-    def _explained_output(self):
-        """The space and the function explained: (rows, features) -> (rows, outputs)."""
-        net = self.net_
-        if self.task == "regression":
-            return "value", lambda x: net(x)[:, :1] * self.y_std_ + self.y_mean_
-        if len(self.classes_) == 2:
-            def log_odds(x):
-                z = net(x)  # (rows, 2); softmax over two logits: log(p1 / p0) = z1 - z0
-                return z[:, 1:2] - z[:, 0:1]
-
-            return "log-odds", log_odds
-        return "logit", net
-
-    def _predict_raw(self, X) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            out = torch.cat([self.net_(torch.from_numpy(X[i:i + 8192])) for i in range(0, len(X), 8192)]) \
-                if len(X) else torch.zeros((0, self._n_out()))
-            if self.task == "classification":
-                return torch.softmax(out.double(), dim=1).numpy()
-            return out[:, 0].double().numpy() * self.y_std_ + self.y_mean_
-
-    def _state(self) -> tuple[dict, dict[str, bytes]]:
-        from safetensors.torch import save
-
-        weights = save({k: v.contiguous() for k, v in self.net_.state_dict().items()})
-        extra = {"weights_file": "weights.safetensors", "y_mean": self.y_mean_, "y_std": self.y_std_,
-                 "batch_size": self.batch_size_}
-        return extra, {"weights.safetensors": weights}
-
-    def _load_state(self, directory: Path, extra: dict) -> None:
-        from safetensors.torch import load_file
-
-        from trainwright.models.neural.layers import build_mlp
-
-        self.y_mean_, self.y_std_, self.batch_size_ = extra["y_mean"], extra["y_std"], extra["batch_size"]
-        self.net_ = build_mlp(**self._build_kwargs())
-        self.net_.load_state_dict(load_file(str(directory / extra["weights_file"])))
-        self.net_.eval()
