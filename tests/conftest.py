@@ -80,3 +80,38 @@ def tuned_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("runs") / "tuned"
     return trainwright.tune(data_dir / "diabetes.csv", target="target", out=out, trials=12,
                             overrides=["model.type=lightgbm", "evaluate.bootstrap=100"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def image_cache(tmp_path_factory):
+    """Decoded pixels and unpacked .npz images go to a folder of the session, not the home folder."""
+    folder = tmp_path_factory.mktemp("image-cache")
+    before = os.environ.get("TRAINWRIGHT_CACHE")
+    os.environ["TRAINWRIGHT_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("TRAINWRIGHT_CACHE", None)
+    else:
+        os.environ["TRAINWRIGHT_CACHE"] = before
+
+
+def write_digits(folder: Path, per_class: int = 40, size: int = 8) -> Path:
+    """scikit-learn's real 8x8 digits as PNG files, one subfolder per digit (``per_class`` each), resized to
+    ``size`` pixels: a folder of images as a user would have it."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label in range(10):
+        rows = np.flatnonzero(digits.target == label)[:per_class]
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        for i in rows:
+            image = Image.fromarray((digits.images[i] * 255 / 16).astype(np.uint8))
+            image.resize((size, size), Image.Resampling.BILINEAR).save(folder / str(label) / f"{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def digits_folder(tmp_path_factory) -> Path:
+    return write_digits(tmp_path_factory.mktemp("digits") / "photos")

@@ -47,7 +47,7 @@ def test_unreadable_files(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(DataError, match="could not be read as parquet"):
         read_table(tmp_path / "bad.parquet")
-    with pytest.raises(DataError, match="is a folder"):
+    with pytest.raises(DataError, match="the folder holds no image files"):  # a folder is read as images
         read_table(tmp_path)
 
 

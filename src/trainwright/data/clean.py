@@ -18,6 +18,7 @@ from pydantic import Field
 from trainwright.config.base import Section
 from trainwright.data.dates import parse_dates
 from trainwright.data.schema import tidy_text
+from trainwright.errors import DataError
 
 __all__ = ["CleanConfig", "CleaningLog", "clean_before_split", "clean_after_split", "apply_category_maps"]
 
@@ -48,6 +49,9 @@ class CleanConfig(Section):
     outlier_rule: Literal["iqr", "zscore"] = Field(
         "iqr", description="Bounds: quartiles +- threshold x IQR, or median +- threshold x robust standard deviation.")
     outlier_threshold: float = Field(3.0, gt=0, description="The threshold of outlier_rule.")
+    bad_images: Literal["error", "skip"] = Field(
+        "error", description="Image files that are missing or cannot be decoded: stop with an error naming them, or "
+                             "leave their rows out (counted in the cleaning log).")
     drop_constant: bool = Field(True, description="Drop columns with a single value in the training rows.")
     drop_leaking: bool = Field(
         True, description="Drop columns the audit finds predicting the target almost perfectly on their own "
@@ -129,6 +133,8 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig,
                     frame.index[bad])
         elif config.standardize_categories and is_text and kind in ("categorical", "boolean"):
             frame[col] = _standardize(frame[col], col, log)
+        elif kind == "image":
+            frame = _bad_images(frame, col, config.bad_images, log)
     if config.drop_duplicates is not False:
         dup = frame.duplicated(keep="first")
         if dup.any() and config.drop_duplicates == "auto" and dup.mean() > config.duplicate_share:
@@ -141,6 +147,22 @@ def clean_before_split(frame: pd.DataFrame, target: str, config: CleanConfig,
     if config.resolve_conflicts != "none" and target in frame.columns:
         frame = _resolve_conflicts(frame, target, config.resolve_conflicts, log)
     return frame, log
+
+
+def _bad_images(frame: pd.DataFrame, col: str, how: str, log: CleaningLog) -> pd.DataFrame:
+    """Rows whose image file is missing or undecodable: an error naming them, or dropped and logged."""
+    from trainwright.data.images import unreadable
+
+    bad = unreadable(frame[col])
+    if not bad:
+        return frame
+    if how == "error":
+        named = "; ".join(f"row {row}: {frame.at[row, col]} ({why})" for row, why in list(bad.items())[:5])
+        raise DataError(f"column '{col}': {len(bad)} image file(s) cannot be used: {named}"
+                        f"{' ...' if len(bad) > 5 else ''}. Restore or remove them, or set clean.bad_images=skip "
+                        "to leave these rows out.", column=col)
+    log.add("drop_bad_images", col, "image file missing or not a readable image", pd.Index(list(bad)))
+    return frame.drop(index=list(bad))
 
 
 def _standardize(series: pd.Series, col: str, log: CleaningLog) -> pd.Series:

@@ -17,7 +17,7 @@ from trainwright.errors import DataError
 
 __all__ = ["ColumnSchema", "Schema", "infer_schema", "infer_column", "infer_task", "numeric_target", "KINDS"]
 
-KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier", "empty")
+KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "image", "identifier", "empty")
 _BOOL_WORDS = {"true", "false", "yes", "no", "t", "f", "y", "n"}
 TRUE_WORDS = frozenset({"1", "1.0", "true", "t", "yes", "y"})  # boolean text that means True (after strip/lower)
 
@@ -106,6 +106,10 @@ def infer_column(series: pd.Series) -> tuple[str, str]:
             if ordered[0] in (0, 1) and np.all(np.diff(ordered) == 1):
                 return "identifier", "unique consecutive integers from 0 or 1 (a row number)"
         return "numeric", "numeric dtype"
+    from trainwright.data.images import looks_like_image_paths
+
+    if looks_like_image_paths(values):
+        return "image", "paths of image files"
     return _infer_text_like(values.astype(str).str.strip(), n, n_unique)
 
 

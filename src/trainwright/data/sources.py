@@ -1,4 +1,5 @@
-"""Reading tables: CSV, Parquet and JSON Lines, with errors that name the file and the fix."""
+"""Reading tables: CSV, Parquet and JSON Lines, and images (a folder of class subfolders or a .npz, read as a
+table of image paths: ``data.images``), with errors that name the file and the fix."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ FORMATS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".npz": "npz",
 }
 
 
@@ -60,8 +62,14 @@ def read_table(path: str | Path, fmt: str = "auto", *, allow_empty: bool = False
         >>> read_table(resources.files("trainwright") / "datasets" / "penguins.csv").shape
         (344, 8)
     """
+    from trainwright.data import images
+
     path = _existing(Path(path))
+    if path.is_dir():
+        return images.read_image_folder(path)
     fmt = detect_format(path, fmt)
+    if fmt == "npz":
+        return images.read_npz(path)
     if fmt != "parquet" and encoding == "auto":
         encoding = detect_encoding(path)[0]
     try:
@@ -87,7 +95,7 @@ def read_table(path: str | Path, fmt: str = "auto", *, allow_empty: bool = False
     if frame.shape[1] == 0 or (frame.shape[0] == 0 and not allow_empty):
         raise DataError(f"{path} has no data rows (columns: {list(frame.columns)}); add rows below the header.", file=str(path))
     frame.columns = [str(c) for c in frame.columns]
-    return frame
+    return images.resolve_image_paths(frame, path.parent)  # image paths are relative to the table's folder
 
 
 def _existing(path: Path) -> Path:
@@ -96,7 +104,7 @@ def _existing(path: Path) -> Path:
         hint = f" Data files in {path.parent}: {', '.join(near)}." if near else ""
         raise DataFileNotFoundError(f"{path}: no such file.{hint}", file=str(path))
     if path.is_dir():
-        raise DataError(f"{path} is a folder; give the path of a CSV, Parquet or JSON Lines file.", file=str(path))
+        return path  # a folder of images
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes); it needs a header row and data rows.", file=str(path))
     return path
@@ -257,7 +265,11 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
 
 
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 of the file's bytes, read in 1 MiB chunks."""
+    """SHA-256 of the file's bytes, read in 1 MiB chunks (of a folder: of every file's relative path and bytes)."""
+    if Path(path).is_dir():
+        from trainwright.data.images import data_sha256
+
+        return data_sha256(Path(path))
     digest = hashlib.sha256()
     with Path(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -104,7 +104,8 @@ class Predictor:
         return out
 
     def predict(self, frame: pd.DataFrame, *, invalid: str = "error") -> pd.DataFrame:
-        """``prediction`` and, for classification, one ``proba_<class>`` column per class.
+        """``prediction`` and, for classification, one ``proba_<class>`` column per class; first the image
+        columns' paths when the model reads images (each row says which file it is about).
 
         Args:
             invalid: what a value that is not a number in a numeric column does: "error" (a ``DataError``
@@ -113,6 +114,9 @@ class Predictor:
         if invalid == "error":
             self.refuse_invalid(frame)
         out = pd.DataFrame(index=frame.index)
+        for col, kind in self.members[0][0].kinds.items():
+            if kind == "image" and col in frame.columns:
+                out[col] = frame[col]
         raw = self.output(frame)
         if self.task == "classification":
             out["prediction"] = self.classes_[self.decide(raw)] if len(raw) else []

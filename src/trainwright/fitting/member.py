@@ -27,7 +27,7 @@ class MemberSpec:
     """Everything needed to fit one member, and no fitted state.
 
     Attributes:
-        kinds: feature column -> kind ("numeric", "categorical", "boolean", "datetime", "text").
+        kinds: feature column -> kind ("numeric", "categorical", "boolean", "datetime", "text", "image").
         task: "classification" or "regression".
         preprocess, features: the recipe's ``preprocess`` and ``features`` sections.
         learner: an unfitted learner; each fit uses a clone of it.
@@ -212,7 +212,7 @@ def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid:
     learner.fit(training.X, training.y, sample_weight=training.sample_weight, deadline=deadline, **watch,
                 **dict(fit_options or {}))
     output = learner.output(X_valid) if X_valid is not None else None
-    decisions = list(learner.decisions())
+    decisions = [*training.preprocessor.decisions(), *learner.decisions()]
     if training.balancing is not None and training.balancing.reason is not None:
         decisions.insert(0, Decision("balance.method", training.balancing.method, training.balancing.reason))
     return Member(training.preprocessor, learner, output, time.monotonic() - t0, training.balancing,

@@ -44,8 +44,9 @@ class DataConfig(Section):
     """Where the rows come from (the recipe's ``data:``; ``data: file.csv`` is shorthand for its path)."""
 
     path: Optional[str] = Field(None, description="Path to the data file (CSV, Parquet or JSON Lines).")
-    format: Literal["auto", "csv", "parquet", "jsonl"] = Field(
-        "auto", description="File format; 'auto' reads it from the file extension."
+    format: Literal["auto", "csv", "parquet", "jsonl", "npz"] = Field(
+        "auto", description="File format; 'auto' reads it from the file extension (a folder is read as images, one "
+                            "subfolder per class)."
     )
     encoding: str = Field(
         "auto", description="Text encoding of CSV and JSON files (utf-8, latin-1, cp1252, utf-16, ...); 'auto' "
@@ -144,6 +145,10 @@ class EvaluateConfig(Section):
         description=("Columns to audit for fairness (e.g. sex, age). Metrics per group and parity differences go "
                      "into the report. They stay features unless listed in preprocess.drop_columns."),
     )
+    tta: int = Field(0, ge=0, le=32, description=(
+        "Test-time augmentation for image models: average the predictions of each image and this many draws of "
+        "train.augment. Kept only when it improves the validation metric (a decision); the test gain is in the "
+        "metrics and the report, and predict uses it when kept."))
     report: bool = Field(True, description="Write report.html (and evaluation.json) into the run directory.")
     explain: ExplainConfig = Field(default_factory=ExplainConfig, description="Explanations in the report.")
 

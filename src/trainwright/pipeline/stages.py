@@ -91,7 +91,7 @@ def load(data) -> Loaded:
 
     path = Path(data.path)
     encoding, decisions = data.encoding, ()
-    if encoding == "auto" and path.is_file() and detect_format(path, data.format) != "parquet":
+    if encoding == "auto" and path.is_file() and detect_format(path, data.format) in ("csv", "jsonl"):
         encoding, how = detect_encoding(path)
         if encoding != "utf-8":
             decisions = (Decision("data.encoding", encoding, how),)

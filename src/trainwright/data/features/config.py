@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -50,6 +50,9 @@ class PreprocessConfig(Section):
 class FeaturesConfig(Section):
     """Feature engineering (the recipe's ``features:``)."""
 
+    image_size: Union[Annotated[int, Field(ge=4, le=1024)], Literal["auto"]] = Field(
+        "auto", description="Side in pixels that every image of an image column is resized to (square). 'auto': the "
+                            "median shorter side of the training images, between 8 and 64 (recorded as a decision).")
     polynomial_degree: int = Field(1, ge=1, le=3, description="Products of numeric features up to this degree (1: none).")
     interaction_only: bool = Field(False, description="Polynomial terms only multiply different features (no squares).")
     polynomial_columns: list[str] = Field(

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trainwright.config.base import Decision
 from trainwright.data.columns import missing_columns
 from trainwright.data.dates import parse_dates
 import trainwright.data.features.encode as encode
@@ -38,7 +39,7 @@ class Preprocessor:
     """Turns raw rows into model features. ``fit`` sees training rows only.
 
     Args:
-        kinds: column name -> kind ("numeric", "categorical", "boolean", "datetime", "text").
+        kinds: column name -> kind ("numeric", "categorical", "boolean", "datetime", "text", "image").
         config: imputation, scaling and encoding settings.
         features: feature engineering settings.
         task: "classification" or "regression"; needed for target encoding and 'auto' indicators.
@@ -83,6 +84,8 @@ class Preprocessor:
                     spec["encoding"] = cfg.categorical_encoding
                     spec.update(encode.fit_levels(values, cfg.max_categories, cfg.categorical_impute))
             else:
+                if kind == "image":
+                    spec.update(_image_size(frame[name], self.features.image_size))
                 spec["outputs"] = list(_numeric_parts(frame[name], spec, self.features))
             self.columns_.append(spec)
         self.numeric_names_ = [o for c in self.columns_ for o in c.get("outputs", [])]
@@ -97,6 +100,9 @@ class Preprocessor:
         mean, std = mean_std(F) if scaled else (np.zeros(F.shape[1]), np.ones(F.shape[1]))
         self.mean_ = mean
         self.std_ = np.where((std > 0) & np.isfinite(std), std, 1.0)
+        pixels = np.array([c["kind"] == "image" for c in self.columns_ for _ in c.get("outputs", [])], dtype=bool)
+        if pixels.any():  # pixels go to [0, 1] whole: scaling each pixel apart would erase the image's contrasts
+            self.mean_, self.std_ = np.where(pixels, 0.0, self.mean_), np.where(pixels, 255.0, self.std_)
         self.indicators_ = self._choose_indicators(np.isnan(R), y)
         self.poly_ = self._choose_polynomial()
         self.feature_names_ = self._feature_names()
@@ -186,6 +192,11 @@ class Preprocessor:
         for spec, width in list(self._block_layout())[1:]:
             out += [spec["column"]] * width
         return out
+
+    def decisions(self) -> list[Decision]:
+        """What fitting chose from the data: the size images are resized to."""
+        return [Decision(f"features.image_size ({c['column']})", f"{c['side']}x{c['side']}x{c['channels']}", c["why"])
+                for c in self.columns_ if c["kind"] == "image"]
 
     # --- transforming --------------------------------------------------------------
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
@@ -344,11 +355,27 @@ def _numeric_parts(series: pd.Series, spec: dict[str, Any], features: FeaturesCo
             for part, period in _CYCLES.items():
                 out.update(_fourier(f"{name}__{part}", out[f"{name}__{part}"], period))
         return out
+    if kind == "image":  # pixels in [0, 255], channel-major; scaled like any numeric feature
+        from trainwright.data.images import load_pixels
+
+        pixels = load_pixels(series, spec["side"], spec["channels"])
+        shape = (spec["channels"], spec["side"], spec["side"])
+        return {f"{name}[{c},{i},{j}]": pixels[:, n] for n, (c, i, j) in enumerate(np.ndindex(*shape))}
     if kind == "text":
         text = series.astype("string")
         return {f"{name}__chars": text.str.len().to_numpy(dtype=np.float64, na_value=np.nan),
                 f"{name}__words": text.str.split().str.len().to_numpy(dtype=np.float64, na_value=np.nan)}
     raise ValueError(f"column '{name}': kind '{kind}' cannot be turned into features")
+
+
+def _image_size(paths: pd.Series, setting) -> dict[str, Any]:
+    """The square side and channels images of a column are resized to, and why (``features.image_size``)."""
+    from trainwright.data.images import choose_size
+
+    side, channels, why = choose_size(paths)
+    if setting != "auto":
+        side, why = int(setting), f"features.image_size; {why.split('; ')[-1]}"
+    return {"side": side, "channels": channels, "why": why}
 
 
 def _fourier(name: str, values: np.ndarray, period: float) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from trainwright.data.quality.config import AuditConfig
 from trainwright.data.quality.findings import Finding
+from trainwright.data.quality.image_checks import check_images
 from trainwright.data.quality.leakage import check_target_leakage
 from trainwright.data.quality.model_checks import (
     Context,
@@ -228,7 +229,7 @@ def check_identifiers(ctx: Context, cfg: AuditConfig) -> list[Finding]:
     for col in ctx.features:
         kind = ctx.kinds[col]
         if ctx.is_text(col):
-            if kind in ("text", "datetime", "empty"):
+            if kind in ("text", "datetime", "empty", "image"):
                 continue
             codes, uniques = ctx.codes(col)
             present = int((codes >= 0).sum())
@@ -478,6 +479,7 @@ CHECKS = (
     ("outliers", check_outliers),
     ("multivariate_outliers", check_multivariate_outliers),
     ("class_imbalance", check_class_imbalance),
+    ("images", check_images),
     ("label_errors", check_label_errors),
     ("target_leakage", check_target_leakage),
     ("train_test_contamination", check_contamination),
