@@ -13,16 +13,29 @@ LEARNERS = learners()
 
 # Small settings keep the suite fast; the contract does not depend on them.
 FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"train": {"epochs": 40}, "hidden_sizes": [32]},
-        "kneighbors": {}}
+        "kneighbors": {}, "cnn": {"train": {"epochs": 25}, "channels": [16]},
+        "resnet": {"train": {"epochs": 25}, "widths": [8, 16]}}
 
 
-def data(task):
-    if task == "classification":
+def data(task, name=None):
+    """Real rows for the learner ``name``: wine (classification) or diabetes (regression) features, or for image
+    learners (``capabilities.inputs``) the pixels of scikit-learn's 8x8 digits 0-2 (labels named like wine's) and,
+    for regression, the ink of each digit (x10, on the scale of diabetes' target, plus noise)."""
+    if name is not None and LEARNERS.get(name).capabilities.inputs == "image":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        keep = digits.target < 3
+        X = digits.data[keep] / 16.0
+        y = np.array(["barolo", "grignolino", "barbera"])[digits.target[keep]] if task == "classification" else \
+            10 * X.sum(axis=1) + np.random.default_rng(1).normal(0, 20, keep.sum())
+    elif task == "classification":
         X, y = load_wine(return_X_y=True)
         y = np.array(["barolo", "grignolino", "barbera"])[y]  # string labels, as in real files
     else:
         X, y = load_diabetes(return_X_y=True)
-    X = (X - X.mean(0)) / X.std(0)
+    if name is None or LEARNERS.get(name).capabilities.inputs == "rows":
+        X = (X - X.mean(0)) / X.std(0)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(X))
     tr, va = order[: int(0.7 * len(X))], order[int(0.7 * len(X)):]
@@ -41,7 +54,7 @@ def case(request):
 
 def test_fit_predict_shapes_and_quality(case):
     name, task = case
-    Xtr, ytr, Xva, yva = data(task)
+    Xtr, ytr, Xva, yva = data(task, name)
     learner = make(name, task).fit(Xtr, ytr, X_valid=Xva, y_valid=yva)
     pred = learner.predict(Xva)
     assert pred.shape == (len(Xva),)
@@ -58,7 +71,7 @@ def test_fit_predict_shapes_and_quality(case):
 
 def test_save_load_gives_identical_predictions(case, tmp_path):
     name, task = case
-    Xtr, ytr, Xva, yva = data(task)
+    Xtr, ytr, Xva, yva = data(task, name)
     learner = make(name, task).fit(Xtr, ytr, X_valid=Xva, y_valid=yva)
     learner.save(tmp_path / "m")
     assert not list(tmp_path.glob("m/*.pkl")) and not list(tmp_path.glob("m/*.pickle"))
@@ -73,7 +86,7 @@ def test_same_seed_same_model_other_seed_differs(case):
     """The same seed gives the same model; another seed another one, for learners whose fit uses the seed
     (``capabilities.randomized``); the others give the same model whatever the seed."""
     name, task = case
-    Xtr, ytr, Xva, yva = data(task)
+    Xtr, ytr, Xva, yva = data(task, name)
 
     def output(seed):
         learner = make(name, task, seed=seed).fit(Xtr, ytr, X_valid=Xva, y_valid=yva)
@@ -129,7 +142,7 @@ def test_time_budget_stops_training():
 
 def test_sample_weight_shifts_predictions(case):
     name, task = case
-    Xtr, ytr, Xva, yva = data(task)
+    Xtr, ytr, Xva, yva = data(task, name)
     if task == "classification":
         w = np.where(ytr == "barbera", 8.0, 1.0)
         plain = make(name, task).fit(Xtr, ytr).predict_proba(Xva)

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 from trainwright.config.base import Section
 from trainwright.errors import did_you_mean
 
-__all__ = ["AutoConfig", "COST", "PORTFOLIO", "portfolio_entry"]
+__all__ = ["AutoConfig", "COST", "PORTFOLIO", "IMAGE_PORTFOLIO", "default_candidates", "portfolio_entry"]
 
 # name -> (learner type, model settings, train-section settings (dotted paths) for learners that use the loop).
 PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -29,6 +29,11 @@ PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "knn": ("kneighbors", {}, {}),
     "lightgbm_small": ("lightgbm", {"num_leaves": 8, "learning_rate": 0.05, "min_child_samples": 20,
                                     "colsample_bytree": 0.5, "reg_lambda": 5.0, "early_stopping_tol": 1e-3}, {}),
+    # images: mild geometric augmentation (no flips: they change digits and text), early stopping
+    "cnn": ("cnn", {}, {"epochs": 40, "early_stopping.patience": 6, "augment.rotate": 10.0,
+                        "augment.crop_scale": 0.85}),
+    "resnet": ("resnet", {}, {"epochs": 40, "early_stopping.patience": 6, "augment.rotate": 10.0,
+                              "augment.crop_scale": 0.85}),
 }
 # Order and costs measured by bench/portfolio.py (bench/results/portfolio.md): greedy ensembles over the first
 # k entries reach 0.894, 0.958, 0.985, 1.030 (k = 1..4, normalised to the best single entry per table) for
@@ -37,6 +42,22 @@ PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 DEFAULT_PORTFOLIO = ["lightgbm_xt", "linear", "lightgbm", "mlp", "lightgbm_small", "knn", "lightgbm_large"]
 COST = {"lightgbm_xt": 2.4, "linear": 0.6, "lightgbm": 2.0, "mlp": 10.0, "lightgbm_small": 2.0, "knn": 0.8,
         "lightgbm_large": 8.0}
+
+
+IMAGE_PORTFOLIO = ["cnn", "resnet"]
+
+
+def default_candidates(config, kinds: dict[str, str]) -> list[str]:
+    """The entries ``auto`` trains: ``model.candidates`` when the recipe sets it, else the portfolio of the data's
+    modality (image models when a feature is an image column).
+
+    Example:
+        >>> default_candidates(AutoConfig(), {"photo": "image"})
+        ['cnn', 'resnet']
+    """
+    if "candidates" in config.model_fields_set or "image" not in kinds.values():
+        return list(config.candidates)
+    return list(IMAGE_PORTFOLIO)
 
 
 def portfolio_entry(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -64,8 +85,8 @@ class AutoConfig(Section):
         min_length=1,
         description=(
             "Portfolio entries to train, in order: a name of the built-in portfolio (lightgbm_xt, linear, "
-            "lightgbm, mlp, lightgbm_small, knn, lightgbm_large) or any registered model.type with its "
-            "defaults. Each is first fitted on one bagging fold; under a time budget the later ones are skipped "
+            "lightgbm, mlp, lightgbm_small, knn, lightgbm_large; for images cnn, resnet, the default when a "
+            "feature is an image column) or any registered model.type with its defaults. Each is first fitted on one bagging fold; under a time budget the later ones are skipped "
             "when the time is gone (the resolved recipe lists the ones trained)."),
     )
     bag_folds: int = Field(5, ge=2, le=20, description=(

@@ -47,14 +47,14 @@ def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec
 def candidates(recipe, kinds: dict[str, str], task: str) -> list[Candidate]:
     """The recipe's learner, or each ``auto`` portfolio entry (its learner with the entry's settings)."""
     from trainwright.config.io import with_values
-    from trainwright.models.auto import portfolio_entry
+    from trainwright.models.auto import default_candidates, portfolio_entry
 
     model = recipe.model
     if model.type != "auto":
         return [Candidate(model, member_spec(recipe, kinds, task, build_learner(model, task=task, seed=recipe.seed,
                                                                                  train=recipe.train)))]
     out = []
-    for name in model.candidates:
+    for name in default_candidates(model, kinds):
         kind, params, train = portfolio_entry(name)
         config = learners().config_class(kind)(**params)
         loop = type(recipe.train).model_validate(with_values(recipe.train.model_dump(), train)) if train else recipe.train

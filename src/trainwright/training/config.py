@@ -17,7 +17,7 @@ from trainwright.training.callbacks import EarlyStoppingConfig
 from trainwright.training.schedules import DEFAULT_SCHEDULE, ScheduleConfig, schedule_config
 
 __all__ = ["OptimizerConfig", "optimizer_config", "DEFAULT_OPTIMIZER", "OPTIMIZER_CONFIGS", "BaseOptimizerConfig",
-           "SGDConfig", "AdamConfig", "RMSpropConfig", "AdagradConfig", "RegularizeConfig", "CheckpointConfig",
+           "SGDConfig", "AdamConfig", "RMSpropConfig", "AdagradConfig", "AugmentConfig", "RegularizeConfig", "CheckpointConfig",
            "LogConfig", "LoopConfig"]
 
 DEFAULT_OPTIMIZER = "adamw"  # what an optimizer without `type` means: every default is the best-practice choice
@@ -163,6 +163,44 @@ def optimizer_config(**settings: Any) -> OptimizerConfig:
     return _adapter().validate_python({"type": DEFAULT_OPTIMIZER, **settings})
 
 
+class AugmentConfig(BaseModel):
+    """Image augmentation of each training batch (inputs (batch, channels, height, width) scaled to [0, 1]),
+    drawn per image on the batch tensor (``training.augment``); validation, test and prediction rows are never
+    augmented. MixUp and CutMix are ``train.regularize.mixup_alpha`` / ``cutmix_alpha``.
+
+    Example:
+        >>> AugmentConfig(hflip=0.5, rotate=10).active
+        True
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    hflip: float = Field(0.0, ge=0, le=1, description="Probability of a horizontal (left-right) flip.")
+    vflip: float = Field(0.0, ge=0, le=1, description="Probability of a vertical (upside-down) flip.")
+    rotate: float = Field(0.0, ge=0, le=180, description="Largest rotation in degrees (uniform in +-rotate).")
+    crop_scale: float = Field(1.0, gt=0, le=1, description=(
+        "Random resized crop: the smallest share of the image's area kept (aspect ratio 3/4 to 4/3), resized back "
+        "to the full size. 1: no cropping."))
+    brightness: float = Field(0.0, ge=0, le=1, description="Colour jitter: add a uniform shift in +-brightness.")
+    contrast: float = Field(0.0, ge=0, le=1, description="Colour jitter: scale contrast by a factor in 1 +- contrast.")
+    saturation: float = Field(0.0, ge=0, le=1, description=(
+        "Colour jitter: scale saturation by a factor in 1 +- saturation (colour images only)."))
+    noise: float = Field(0.0, ge=0, description="Gaussian noise of this standard deviation added to every pixel.")
+    erase: float = Field(0.0, ge=0, le=1, description=(
+        "Cutout / random erasing: probability of blanking one box of 2-25% of the image (aspect 0.3 to 3.3)."))
+    policy: Literal["none", "trivial"] = Field("none", description=(
+        "trivial: TrivialAugment (Mueller & Hutter 2021): each image gets one operation, drawn uniformly, at a "
+        "uniform magnitude: identity, rotate, shear x/y, translate x/y, brightness, contrast, solarize, "
+        "autocontrast."))
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is switched on."""
+        return (self.crop_scale < 1 or self.policy != "none"
+                or any(getattr(self, k) > 0 for k in ("hflip", "vflip", "rotate", "brightness", "contrast",
+                                                     "saturation", "noise", "erase")))
+
+
 class RegularizeConfig(BaseModel):
     """Regularization switches of the neural loop; every default is off (no change to training).
 
@@ -235,6 +273,7 @@ class LoopConfig(BaseModel):
     schedule: ScheduleConfig = Field(default_factory=schedule_config,
                                      description="The learning-rate schedule (with optional linear warmup).")
     regularize: RegularizeConfig = Field(default_factory=RegularizeConfig, description="Regularization techniques.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="Image augmentation of training batches.")
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig, description="Early stopping.")
     clip_grad_norm: Optional[float] = Field(None, gt=0, description="Clip the global gradient norm to this value.")
     clip_grad_value: Optional[float] = Field(None, gt=0, description="Clip each gradient element to +-this value.")

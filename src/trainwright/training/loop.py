@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from trainwright.errors import ConfigError, TrainwrightError
+from trainwright.training.augment import augment, check_augment
 from trainwright.training.batches import LoaderBatches, TensorBatches
 from trainwright.training.callbacks import Callback, EarlyStopping, TrainState
 from trainwright.training.config import CheckpointConfig, LogConfig, LoopConfig, RegularizeConfig
@@ -95,6 +96,7 @@ class Trainer:
                  steps_per_epoch: int = 1, seed: int = 0, device: str = "cpu", ddp: bool = False) -> None:
         self.config, self.task, self.n_classes, self.device = config, task, n_classes, device
         self.reg: RegularizeConfig = config.regularize
+        self.augment = config.augment if config.augment.active else None  # image augmentation of each batch
         if self.reg.cutmix_alpha > 0 and task == "regression":
             raise ConfigError("train.regularize.cutmix_alpha applies to image classification", path="train.regularize.cutmix_alpha")
         if config.gradient_checkpointing and (ddp or config.compile):
@@ -152,6 +154,8 @@ class Trainer:
     def step(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Train on one micro-batch; every ``accumulate`` calls, step the optimizer. Returns the loss (detached)."""
         reg = self.reg
+        if self.augment is not None:
+            x = augment(x, self.augment, self.generator)
         if reg.input_noise > 0:
             x = add_input_noise(x, reg.input_noise, self.generator)
         if reg.mixup_alpha > 0 or reg.cutmix_alpha > 0:
@@ -326,6 +330,7 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tenso
     if config.accumulate > batches:
         raise ConfigError(f"train.accumulate={config.accumulate} is more than the {batches} mini-batches of an epoch; "
                           f"lower it or the batch size", path="train.accumulate")
+    check_augment(config.augment, source.sample())
     check_inputs(config.regularize, source.sample())  # e.g. CutMix on inputs that are not images: fail before training
     trainer = Trainer(model, config, task=task, n_classes=n_classes, steps_per_epoch=math.ceil(batches / config.accumulate),
                       seed=seed, device=device, ddp=world > 1)

@@ -13,7 +13,7 @@ from torch import nn
 
 from trainwright.errors import ConfigError, did_you_mean
 
-__all__ = ["DropConnectLinear", "ResidualBlock", "init_weights", "build_mlp", "build_cnn",
+__all__ = ["DropConnectLinear", "ResidualBlock", "init_weights", "build_mlp", "build_cnn", "build_resnet", "build_digit_cnn",
            "INIT_SCHEMES", "NORMS", "ACTIVATIONS"]
 
 INIT_SCHEMES = ("default", "xavier", "kaiming", "orthogonal")
@@ -261,3 +261,73 @@ def build_cnn(in_channels: int, n_classes: int, *, channels: tuple[int, ...] = (
     model = nn.Sequential(*stages, nn.Sequential(*head))
     init_weights(model, init)
     return model
+
+
+def _res_block(width: int, out: int, stride: int, spatial_dropout: float) -> nn.Module:
+    """A basic residual block (He et al. 2016): two Conv3x3-BatchNorm, ReLU, a projected skip when the shape
+    changes, Dropout2d (whole channels) after."""
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(width, out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(),
+                nn.Conv2d(out, out, 3, padding=1, bias=False), nn.BatchNorm2d(out))
+            self.skip = nn.Identity() if stride == 1 and width == out else nn.Sequential(
+                nn.Conv2d(width, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+            self.drop = nn.Dropout2d(spatial_dropout) if spatial_dropout > 0 else nn.Identity()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.drop(F.relu(self.body(x) + self.skip(x)))
+
+    return Block()
+
+
+def build_resnet(in_channels: int, n_classes: int, *, widths: tuple[int, ...] = (32, 64, 128), blocks: int = 1,
+                 dropout: float = 0.0, spatial_dropout: float = 0.0, init: str = "kaiming") -> nn.Sequential:
+    """A small ResNet for images of any size: a Conv3x3 stem, then per width ``blocks`` residual blocks (the first
+    of each later stage halves height and width), global average pooling and a linear head.
+
+    Returns:
+        ``nn.Sequential`` whose top-level children are the stem, the stages, then the head (layer groups for
+        discriminative learning rates and freezing).
+
+    Example:
+        >>> build_resnet(3, 4, widths=(8, 16))(torch.zeros(2, 3, 20, 20)).shape
+        torch.Size([2, 4])
+    """
+    _probability(dropout, "model.dropout")
+    _probability(spatial_dropout, "model.spatial_dropout")
+    _choice(init, INIT_SCHEMES, "model.init")
+    if not widths or any(int(w) < 1 for w in widths) or blocks < 1:
+        raise ConfigError(f"model.widths must be one or more positive widths and model.blocks >= 1, got {widths}, "
+                          f"{blocks}", path="model.widths")
+    stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]),
+                         nn.ReLU())
+    stages, width = [], int(widths[0])
+    for s, out in enumerate(map(int, widths)):
+        stages.append(nn.Sequential(*[_res_block(width if b == 0 else out, out, 2 if s > 0 and b == 0 else 1,
+                                                 spatial_dropout) for b in range(blocks)]))
+        width = out
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), *([nn.Dropout(dropout)] if dropout > 0 else []),
+                         nn.Linear(width, n_classes))
+    model = nn.Sequential(stem, *stages, head)
+    init_weights(model, init)
+    return model
+
+
+def build_digit_cnn(n_classes: int, *, dropout: float = 0.0) -> nn.Sequential:
+    """The digit CNN of ccexam's pretrained MNIST/USPS nets (Conv32-ReLU-Pool, Conv64-ReLU-Pool, Linear 128, ReLU,
+    Linear) for 1 x 28 x 28 inputs, as layer groups: two stages, then the head. ``models.vision.pretrained``
+    loads their weights into it.
+
+    Example:
+        >>> build_digit_cnn(3)(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 3])
+    """
+    _probability(dropout, "model.dropout")
+    return nn.Sequential(
+        nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
+        nn.Sequential(nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
+        nn.Sequential(nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+                      *([nn.Dropout(dropout)] if dropout > 0 else []), nn.Linear(128, n_classes)))
