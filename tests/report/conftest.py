@@ -35,3 +35,15 @@ def regression_run(tmp_path_factory, data_dir):
     return trainwright.train(data_dir / "diabetes.csv", target="target", out=out,
                              overrides=["model.type=mlp", "train.epochs=40", "evaluate.sensitive=[sex]",
                                         "evaluate.bootstrap=200"])
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory, digits_folder):
+    """A CNN on a folder of real digit images (scikit-learn's 8x8 digits as PNG files), with augmentation."""
+    import trainwright
+
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    return trainwright.train(str(digits_folder), target="label", out=out,
+                             overrides=["model.type=cnn", "model.channels=[16]", "train.epochs=6",
+                                        "train.augment.rotate=15", "train.augment.erase=0.5",
+                                        "evaluate.bootstrap=50"])

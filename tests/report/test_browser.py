@@ -157,6 +157,27 @@ def test_the_tuning_section_in_the_browser(browser, tuned_run, tmp_path):
     _assert_not_blank_viewport(tmp_path / "tuning.png")
 
 
+def test_an_image_run_shows_what_the_model_saw_its_confusions_and_grad_cam(browser, image_run, tmp_path):
+    page, problems = open_page(browser, image_run.path / "report.html")
+    check = page.evaluate(RENDER_CHECK)
+    shown = page.evaluate("""() => Object.fromEntries(['augmented', 'confusions', 'worst-images', 'gradcam'].map(id => {
+        const h = document.getElementById(id); if (!h) return [id, null];
+        let node = h.nextElementSibling, imgs = 0;
+        while (node && node.tagName !== 'H3' && node.tagName !== 'SECTION') {
+          imgs += [...node.querySelectorAll('img.thumb')].filter(i => i.complete && i.naturalWidth > 0
+                                                                  && i.getBoundingClientRect().width >= 60).length;
+          node = node.nextElementSibling; }
+        return [id, imgs]; }))""")
+    page.locator("#gradcam").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "gradcam.png"))
+    page.close()
+    assert problems == [] and check["broken"] == []
+    assert shown["augmented"] == 6 * 4  # six training images, each with three augmented draws
+    assert shown["worst-images"] == 6 and shown["gradcam"] >= 12  # pairs of image and map
+    assert shown["confusions"] is None or shown["confusions"] >= 1
+    _assert_not_blank_viewport(tmp_path / "gradcam.png")
+
+
 def _assert_not_blank_viewport(png: Path) -> None:
     from PIL import Image
 

@@ -40,11 +40,44 @@ def evaluate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.nd
     rows = {p: frame.iloc[positions[p]] for p in PARTS}
     targets = {p: y[positions[p]] for p in PARTS}
     outputs = {p: predictor.output(rows[p], prepared=True) for p in PARTS}
+    tta, tta_decisions = _test_time_augmentation(recipe, predictor, rows, targets, outputs)
     threshold, decisions = _choose_threshold(recipe.evaluate.threshold, outputs["validation"],
                                              targets["validation"], predictor.classes)
     t = threshold["threshold"] if threshold else None
     metrics = {p: score_output(predictor.task, targets[p], outputs[p], predictor.classes, threshold=t) for p in PARTS}
-    return Evaluated(rows, targets, outputs, threshold, metrics, decisions)
+    if tta is not None:
+        metrics["tta"] = tta
+    return Evaluated(rows, targets, outputs, threshold, metrics, (*tta_decisions, *decisions))
+
+
+def _test_time_augmentation(recipe, predictor, rows, targets, outputs) -> tuple[dict | None, tuple[Decision, ...]]:
+    """``evaluate.tta`` copies for the learners that take them (image learners with ``train.augment`` on): kept
+    when the validation metric improves (``outputs`` then hold the augmented predictions); both test scores are
+    returned either way."""
+    from trainwright.evaluate.metrics import LOWER_IS_BETTER, primary_metric
+
+    copies = recipe.evaluate.tta
+    able = [learner for _, learner in predictor.members if hasattr(learner, "tta_") and learner.can_augment()]
+    if not copies or not able:
+        return None, ()
+    for learner in able:
+        learner.tta_ = copies
+    augmented = {p: predictor.output(rows[p], prepared=True) for p in ("validation", "test")}
+    scores = {name: {p: score_output(predictor.task, targets[p], out[p], predictor.classes)
+                     for p in ("validation", "test")} for name, out in (("without", outputs), ("with", augmented))}
+    key = primary_metric(predictor.task, recipe.evaluate.metric)
+    sign = -1 if key in LOWER_IS_BETTER else 1
+    kept = sign * scores["with"]["validation"][key] > sign * scores["without"]["validation"][key]
+    if kept:
+        outputs.update(augmented)
+    else:
+        for learner in able:
+            learner.tta_ = 0
+    why = (f"validation {key} {scores['without']['validation'][key]:.4g} without, "
+           f"{scores['with']['validation'][key]:.4g} with {copies} augmented copies")
+    summary = {"copies": copies, "kept": bool(kept), "metric": key,
+               **{f"{p}_{name}": scores[name][p][key] for name in scores for p in ("validation", "test")}}
+    return summary, (Decision("evaluate.tta", copies if kept else 0, why),)
 
 
 def _choose_threshold(cfg, proba, y, classes) -> tuple[dict | None, tuple[Decision, ...]]:

@@ -88,7 +88,8 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     predicted = predictor.decide(outputs["test"]) if task == "classification" else None  # test classes, once
     out["performance"] = _performance(task, classes, enc, outputs, predicted, t, config, seed)
     log(f"report: metrics and intervals in {time.monotonic() - t0:.2f}s")
-    out["cross_validation"] = (store.read_json(run_dir / "metrics.json", {}) or {}).get("cross_validation")
+    saved = store.read_json(run_dir / "metrics.json", {}) or {}
+    out["cross_validation"], out["tta"] = saved.get("cross_validation"), saved.get("tta")
     out["data_section"] = _data_section(run_dir, info, parts, task, classes)
     out["training"] = _training_section(run_dir)
 
@@ -96,6 +97,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     out["left_out"] = []
     out.update(_analysis(predictor, info, parts["test"], outputs["test"], enc["test"], predicted, config, seed, log,
                          left, out["left_out"]))
+    out["images"] = _images(predictor, info, parts, outputs["test"], enc["test"], seed, log, left, out["left_out"])
     t0 = time.monotonic()
     out["cost"] = cost(run_dir, info, predictor, test_rows, (out["training"] or {}).get("leaderboard"),
                        seconds=left())
@@ -103,6 +105,23 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
         out["left_out"].append("prediction latency (no time left in the budget to measure it)")
     log(f"report: cost measured in {time.monotonic() - t0:.2f}s")
     out["warnings"] = warnings(out)
+    return out
+
+
+def _images(predictor, info: dict, parts: dict, output, y_enc, seed: int, log, left, left_out: list[str]):
+    """Thumbnails, Grad-CAM maps and augmented examples of an image run (None for other data)."""
+    from trainwright.evaluate.images import image_evaluation
+
+    seconds = left()
+    if seconds is not None and seconds < 1.0:
+        if any(k == "image" for k in predictor.members[0][0].kinds.values()):
+            left_out.append("image examples and Grad-CAM maps (no time left in the budget)")
+        return None
+    t0 = time.monotonic()
+    out = image_evaluation(predictor, parts["test"][0], y_enc, output, info["task"], info.get("classes"),
+                           parts.get("train", (None,))[0], seed=seed)
+    if out is not None:
+        log(f"report: image examples and Grad-CAM in {time.monotonic() - t0:.2f}s")
     return out
 
 
