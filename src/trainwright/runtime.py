@@ -7,9 +7,11 @@ waiting keeps LightGBM and torch from spinning against each other.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 __all__ = ["THREADS_ENV", "cpu_threads", "share_cores", "resolve_device", "quiet_openmp", "release_memory",
+           "large_arrays_on_the_heap",
            "process_started"]
 
 
@@ -39,7 +41,30 @@ def quiet_openmp() -> None:
     libc = _glibc()
     if libc is not None:
         libc.mallopt(-8, 2)  # M_ARENA_MAX = 2
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MiB, fixed: large arrays are returned to the system when freed
+        libc.mallopt(-3, MMAP_THRESHOLD)  # fixed: large arrays are returned to the system when freed
+        _MALLOC["fixed"] = True
+
+
+MMAP_THRESHOLD = 1 << 20
+_MALLOC = {"fixed": False}
+
+
+@contextlib.contextmanager
+def large_arrays_on_the_heap(limit: int = 64 << 20):
+    """Within: allocations up to ``limit`` bytes come from the heap and are reused, not mapped afresh. Under the
+    fixed 1 MiB threshold of ``quiet_openmp`` every batch of a CNN's activations was a new mmap, zero-filled page
+    by page: an MNIST epoch took 5.2 s instead of 2.3 s. The threshold comes back after, and the freed heap is
+    handed back to the system (``malloc_trim``)."""
+    libc = _glibc() if _MALLOC["fixed"] else None
+    if libc is None:
+        yield
+        return
+    libc.mallopt(-3, limit)
+    try:
+        yield
+    finally:
+        libc.mallopt(-3, MMAP_THRESHOLD)
+        libc.malloc_trim(0)
 
 
 def release_memory() -> None:

@@ -151,3 +151,22 @@ def test_efficientnet_lite0_loads_its_imagenet_weights_as_layer_groups():
     learner = CNNLearner(pretrained="efficientnet_lite0", freeze_epochs=1, train={"epochs": 2}).fit(X, np.arange(24) % 2)
     assert [h["phase"] for h in learner.history_] == ["frozen body", "unfrozen"]
     assert learner.predict_proba(X[:3]).shape == (3, 2)
+
+
+def test_gradual_unfreezing_adds_one_layer_group_per_epoch_from_the_top():
+    X, y, Xt, yt = _digits(per_class=5)
+    import trainwright.training.loop as loop
+
+    real, trainable = loop.build_optimizer, []
+
+    def spy(model, config):
+        trainable.append([any(p.requires_grad for p in g.parameters()) for g in model.children()])
+        return real(model, config)
+
+    learner = CNNLearner(pretrained="mnist", freeze_epochs=1, unfreeze="gradual", train={"epochs": 5})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loop, "build_optimizer", spy)
+        learner.fit(X, y, X_valid=Xt[:100], y_valid=yt[:100])
+    assert trainable == [[False, False, True], [False, True, True], [True, True, True]]
+    assert [h["phase"] for h in learner.history_][:2] == ["frozen body", "top 2 groups"]
+    assert [h["epoch"] for h in learner.history_] == list(range(1, len(learner.history_) + 1))

