@@ -164,7 +164,29 @@ CASES = [
          ["not a trainwright checkpoint", "delete it"], [damaged("pickle checkpoint")]),
     Case("resume with other arguments", [*TRAIN, "--set", "model.type=linear", "--resume", "run"],
          ["differ from the ones the run was started with", "model.type"], [damaged("pickle checkpoint")]),
+    Case("images without class subfolders", ["train", "flat", "--target", "label"],
+         ["target column 'label'", "image"], [lambda t: _images(t / "flat", nested=False)]),
+    Case("an image model on images and other columns", ["train", "mixed.csv", "--target", "y", "--set",
+                                                        "model.type=cnn"],
+         ["model.type=cnn takes the pixels of one image column", "preprocess.drop_columns"],
+         [lambda t: pd.DataFrame({"file": [str(p) for p in _images(t / "pics")], "x": np.random.default_rng(0).normal(size=40),
+                                  "y": ["a", "b"] * 20}).to_csv(t / "mixed.csv", index=False)]),
+    Case("a folder of text files", ["train", "notes", "--target", "label"], ["holds no image files"],
+         [lambda t: (t / "notes").mkdir(), text("notes/a.txt", "hello")]),
 ]
+
+
+def _images(folder: Path, nested: bool = True) -> list[Path]:
+    """40 small grey PNG files, in two class subfolders or flat."""
+    from PIL import Image
+
+    paths = []
+    for i in range(40):
+        sub = folder / ("ab"[i % 2] if nested else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (8, 8), dtype=np.uint8)).save(sub / f"{i}.png")
+        paths.append(sub / f"{i}.png")
+    return paths
 
 TRAINED: dict[str, Path] = {}
 

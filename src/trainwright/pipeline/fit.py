@@ -14,8 +14,8 @@ from trainwright.fitting import Candidate, MemberSpec, Selection, cross_validate
 from trainwright.fitting.cv import make_folds
 from trainwright.models.registry import build_learner, learners
 
-__all__ = ["member_spec", "candidates", "select_model", "imputation_members", "cross_validation", "loop_options",
-           "tuned_type", "tuned_recipe", "tune_model", "trial_candidate", "tune_folds", "refit_best",
+__all__ = ["check_inputs", "member_spec", "candidates", "select_model", "imputation_members", "cross_validation",
+           "loop_options", "tuned_type", "tuned_recipe", "tune_model", "trial_candidate", "tune_folds", "refit_best",
            "work_units"]
 
 
@@ -32,6 +32,27 @@ def work_units(recipe) -> dict[str, int]:
     # auto: each entry is screened on one fold and the strongest are bagged on every fold
     return {"selection": len(model.candidates) + model.bag_top * model.bag_folds if model.type == "auto" else 1,
             "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
+
+
+def check_inputs(recipe, kinds: dict[str, str]) -> None:
+    """Refuse, before any work, a learner that cannot take these features: an image learner
+    (``capabilities.inputs == "image"``) takes the pixels of one image column and nothing else.
+
+    Example:
+        >>> from trainwright.pipeline.recipe import Recipe
+        >>> check_inputs(Recipe(target="y", model={"type": "cnn"}), {"photo": "image"})
+    """
+    from trainwright.errors import ConfigError
+    from trainwright.models.auto import default_candidates, portfolio_entry
+
+    model = recipe.model
+    names = [portfolio_entry(n)[0] for n in default_candidates(model, kinds)] if model.type == "auto" else [model.type]
+    for name in dict.fromkeys(names):
+        if learners().get(name).capabilities.inputs == "image" and list(kinds.values()) != ["image"]:
+            raise ConfigError(
+                f"model.type={name} takes the pixels of one image column and nothing else; the features are "
+                f"{', '.join(f'{c} ({k})' for c, k in kinds.items())}: drop the other columns "
+                "(preprocess.drop_columns) or choose a tabular model.type", path="model.type")
 
 
 def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec:

@@ -4,8 +4,8 @@ ones, a box mask for random erasing. No Python loop over images; randomness come
 ``torch.Generator`` (drawn on the CPU), so a resumed run draws the same numbers.
 
 Written here on plain torch (``affine_grid`` / ``grid_sample``): torchvision does not install beside the torch
-trainwright supports, and the dozen operations are short enough that a dependency (kornia) would not earn its
-import time.
+trainwright supports, and the dozen operations are short enough (about 150 lines) that a tensor-augmentation
+dependency such as kornia, with its own release cycle and torch range, was not worth adding for them.
 """
 
 from __future__ import annotations
