@@ -115,3 +115,23 @@ def test_test_time_augmentation_is_chosen_on_validation_and_its_gain_reported(tm
     assert loaded.predictor.members[0][1].tta_ == (4 if tta["kept"] else 0)  # predict uses what was kept
     html = (tmp_path / "run" / "report.html").read_text()
     assert 'id="tta"' in html and "augmented copies" in html
+
+
+def test_colour_jpeg_and_png_images_train_a_tabular_model_on_their_pixels(tmp_path):
+    """JPEG beside PNG, colour: read, resized, three channels; pixels + logistic regression (model.type=linear)."""
+    from PIL import Image
+
+    photos = write_digits(tmp_path / "photos", per_class=12, size=10)
+    for i, path in enumerate(sorted(photos.rglob("*.png"))):
+        grey = np.asarray(Image.open(path))
+        colour = Image.fromarray(np.stack([grey, grey // 2, 255 - grey], axis=-1).astype(np.uint8))
+        if i % 2:
+            colour.save(path.with_suffix(".jpg"), quality=95)
+            path.unlink()
+        else:
+            colour.save(path)
+    run_cli("train", "photos", "--target", "label", "--out", "run", "--set", "model.type=linear",
+            "--set", "evaluate.report=false", cwd=tmp_path, check=True)
+    decisions = json.loads((tmp_path / "run" / "decisions.json").read_text())
+    assert any(d["value"] == "10x10x3" for d in decisions if d["what"].startswith("features.image_size"))
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] > 0.5

@@ -113,9 +113,11 @@ def test_the_audit_finds_copied_blank_and_odd_images(digits_folder, tmp_path):
     shutil.copy(first, photos / "5" / "copy-of-a-three.png")
     Image.new("L", (8, 8), 0).save(photos / "7" / "blank.png")
     Image.new("L", (40, 8), 128).save(photos / "7" / "stretched.png")
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(photos / "7" / "red.png")
     report = trainwright.audit(str(photos), target="label")
     by_check = {f.check: f for f in report.findings}
     assert by_check["duplicate_images"].count == 1 and by_check["duplicate_images"].column == "image"
-    assert by_check["near_constant_images"].count == 2  # the blank one and the flat grey stretched one
+    assert by_check["near_constant_images"].count == 3  # the blank, the flat grey stretched and the red one
+    assert by_check["mixed_image_channels"].details["modes"] == ["L", "RGB"]
     assert by_check["odd_image_sizes"].count == 1
     assert "identifier_column" not in by_check  # a path per row is not an identifier
