@@ -136,13 +136,18 @@ def test_ctrl_c_leaves_an_interrupted_run_that_says_resume(tmp_path):
     import signal
     import time
 
-    proc = _start(["train", PENGUINS, "--target", "species", "--set", "model.type=mlp", "--set", "train.epochs=100000",
-                   "--set", "train.early_stopping.patience=100000", "--out", "r"], tmp_path)
+    # As in a terminal: SIGINT at its default. A test run started in the background by a shell without job control
+    # (`nohup pytest &`, some CI runners) ignores SIGINT, and children inherit that, so Python would ignore Ctrl-C.
+    proc = subprocess.Popen([sys.executable, "-m", "trainwright", "train", str(PENGUINS), "--target", "species",
+                             "--set", "model.type=mlp", "--set", "train.epochs=100000",
+                             "--set", "train.early_stopping.patience=100000", "--out", "r"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list((tmp_path / "r").glob("checkpoints/**/*.safetensors")) and time.monotonic() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)  # drains the pipes: wait() deadlocks once the child fills one (the docs' warning)
+    proc.communicate(timeout=60)
     assert proc.returncode == 130
     info = json.loads((tmp_path / "r" / "run.json").read_text())
     assert info["status"] == "interrupted"

@@ -1,5 +1,5 @@
 """Reading tables: CSV, Parquet and JSON Lines, and images (a folder of class subfolders or a .npz, read as a
-table of image paths: ``data.images``), with errors that name the file and the fix."""
+table of image paths by ``trainwright.data.images``), with errors that name the file and the fix."""
 
 from __future__ import annotations
 

@@ -355,7 +355,7 @@ def _numeric_parts(series: pd.Series, spec: dict[str, Any], features: FeaturesCo
             for part, period in _CYCLES.items():
                 out.update(_fourier(f"{name}__{part}", out[f"{name}__{part}"], period))
         return out
-    if kind == "image":  # pixels in [0, 255], channel-major; scaled like any numeric feature
+    if kind == "image":  # pixels in [0, 255], channel-major (fit scales them to [0, 1] as a whole)
         from trainwright.data.images import load_pixels
 
         pixels = load_pixels(series, spec["side"], spec["channels"])
