@@ -20,7 +20,7 @@ from trainwright.errors import DataError
 from trainwright.runs.store import write_bytes, write_text
 
 __all__ = ["IMAGE_SUFFIXES", "IMAGE_COLUMN", "LABEL_COLUMN", "looks_like_image_paths", "read_image_folder",
-           "read_npz", "resolve_image_paths", "choose_size", "load_pixels", "unreadable", "data_sha256",
+           "read_npz", "resolve_image_paths", "choose_size", "load_pixels", "unreadable",
            "cache_dir", "image_shape"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -72,11 +72,11 @@ def read_image_folder(path: Path) -> pd.DataFrame:
     return frame
 
 
-def read_npz(path: Path) -> pd.DataFrame:
+def read_npz(path: Path, sha256: str) -> pd.DataFrame:
     """A table of the images in a ``.npz``: the array of images (n, h, w) or (n, h, w, channels) or
     (n, channels, h, w), uint8 or floats in [0, 1] or [0, 255], and a 1-d array of n labels when there is one.
-    The images are written once as PNG files in the cache (keyed by the file's hash) and the table holds
-    their paths.
+    The images are written once as PNG files in the cache (keyed by ``sha256``, the file's hash) and the table
+    holds their paths.
 
     Raises:
         DataError: no array of images in the file, or labels of another length.
@@ -95,7 +95,7 @@ def read_npz(path: Path) -> pd.DataFrame:
     if wrong and not labels:
         raise DataError(f"{path}: '{wrong[0]}' has {len(arrays[wrong[0]])} labels for {len(X)} images in '{key}'.",
                         file=str(path))
-    folder = cache_dir() / "npz" / data_sha256(path)[:32]
+    folder = cache_dir() / "npz" / sha256[:32]
     files = [folder / f"{i:06d}.png" for i in range(len(X))]
     if not (folder / "done").exists():
         from PIL import Image
@@ -141,20 +141,6 @@ def resolve_image_paths(frame: pd.DataFrame, base: Path) -> pd.DataFrame:
             out = frame.copy() if out is None else out
             out[col] = text.where(~relative, text.map(lambda p: str(base / p) if isinstance(p, str) else p))
     return frame if out is None else out
-
-
-def data_sha256(path: Path) -> str:
-    """The content hash of a data file, or of a folder (every file's relative path and bytes)."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
-        with open(file, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def choose_size(paths: pd.Series, limit: int = 200) -> tuple[int, int, str]:

@@ -69,7 +69,7 @@ def read_table(path: str | Path, fmt: str = "auto", *, allow_empty: bool = False
         return images.read_image_folder(path)
     fmt = detect_format(path, fmt)
     if fmt == "npz":
-        return images.read_npz(path)
+        return images.read_npz(path, file_sha256(path))
     if fmt != "parquet" and encoding == "auto":
         encoding = detect_encoding(path)[0]
     try:
@@ -265,13 +265,13 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
 
 
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 of the file's bytes, read in 1 MiB chunks (of a folder: of every file's relative path and bytes)."""
-    if Path(path).is_dir():
-        from trainwright.data.images import data_sha256
-
-        return data_sha256(Path(path))
+    """SHA-256 of the file's bytes, read in 1 MiB chunks; of a folder, of every file's relative path and bytes."""
+    path = Path(path)
     digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+        if file != path:
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()
