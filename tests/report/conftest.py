@@ -47,3 +47,12 @@ def image_run(tmp_path_factory, digits_folder):
                              overrides=["model.type=cnn", "model.channels=[16]", "train.epochs=6",
                                         "train.augment.rotate=15", "train.augment.erase=0.5",
                                         "evaluate.bootstrap=50"])
+
+
+@pytest.fixture(scope="session")
+def text_run(tmp_path_factory, bbc_csv):
+    """TF-IDF + the linear model on 400 real BBC News articles (5 topics)."""
+    import trainwright
+
+    out = tmp_path_factory.mktemp("runs") / "bbc"
+    return trainwright.train(bbc_csv, target="topic", out=out, overrides=["model.type=linear", "evaluate.bootstrap=50"])

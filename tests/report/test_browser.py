@@ -184,3 +184,26 @@ def _assert_not_blank_viewport(png: Path) -> None:
 
     img = Image.open(png).convert("RGB")
     assert len(img.getcolors(maxcolors=1 << 20) or []) > 50  # charts in colour on screen, not a blank page
+
+
+def test_a_text_run_highlights_the_words_that_decide(browser, text_run, tmp_path):
+    page, problems = open_page(browser, text_run.path / "report.html")
+    check = page.evaluate(RENDER_CHECK)
+    shown = page.evaluate("""() => {
+        const words = [...document.querySelectorAll('.textex .word')];
+        const visible = w => { const r = w.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+        const shade = w => getComputedStyle(w).backgroundColor;
+        return {examples: document.querySelectorAll('.textex').length,
+                up: words.filter(w => w.classList.contains('up') && visible(w)).length,
+                down: words.filter(w => w.classList.contains('down') && visible(w)).length,
+                coloured: words.filter(w => !['rgba(0, 0, 0, 0)', 'transparent'].includes(shade(w))).length,
+                classes: document.querySelectorAll('#class-words + div tr').length - 1};
+    }""")
+    page.locator("#text-words").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "text.png"))
+    page.close()
+    assert problems == [] and check["broken"] == []
+    assert shown["examples"] >= 3 and shown["up"] >= 10 and shown["down"] >= 1
+    assert shown["coloured"] == shown["up"] + shown["down"]  # every measured word has a shade (color-mix works)
+    assert shown["classes"] == 5
+    _assert_not_blank_viewport(tmp_path / "text.png")

@@ -99,6 +99,36 @@ def test_only_entries_the_first_folds_ensemble_uses_are_bagged():
     assert auto.weights and abs(sum(auto.weights) - 1) < 1e-9
 
 
+def test_leftover_time_goes_to_the_weighted_entry_when_a_fold_does_not_fit_for_all():
+    """Fold 2 of both entries would not fit before the deadline (the unweighted one is said to take 1,000 s), but
+    the weighted one's does: it gets fold 2 (and predicts with both fold models), the other does not, and the
+    folds every entry completed stay 1."""
+    from trainwright.data.features import FeaturesConfig, PreprocessConfig
+    from trainwright.fitting import Candidate, MemberSpec, fit_member, make_folds
+    from trainwright.models.tabular.knn import KNNConfig, KNNLearner
+    from trainwright.models.tabular.linear import LinearConfig, LinearLearner
+    from trainwright.search.automl import Entry, _bag
+    from types import SimpleNamespace
+    import time
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.uniform(0, 10, 120)})
+    y = 3 * frame["x"].to_numpy() + 1
+    spec = lambda learner: MemberSpec({"x": "numeric"}, "regression", PreprocessConfig(), FeaturesConfig(), learner)  # noqa: E731
+    folds = make_folds(np.arange(120), SimpleNamespace(method="kfold", n_splits=3, n_repeats=1), task="regression",
+                       y=y, groups=None, seed=0)
+    entries = [Entry(Candidate(LinearConfig(), spec(LinearLearner(task="regression")))),
+               Entry(Candidate(KNNConfig(), spec(KNNLearner(task="regression"))))]
+    for e, weight, seconds in zip(entries, (1.0, 0.0), (0.01, 1000.0)):
+        e.members = [fit_member(e.candidate.spec, frame, y, *folds[0], seed=0)]
+        e.weight, e.fit_seconds = weight, seconds
+    lines: list[str] = []
+    done = _bag(entries, frame, y, folds, 0, time.monotonic() + 30, lambda c, k: {}, {}, lines.append)
+    assert done == 1
+    assert [len(e.members) for e in entries] == [2, 1]
+    assert "fold 2 also by linear" in lines[-1]
+
+
 def test_without_a_budget_auto_stops_at_its_stated_default(tmp_path):
     run = trainwright.train(PENGUINS, target="species", out=tmp_path / "r",
                             overrides=["model.default_seconds=2", "evaluate.report=false"])

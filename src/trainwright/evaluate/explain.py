@@ -252,7 +252,10 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
                                          columns=columns, deadline=deadline)
     result.update(rows=len(sample), permutation=permutation)
     result["partial_dependence"] = []
-    for c in [c["column"] for c in permutation["columns"] if sample[c["column"]].notna().any()][:plan.top]:
+    kinds = pre.kinds
+    curves = [c["column"] for c in permutation["columns"] if sample[c["column"]].notna().any()
+              and kinds.get(c["column"]) not in ("text", "image")]  # a grid of whole texts or images says nothing
+    for c in curves[:plan.top]:
         if deadline is not None and time.monotonic() > deadline:
             break
         result["partial_dependence"].append(partial_dependence(predictor, sample, c, seed=seed))

@@ -98,6 +98,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     out.update(_analysis(predictor, info, parts["test"], outputs["test"], enc["test"], predicted, config, seed, log,
                          left, out["left_out"]))
     out["images"] = _images(predictor, info, parts, outputs["test"], enc["test"], seed, log, left, out["left_out"])
+    out["text"] = _text(predictor, info, parts, outputs["test"], enc["test"], log, left, out["left_out"])
     t0 = time.monotonic()
     out["cost"] = cost(run_dir, info, predictor, test_rows, (out["training"] or {}).get("leaderboard"),
                        seconds=left())
@@ -122,6 +123,23 @@ def _images(predictor, info: dict, parts: dict, output, y_enc, seed: int, log, l
                            parts.get("train", (None,))[0], seed=seed)
     if out is not None:
         log(f"report: image examples and Grad-CAM in {time.monotonic() - t0:.2f}s")
+    return out
+
+
+def _text(predictor, info: dict, parts: dict, output, y_enc, log, left, left_out: list[str]):
+    """Word effects on test texts and per class, for a run with a text column (None for other data)."""
+    from trainwright.evaluate.text import text_evaluation
+
+    if not any(k == "text" for k in predictor.members[0][0].kinds.values()):
+        return None
+    seconds = left()
+    if seconds is not None and seconds < 2.0:
+        left_out.append("word effects of the text column (no time left in the budget)")
+        return None
+    t0 = time.monotonic()
+    out = text_evaluation(predictor, parts["test"][0], y_enc, output, info["task"], info.get("classes"),
+                          seconds=min(10.0, seconds / 2) if seconds is not None else 10.0)
+    log(f"report: word effects in {time.monotonic() - t0:.2f}s")
     return out
 
 

@@ -146,25 +146,44 @@ def _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board
 
 def _bag(top: list[Entry], frame, y, folds, seed, deadline, fit_options, board, log) -> int:
     """Fit the other folds of the chosen entries, fold by fold (every entry's fold k before any fold k+1), while
-    the time lasts; returns how many folds every entry completed (at least the first). An entry that did one
-    fold more than the others keeps it: it predicts with every fold model it has."""
+    the time lasts; returns how many folds every entry completed (at least the first). When fold k cannot fit
+    for all of them, the entries the first fold's ensemble weights still get it where it fits (leftover time is
+    not wasted) and bagging stops there: an entry with more folds than the others predicts with all of them."""
     done = 1
     for k in range(1, len(folds)):
+        left = None if deadline is None else deadline - time.monotonic()
+        costs = [e.fit_seconds / len(e.members) for e in top]
+        if left is not None and left < sum(costs):
+            extra = _partial_fold(top, k, frame, y, folds, seed, deadline, fit_options)
+            log(f"bagging: fold {k + 1} would not fit for every entry in the {max(left, 0):.1f}s left; {done} of "
+                f"{len(folds)} folds bagged by every entry" + (f", fold {k + 1} also by {', '.join(extra)}" if extra
+                                                              else ""))
+            return done  # the ensemble compares the folds every entry predicted (< k)
         for i, e in enumerate(top):
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left < sum(x.fit_seconds / len(x.members) for x in top[i:]):
-                log(f"bagging: fold {k + 1} would not fit in the {max(left, 0):.1f}s left; {done} of {len(folds)} "
-                    "folds bagged by every entry")
-                return done  # entries that did fold k keep it for prediction; the ensemble compares folds < k
-            share = None if deadline is None else time.monotonic() + left * (e.fit_seconds / len(e.members)) / sum(
-                x.fit_seconds / len(x.members) for x in top[i:])
-            member = fit_member(e.candidate.spec, frame, y, *folds[k], seed=seed + k, deadline=share,
-                                fit_options=fit_options(e.candidate, k))
-            release_memory()
-            e.members.append(member)
-            e.fit_seconds += member.fit_seconds
+            share = None if left is None else time.monotonic() + left * costs[i] / sum(costs[i:])
+            _fit_fold(e, k, frame, y, folds, seed, share, fit_options)
         done = k + 1
     return done
+
+
+def _partial_fold(top: list[Entry], k: int, frame, y, folds, seed, deadline, fit_options) -> list[str]:
+    """Fold ``k`` for the entries with a first-fold ensemble weight, heaviest first, each while its expected
+    time still fits before ``deadline``; returns their names."""
+    fitted = []
+    for e in (e for e in top if e.weight > 0):
+        if deadline - time.monotonic() >= e.fit_seconds / len(e.members):
+            _fit_fold(e, k, frame, y, folds, seed, deadline, fit_options)
+            fitted.append(e.name)
+    return fitted
+
+
+def _fit_fold(e: Entry, k: int, frame, y, folds, seed, deadline, fit_options) -> None:
+    member = fit_member(e.candidate.spec, frame, y, *folds[k], seed=seed + k, deadline=deadline,
+                        fit_options=fit_options(e.candidate, k))
+    release_memory()
+    e.members.append(member)
+    e.fit_seconds += member.fit_seconds
 
 
 def _select(top: list[Entry], folds, done: int, y: np.ndarray, task: str, metric: str, rounds: int, board,

@@ -53,6 +53,17 @@ class FeaturesConfig(Section):
     image_size: Union[Annotated[int, Field(ge=4, le=1024)], Literal["auto"]] = Field(
         "auto", description="Side in pixels that every image of an image column is resized to (square). 'auto': the "
                             "median shorter side of the training images, between 8 and 64 (recorded as a decision).")
+    text: Literal["words", "words+chars", "stats"] = Field(
+        "words", description="How a free-text column becomes features: 'words' TF-IDF of its word 1-2-grams, "
+                             "'words+chars' also of character 2-4-grams within words (for typos and word forms; "
+                             "about twice the time, and on BBC News no better), 'stats' its length and word "
+                             "count only. The vocabulary comes from the training rows; a column with no term "
+                             "there gives its length and word count.")
+    text_max_features: Union[Annotated[int, Field(ge=10)], Literal["auto"]] = Field(
+        "auto", description="Most TF-IDF terms per text column (half words, half character n-grams with "
+                            "text=words+chars). 'auto': about "
+                            "5 million dense cells over the training rows, between 1,000 and 20,000 terms "
+                            "(recorded as a decision).")
     polynomial_degree: int = Field(1, ge=1, le=3, description="Products of numeric features up to this degree (1: none).")
     interaction_only: bool = Field(False, description="Polynomial terms only multiply different features (no squares).")
     polynomial_columns: list[str] = Field(

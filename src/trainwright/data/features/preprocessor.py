@@ -5,8 +5,9 @@ Per column kind: numeric (optional Fourier terms), boolean (0/1), datetime
 word count) all become numeric outputs that are capped (optional), imputed
 (mean, median, most frequent, constant, KNN or iterative), scaled, optionally
 multiplied into polynomial terms, and flagged by missing-value indicators;
-categorical columns are one-hot, ordinal or target encoded. Everything learned
-is plain numbers and strings, saved as JSON.
+categorical columns are one-hot, ordinal or target encoded; free text becomes
+TF-IDF of its word (and character) n-grams instead (``features.text``).
+Everything learned is plain numbers and strings, saved as JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from trainwright.config.base import Decision
 from trainwright.data.columns import missing_columns
 from trainwright.data.dates import parse_dates
 import trainwright.data.features.encode as encode
+import trainwright.data.features.text as text_features
 from trainwright.data.features.config import FeaturesConfig, PreprocessConfig
 from trainwright.data.features.impute import NumericImputer, mean_std
 from trainwright.data.schema import TRUE_WORDS
@@ -86,6 +88,8 @@ class Preprocessor:
             else:
                 if kind == "image":
                     spec.update(_image_size(frame[name], self.features.image_size))
+                if kind == "text" and self.features.text != "stats":
+                    spec.update(_text_terms(frame[name], self.features))
                 spec["outputs"] = list(_numeric_parts(frame[name], spec, self.features))
             self.columns_.append(spec)
         self.numeric_names_ = [o for c in self.columns_ for o in c.get("outputs", [])]
@@ -176,6 +180,8 @@ class Preprocessor:
                 labels = ["mean"] if spec["width"] == 1 and self.task == "regression" else (
                     self.classes_[1:] if spec["width"] == 1 else self.classes_)
                 names += [f"{col}__te_{lab}" for lab in labels]
+            elif enc == "tfidf":
+                names += text_features.tfidf_names(col, spec["tfidf"])
         return names
 
     def feature_sources(self) -> list[str]:
@@ -194,9 +200,17 @@ class Preprocessor:
         return out
 
     def decisions(self) -> list[Decision]:
-        """What fitting chose from the data: the size images are resized to."""
-        return [Decision(f"features.image_size ({c['column']})", f"{c['side']}x{c['side']}x{c['channels']}", c["why"])
-                for c in self.columns_ if c["kind"] == "image"]
+        """What fitting chose from the data: the size images are resized to, the terms each text column keeps."""
+        out = []
+        for c in self.columns_:
+            if c["kind"] == "image":
+                out.append(Decision(f"features.image_size ({c['column']})", f"{c['side']}x{c['side']}x{c['channels']}",
+                                    c["why"]))
+            elif c.get("encoding") == "tfidf":
+                words, chars = (len(c["tfidf"][a]["terms"]) for a in ("word", "char"))
+                kept = f"{words} word n-grams" + (f" and {chars} character n-grams" if chars else "")
+                out.append(Decision(f"features.text_max_features ({c['column']})", kept, c["why"]))
+        return out
 
     # --- transforming --------------------------------------------------------------
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
@@ -218,21 +232,31 @@ class Preprocessor:
         blocks = [scaled]
         blocks += [np.prod(scaled[:, combo], axis=1)[:, None] for combo in self.poly_]
         blocks += [missing[:, self.indicators_].astype(np.float64)]
-        for spec in self.columns_:
-            if spec["kind"] != "categorical":
+        for spec, _ in list(self._block_layout())[1:]:
+            if spec["kind"] == "text":
+                blocks.append(text_features.encode_tfidf(frame[spec["column"]], spec["tfidf"]))
                 continue
             values = encode.category_strings(frame[spec["column"]])
             if spec["encoding"] == "target":
                 blocks.append(encode.encode_target(values, spec))
             else:
                 blocks.append(encode.encode_levels(values, spec, spec["encoding"]))
-        return np.hstack([b.reshape(len(frame), -1) for b in blocks]).astype(np.float32)
+        out = np.empty((len(frame), len(self.feature_names_)), dtype=np.float32)  # no float64 copy of a wide block
+        start = 0
+        for block in blocks:
+            block = block.reshape(len(frame), -1)
+            out[:, start:start + block.shape[1]] = block
+            start += block.shape[1]
+        return out
 
     def _block_layout(self):
-        """(categorical spec or None, width) of each block, in transform's order."""
+        """(encoded column's spec or None, width) of each block, in transform's order: the numeric block, then
+        each categorical and TF-IDF encoded text column."""
         yield None, len(self.numeric_names_) + len(self.poly_) + len(self.indicators_)
         for spec in self.columns_:
-            if spec["kind"] == "categorical":
+            if spec.get("encoding") == "tfidf":
+                yield spec, text_features.tfidf_width(spec["tfidf"])
+            elif spec["kind"] == "categorical":
                 if spec["encoding"] == "target":
                     yield spec, spec["width"]
                 elif spec["encoding"] == "ordinal":
@@ -244,7 +268,7 @@ class Preprocessor:
         """Feature positions of each one-hot or ordinal encoded column (for SMOTE-NC)."""
         groups, start = [], 0
         for spec, width in self._block_layout():
-            if spec is not None and spec["encoding"] != "target":
+            if spec is not None and spec["kind"] == "categorical" and spec["encoding"] != "target":
                 groups.append(list(range(start, start + width)))
             start += width
         return groups
@@ -252,7 +276,7 @@ class Preprocessor:
     def _raw_numeric(self, frame: pd.DataFrame) -> np.ndarray:
         """(rows, numeric outputs) float64, NaN where missing. Plain numeric columns are read as one block (a
         table of 10,000 columns costs one conversion, not 10,000)."""
-        specs = [c for c in self.columns_ if c["kind"] != "categorical"]
+        specs = [c for c in self.columns_ if c["kind"] != "categorical" and c.get("outputs", True)]
         if not specs:
             return np.zeros((len(frame), 0))
         plain = [c["column"] for c in specs if c["kind"] == "numeric" and c["column"] not in self.features.fourier]
@@ -362,10 +386,23 @@ def _numeric_parts(series: pd.Series, spec: dict[str, Any], features: FeaturesCo
         shape = (spec["channels"], spec["side"], spec["side"])
         return {f"{name}[{c},{i},{j}]": pixels[:, n] for n, (c, i, j) in enumerate(np.ndindex(*shape))}
     if kind == "text":
+        if spec.get("encoding") == "tfidf":
+            # Its words only: beside thousands of small TF-IDF values, two standardised columns are what an L2
+            # penalty favours (70 BBC News articles, logistic regression: 0.86 with them, 0.92 without).
+            return {}
         text = series.astype("string")
         return {f"{name}__chars": text.str.len().to_numpy(dtype=np.float64, na_value=np.nan),
                 f"{name}__words": text.str.split().str.len().to_numpy(dtype=np.float64, na_value=np.nan)}
     raise ValueError(f"column '{name}': kind '{kind}' cannot be turned into features")
+
+
+def _text_terms(texts: pd.Series, features: FeaturesConfig) -> dict[str, Any]:
+    """The TF-IDF state of a text column (``features.text``), or nothing when the training rows hold no term
+    (the column then gives its length and word count)."""
+    size, why = text_features.text_vocabulary_size(features.text_max_features, len(texts))
+    analyzers = ("word", "char") if features.text == "words+chars" else ("word",)
+    state = text_features.fit_tfidf(texts, size, analyzers)
+    return {"encoding": "tfidf", "tfidf": state, "why": why} if text_features.tfidf_width(state) else {}
 
 
 def _image_size(paths: pd.Series, setting) -> dict[str, Any]:
