@@ -162,12 +162,15 @@ def test_datetime_text_boolean():
         "note": ["short", "a much longer note here", None],
         "ok": ["yes", "no", "yes"],
     })
-    pre = Preprocessor({"when": "datetime", "note": "text", "ok": "boolean"}, PreprocessConfig(scale="none")).fit(frame)
+    kinds = {"when": "datetime", "note": "text", "ok": "boolean"}
+    pre = Preprocessor(kinds, PreprocessConfig(scale="none"), FeaturesConfig(text="stats")).fit(frame)
     X = pd.DataFrame(pre.transform(frame), columns=pre.feature_names_)
     assert X["when__year"].tolist() == [2021, 2022, 2021.5]  # missing filled with the median
     assert X["when__month"].tolist()[:2] == [3, 12]
     assert X["note__words"].tolist()[:2] == [1, 5]
     assert X["ok"].tolist() == [1, 0, 1]
+    words = Preprocessor(kinds, PreprocessConfig(scale="none")).fit(frame)  # the default: the note's words
+    assert "note__words" not in words.feature_names_ and {"note~short", "note~longer note"} <= set(words.feature_names_)
 
 
 def test_not_fitted():

@@ -252,16 +252,20 @@ def explain(predictor, frame, y, task: str, metric: str, *, rows: int = 1000, re
                                          columns=columns, deadline=deadline)
     result.update(rows=len(sample), permutation=permutation)
     result["partial_dependence"] = []
-    kinds = pre.kinds
-    curves = [c["column"] for c in permutation["columns"] if sample[c["column"]].notna().any()
-              and kinds.get(c["column"]) not in ("text", "image")]  # a grid of whole texts or images says nothing
-    for c in curves[:plan.top]:
+    for c in _curve_columns(permutation, sample, pre.kinds)[:plan.top]:
         if deadline is not None and time.monotonic() > deadline:
             break
         result["partial_dependence"].append(partial_dependence(predictor, sample, c, seed=seed))
     result["note"] = _note(predictor, result, len(sample), len(head))
     result["note"] += _cut_note(plan, len(permutation["columns"]), len(result["partial_dependence"]), seconds)
     return _rounded(result)
+
+
+def _curve_columns(permutation: dict[str, Any], sample, kinds: dict[str, str]) -> list[str]:
+    """Columns for partial dependence, most important first: those with values, not text or image columns (a
+    grid of whole texts or images says nothing)."""
+    return [c["column"] for c in permutation["columns"] if sample[c["column"]].notna().any()
+            and kinds.get(c["column"]) not in ("text", "image")]
 
 
 def _cut_note(plan, shuffled: int, plots: int, seconds: float | None) -> str:

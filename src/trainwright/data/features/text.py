@@ -122,6 +122,7 @@ def fit_tfidf(series: pd.Series, max_features: int, analyzers=("word", "char")) 
 
 
 def tfidf_width(state: dict[str, Any]) -> int:
+    """Features a fitted TF-IDF state gives (0 when the training rows held no term)."""
     return sum(len(state[a]["terms"]) for a in ANALYZERS)
 
 
