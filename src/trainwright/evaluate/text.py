@@ -81,7 +81,8 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
     Args:
         rows: the test rows (raw columns, as ``predictor.prepare`` gave them); ``y`` their encoded targets (class
             positions, or values); ``output`` the predictor's output on them.
-        seconds: rough bound: the per-class lists use fewer texts when occlusion is slow (said in the note).
+        seconds: rough bound: fewer examples (at least one of each) and fewer texts in the per-class lists when
+            occlusion is slow (said in the note).
 
     Returns:
         ``{"column", "method", "correct": [example], "wrong": [example], "classes": [{"class", "words": [{"word",
@@ -115,8 +116,11 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
         return {**shown, "actual": classes[codes[i]], "predicted": classes[pred[i]],
                 "confidence": round(float(conf[i]), 4)}
 
-    out: dict[str, Any] = {"column": column, "correct": [example(i) for i in right],
-                           "wrong": [example(i) for i in wrong],
+    def examples(picked) -> list[dict[str, Any]]:  # at least one, more while the time lasts
+        return [example(i) for n, i in enumerate(picked)
+                if n == 0 or deadline is None or time.monotonic() < deadline]
+
+    out: dict[str, Any] = {"column": column, "correct": examples(right), "wrong": examples(wrong),
                            "method": "occlusion: the drop in the predicted class's log-odds (the predicted value, "
                                      "for regression) when every occurrence of the word is removed from the text"}
     out["classes"], used = _class_words(predictor, rows, column, pred, classes, deadline)
