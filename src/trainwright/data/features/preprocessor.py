@@ -422,7 +422,7 @@ def _encode_text(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
         return text_features.encode_tfidf(texts, spec["tfidf"])
     from trainwright.data.features.sentence_encoder import encoder
 
-    return encoder().encode(texts.astype(object).where(texts.notna(), "").map(str).tolist())
+    return encoder().encode(text_features.text_strings(texts))
 
 
 def _image_size(paths: pd.Series, setting) -> dict[str, Any]:

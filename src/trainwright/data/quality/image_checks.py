@@ -3,7 +3,6 @@ images of odd size or channels, and images with (nearly) nothing in them."""
 
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pandas as pd

@@ -157,8 +157,9 @@ class LinearLearner(Learner):
 
 
 def _sparse_if_mostly_zero(X: np.ndarray):
-    """``X`` as a float64 CSR matrix when under a fifth of a wide matrix is non-zero (TF-IDF of text: the solvers
-    then work on the non-zeros only, 5-20x faster), else as it is."""
+    """``X`` as a float64 CSR matrix when under a fifth of a wide matrix is non-zero (TF-IDF of text: the solver
+    works on the non-zeros only; one BBC News fold, 961 rows x 5,202 terms, 4% non-zero: 0.54 s a fit against
+    1.07 s dense), else as it is."""
     if X.shape[1] < 500 or np.count_nonzero(X) > 0.2 * X.size:
         return X
     from scipy import sparse
