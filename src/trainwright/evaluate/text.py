@@ -34,15 +34,16 @@ def _without(text: str, word: str) -> str:
     return re.sub(rf"(?i)(?<!\w){re.escape(word)}(?!\w)", "", text)
 
 
-def word_effects(predictor, row: pd.DataFrame, column: str, target: int | None) -> tuple[list[str], np.ndarray]:
-    """The distinct words of ``row[column]`` (lower case, first ``WORDS``) and the drop in the log-odds of class
-    ``target`` (or in the predicted value when None) when each is removed.
+def word_effects(predictor, row: pd.DataFrame, column: str, target: int | None,
+                 limit: int = WORDS) -> tuple[list[str], np.ndarray]:
+    """The distinct words of ``row[column]`` (lower case, the first ``limit``) and the drop in the log-odds of
+    class ``target`` (or in the predicted value when None) when each is removed.
 
     Example:
         >>> words, drops = word_effects(run.predictor, test.iloc[[0]], "text", 2)  # doctest: +SKIP
     """
     text = text_strings(row[column])[0]
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:WORDS]
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:limit]
     if not words:
         return [], np.zeros(0)
     variants = pd.concat([row] * (len(words) + 1), ignore_index=True)
@@ -83,8 +84,9 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
     Args:
         rows: the test rows (raw columns, as ``predictor.prepare`` gave them); ``y`` their encoded targets (class
             positions, or values); ``output`` the predictor's output on them.
-        seconds: rough bound: fewer examples (at least one of each) and fewer texts in the per-class lists when
-            occlusion is slow (said in the note).
+        seconds: rough bound: fewer words per text, fewer examples (at least one of each) and fewer texts in the
+            per-class lists when occlusion is slow (said in the note); None (left out) when even 5 words a text
+            would not fit, as through a sentence encoder on a short budget.
 
     Returns:
         ``{"column", "method", "correct": [example], "wrong": [example], "classes": [{"class", "words": [{"word",
@@ -95,6 +97,9 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
     if not texts or len(rows) == 0:
         return None
     column = max(texts, key=lambda c: rows[c].astype(str).str.len().mean())  # the longest text column
+    limit = _words_within(predictor, rows, column, seconds)
+    if limit < 5:
+        return None
     deadline = None if seconds is None else time.monotonic() + seconds
     ids = rows.index.to_numpy()
     if task == "classification":
@@ -110,7 +115,7 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
         right, wrong = order[:EXAMPLES], order[::-1][:EXAMPLES]
 
     def example(i: int) -> dict[str, Any]:
-        words, drops = word_effects(predictor, rows.iloc[[i]], column, None if pred is None else int(pred[i]))
+        words, drops = word_effects(predictor, rows.iloc[[i]], column, None if pred is None else int(pred[i]), limit)
         text = text_strings(rows[column].iloc[[i]])[0]
         shown = {"row": int(ids[i]), "spans": _spans(text, dict(zip(words, drops.tolist())))}
         if pred is None:
@@ -125,15 +130,32 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
     out: dict[str, Any] = {"column": column, "correct": examples(right), "wrong": examples(wrong),
                            "method": "occlusion: the drop in the predicted class's log-odds (the predicted value, "
                                      "for regression) when every occurrence of the word is removed from the text"}
-    out["classes"], used = _class_words(predictor, rows, column, pred, classes, deadline)
-    slow = deadline is not None and time.monotonic() > deadline
+    out["classes"], used = _class_words(predictor, rows, column, pred, classes, deadline, limit)
+    slow = limit < WORDS or (deadline is not None and time.monotonic() > deadline)
     out["note"] = f"Word effects on column '{column}' through the whole predictor" + (
         "." if pred is None else f"; the per-class lists average them over {used} test texts (up to {PER_CLASS} per "
-                                 "predicted class" + ("; fewer: occlusion is slow for this model)." if slow else ")."))
+                                 "predicted class)" + (f"; occlusion is slow for this model, so fewer texts and up to "
+                                                       f"{limit} words a text." if slow else "."))
     return out
 
 
-def _class_words(predictor, rows, column, pred, classes, deadline) -> tuple[list[dict], int]:
+def _words_within(predictor, rows: pd.DataFrame, column: str, seconds: float | None) -> int:
+    """Words per text that occlusion can afford in ``seconds`` (``WORDS`` at most): one prediction of a text
+    no encoder has seen is timed, and the examples and one text per class must fit."""
+    if seconds is None:
+        return WORDS
+    probe = rows.iloc[[0]].copy()
+    probe[column] = [text_strings(probe[column])[0] + " ."]
+    from trainwright.data.features.sentence_encoder import transient
+
+    t0 = time.monotonic()
+    with transient():
+        predictor.output(probe, prepared=True)
+    per_text = time.monotonic() - t0
+    return min(WORDS, int(seconds / max(per_text, 1e-6) / (2 * EXAMPLES + 1)) - 1)
+
+
+def _class_words(predictor, rows, column, pred, classes, deadline, limit) -> tuple[list[dict], int]:
     """Per predicted class, the words whose removal lowers that class's log-odds the most on average (over the
     texts of that class that use them, at least two)."""
     if pred is None:
@@ -145,7 +167,7 @@ def _class_words(predictor, rows, column, pred, classes, deadline) -> tuple[list
         for i in members:
             if deadline is not None and time.monotonic() > deadline and used > 0:
                 break
-            words, drops = word_effects(predictor, rows.iloc[[i]], column, k)
+            words, drops = word_effects(predictor, rows.iloc[[i]], column, k, limit)
             used += 1
             for w, d in zip(words, drops):
                 effects.setdefault(w, []).append(float(d))
