@@ -142,3 +142,30 @@ def bbc_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("text") / "bbc.csv"
     frame.sample(frac=1.0, random_state=0).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def series_dir(tmp_path_factory) -> Path:
+    """Time series from statsmodels (DATASETS.md) as CSV files a user would have: yearly sunspots (numbers as
+    times), weekly Mauna Loa CO2 (dates, 59 missing weeks), monthly El Nino sea temperatures (12 columns made
+    into one series) and four quarterly US macro series in one long file (a series-id column)."""
+    import calendar
+
+    import pandas as pd
+    import statsmodels.api as sm
+
+    d = tmp_path_factory.mktemp("series")
+    sun = sm.datasets.sunspots.load_pandas().data
+    sun.assign(YEAR=sun["YEAR"].astype(int)).to_csv(d / "sunspots.csv", index=False)
+    co2 = sm.datasets.co2.load_pandas().data
+    co2.rename_axis("week").reset_index().to_csv(d / "co2.csv", index=False)
+    nino = sm.datasets.elnino.load_pandas().data.melt(id_vars="YEAR", var_name="mon", value_name="temperature")
+    months = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
+    nino["month"] = pd.to_datetime(dict(year=nino.YEAR.astype(int), month=nino.mon.map(months), day=1)).dt.date
+    nino.sort_values("month")[["month", "temperature"]].to_csv(d / "elnino.csv", index=False)
+    macro = sm.datasets.macrodata.load_pandas().data
+    macro["quarter_start"] = pd.PeriodIndex.from_fields(year=macro.year.astype(int), quarter=macro.quarter.astype(int),
+                                                        freq="Q").start_time.date
+    macro.melt(id_vars="quarter_start", value_vars=["realgdp", "realcons", "realinv", "realgovt"], var_name="series",
+               value_name="value").to_csv(d / "macro.csv", index=False)
+    return d

@@ -207,3 +207,31 @@ def test_a_text_run_highlights_the_words_that_decide(browser, text_run, tmp_path
     assert shown["coloured"] == shown["up"] + shown["down"]  # every measured word has a shade (color-mix works)
     assert shown["classes"] == 5
     _assert_not_blank_viewport(tmp_path / "text.png")
+
+
+def test_the_forecast_report_with_its_backtest_plot(browser, series_dir, tmp_path):
+    """Monthly El Nino temperatures: the page has its five sections, the forecast plot draws the history, the
+    dashed backtest windows and the interval band, and nothing is fetched or broken."""
+    import trainwright
+
+    run = trainwright.train(series_dir / "elnino.csv", target="temperature", task="forecast", out=tmp_path / "nino",
+                            overrides=["split.time_column=month", "forecast.backtest.windows=4"])
+    page, problems = open_page(browser, run.path / "report.html")
+    state = page.evaluate(RENDER_CHECK)
+    plot = page.evaluate("""() => {
+        const svg = document.querySelector('#forecast figure svg');
+        const r = svg.getBoundingClientRect();
+        return {w: r.width, h: r.height, title: svg.getAttribute('aria-label'),
+                dashed: [...svg.querySelectorAll('path')].filter(p => (p.getAttribute('style') || '').includes('dasharray')).length,
+                rows: document.querySelectorAll('#forecast-table tr').length - 1,
+                backtest: document.querySelectorAll('#backtest-table tr').length - 1};
+    }""")
+    page.locator("#forecast").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "forecast.png"))
+    page.close()
+    assert problems == [] and state["broken"] == [] and state["empty"] == 0
+    assert set(state["sections"]) == {"summary", "data", "backtest", "forecast", "decisions"}
+    assert state["overflow"] <= 0
+    assert plot["w"] > 500 and plot["h"] > 200 and "next 12 months" in plot["title"]
+    assert plot["dashed"] >= 4  # one dashed forecast per backtest window (and the cutoffs' dotted lines)
+    assert plot["rows"] == 12 and plot["backtest"] == 3

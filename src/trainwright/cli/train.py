@@ -71,7 +71,9 @@ def _run_arguments(p, set_help: str) -> None:
     """The arguments ``train`` and ``tune`` share: the data, the recipe and overrides, where the run goes."""
     p.add_argument("data", nargs="?", help="CSV, Parquet or JSON Lines file (or data.path in the recipe)")
     p.add_argument("--target", help="column to predict")
-    p.add_argument("--task", choices=["classification", "regression"], help="default: inferred from the target")
+    p.add_argument("--task", choices=["classification", "regression", "forecast"],
+                   help="default: classification or regression, inferred from the target; forecast: the target's "
+                        "next values (needs --set split.time_column=COLUMN)")
     p.add_argument("--recipe", help="YAML recipe (see `trainwright init`)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
     p.add_argument("--out", help="run directory (default: runs/<time>-<data name>)")
@@ -144,6 +146,10 @@ def summary(run) -> None:
     from trainwright.runs import layout
 
     out = console()
+    if run.task == "forecast":
+        out.print(_forecast_table(run))
+        _where(out, run, "HISTORY")
+        return
     board = run.run.read_json(layout.LEADERBOARD)
     if len(board["candidates"]) > 1:
         out.print(_leaderboard(board))
@@ -163,7 +169,36 @@ def summary(run) -> None:
         if name in metrics["test"]:
             table.add_row(name, *(fmt(metrics[p].get(name)) for p in parts))
     out.print(table)
+    _where(out, run, "DATA")
+
+
+def _where(out, run, data: str) -> None:
+    from trainwright.runs import layout
+
     out.print(f"Run written to [bold]{run.path}[/]")
     if (run.path / layout.REPORT).is_file():
         out.print(f"Report: [bold]{run.path / layout.REPORT}[/]")
-    out.print(f"Predict with: trainwright predict {shlex.quote(str(run.path))} DATA -o predictions.csv")
+    if run.task == "forecast":
+        out.print(f"Forecast: [bold]{run.path / 'forecast.csv'}[/]")
+    out.print(f"Predict with: trainwright predict {shlex.quote(str(run.path))} {data} -o predictions.csv")
+
+
+def _forecast_table(run):
+    """Every forecaster's backtest scores, the kept one marked."""
+    from rich.table import Table
+
+    metrics, info = run.metrics, run.info
+    table = Table(title=f"Backtest of {run.target}: {info['horizon']} steps ahead")
+    for col in ("forecaster", "MASE", "sMAPE %", "RMSE", "windows", "fit s"):
+        table.add_column(col, justify="left" if col == "forecaster" else "right")
+    for name, m in metrics["backtest"].items():
+        label = f"{name} (kept)" if name == info["model"] else name
+        if m["status"] != "scored":
+            table.add_row(label, "not scored", "", "", "0", fmt(m.get("seconds")))
+            continue
+        table.add_row(label, fmt(m["mase"]), fmt(m["smape"]), fmt(m["rmse"]), str(m["windows"]), fmt(m["seconds"]))
+    cov = metrics.get("coverage") or {}
+    if cov.get("coverage") is not None:
+        table.caption = (f"{cov['level']:.0%} intervals covered {cov['coverage']:.1%} of {cov['scored']} later-window "
+                         "values (each window's intervals from the windows before it)")
+    return table

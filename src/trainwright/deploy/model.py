@@ -55,7 +55,7 @@ class TrainedModel:
 
     @property
     def task(self) -> str:
-        """``classification`` or ``regression``."""
+        """``classification``, ``regression`` or ``forecast``."""
         return self.run.task
 
     @property
@@ -72,7 +72,12 @@ class TrainedModel:
     def predictor(self) -> Predictor:
         """The ``Predictor`` built from the saved artifacts (loaded once)."""
         if self._predictor is None:
-            self._predictor = Predictor.load(self.run)
+            if self.task == "forecast":
+                from trainwright.deploy.forecast import ForecastPredictor
+
+                self._predictor = ForecastPredictor.load(self.run)
+            else:
+                self._predictor = Predictor.load(self.run)
         return self._predictor
 
     def predict(self, frame, *, invalid: str = "error"):
@@ -83,6 +88,10 @@ class TrainedModel:
 
     def evaluate(self, frame) -> dict[str, Any]:
         """Score labelled rows (the target column must be present); returns the metrics."""
+        if self.task == "forecast":
+            raise DataError("a forecasting run is scored by its backtests (metrics.json, the report); `evaluate` "
+                            "scores table runs. To score a forecast, predict from the history and compare with what "
+                            "happened.")
         if self.target not in frame.columns:
             raise DataError(
                 f"the data has no target column '{self.target}', so it cannot be scored. "

@@ -59,6 +59,10 @@ def train(data=None, *, target: str | None = None, recipe=None, overrides: list[
         return _resume(Path(resume), started, reporter, nproc, out=out, same=same)
     rec, given = recipe_from_args(data, target, recipe, overrides, task=task, seed=seed, time_budget=time_budget,
                                   nproc=nproc)
+    if rec.task == "forecast":
+        from trainwright.pipeline.forecast import train_forecast
+
+        return train_forecast(rec, given=given, out=out, runs_dir=runs_dir, reporter=reporter, started=started)
     return Experiment(rec, given=given, out=out, runs_dir=runs_dir, reporter=reporter, started=started).run()
 
 
@@ -115,6 +119,9 @@ def _resume(run_dir: Path, started: float, reporter, nproc, *, out=None, same: d
         raise ArtifactError(f"--resume {run_dir}: not a trainwright run directory (no run.json / recipe.yaml)")
     if Run(run_dir).status == "completed":
         raise ArtifactError(f"--resume {run_dir}: the run already completed; there is nothing to resume")
+    if Run(run_dir).info.get("task") == "forecast":
+        raise ArtifactError(f"--resume {run_dir}: a forecasting run cannot be resumed (it keeps no checkpoints); "
+                            "train it again, with the same command without --resume")
     given = yaml.safe_load((run_dir / layout.RECIPE).read_text(encoding="utf-8")) or {}
     _check_same_arguments(run_dir, given, out, same or {})
     if nproc is not None:
@@ -273,6 +280,9 @@ def recompute_evaluation(run_path) -> dict:
     import yaml
 
     model = TrainedModel(run_path)
+    if model.info.get("task") == "forecast":
+        raise ArtifactError(f"{model.path} is a forecasting run: its evaluation is its backtest, made while training. "
+                            "Rebuild the page from it with `trainwright report RUN` (no --recompute), or train again.")
     resolved = yaml.safe_load((model.path / layout.RESOLVED_RECIPE).read_text(encoding="utf-8"))
     recipe = parse_config(Recipe, resolved)
     loaded = stages.load(recipe.data)

@@ -19,6 +19,7 @@ from trainwright.data.features.config import FeaturesConfig, PreprocessConfig
 from trainwright.data.quality.config import AuditConfig
 from trainwright.models.auto import AutoConfig
 from trainwright.models.registry import learner_configs
+from trainwright.models.series.config import ForecastConfig
 from trainwright.training.config import LoopConfig
 from trainwright.search.config import TuneConfig
 
@@ -34,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "EvaluateConfig",
     "TuneConfig",
+    "ForecastConfig",
     "ModelConfig",
     "MODEL_CONFIGS",
     "Recipe",
@@ -169,8 +171,9 @@ class Recipe(Section):
 
     data: DataConfig = Field(default_factory=DataConfig, description="Where the rows come from.")
     target: str = Field(..., min_length=1, description="The column to predict.")
-    task: Literal["auto", "classification", "regression"] = Field(
-        "auto", description="What to predict; 'auto' infers it from the target column."
+    task: Literal["auto", "classification", "regression", "forecast"] = Field(
+        "auto", description="What to predict; 'auto' infers classification or regression from the target column; "
+                            "'forecast': the target's next values in time (split.time_column, the forecast section)."
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="Train/validation/test split.")
     audit: AuditConfig = Field(default_factory=AuditConfig, description="Data audit run before training; thresholds per check.")
@@ -189,6 +192,8 @@ class Recipe(Section):
     train: TrainConfig = Field(default_factory=TrainConfig, description="Run-wide training settings.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Model selection and scoring.")
     tune: TuneConfig = Field(default_factory=TuneConfig, description="Hyperparameter search, used by `trainwright tune`.")
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig,
+                                     description="Forecasting (task: forecast): horizon, series, forecasters, backtest.")
     seed: int = Field(42, ge=0, le=2**32 - 1, description="Seed for the split, the models and every random step.")
 
     @model_validator(mode="after")
@@ -197,6 +202,13 @@ class Recipe(Section):
             raise ValueError("preprocess.multiple_imputations > 1 pools models of one learner, and model.type=auto "
                              "already pools an ensemble: choose a model.type (e.g. lightgbm) for multiple imputation, "
                              "or set preprocess.multiple_imputations=1")
+        return self
+
+    @model_validator(mode="after")
+    def _forecast_has_time(self) -> "Recipe":
+        if self.task == "forecast" and not self.split.time_column:
+            raise ValueError("task=forecast needs split.time_column, the column that says when each value was "
+                             "measured (e.g. --set split.time_column=month)")
         return self
 
     @field_validator("target", mode="before")

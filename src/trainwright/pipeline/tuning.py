@@ -92,6 +92,11 @@ def tune(data=None, *, target: str | None = None, recipe=None, overrides: list[s
     extra = [f"tune.{k}={v}" for k, v in settings.items() if v is not None]
     rec, given = recipe_from_args(data, target, recipe, [*(overrides or []), *extra], task=task, seed=seed,
                                   time_budget=time_budget)
+    if rec.task == "forecast":
+        from trainwright.errors import ConfigError
+
+        raise ConfigError("`trainwright tune` searches table learners; a forecast already backtests every forecaster "
+                          "and keeps the best: use `trainwright train ... --task forecast`", path="task")
     search, scratch = _search(rec, started)
     try:
         return Experiment(rec, given=given, out=out, runs_dir=runs_dir, reporter=reporter, started=started,

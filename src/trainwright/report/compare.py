@@ -28,6 +28,9 @@ def _load(path: str | Path) -> dict[str, Any]:
     run = Run(path)
     if run.status != "completed":
         raise ArtifactError(f"run {run.path} has status '{run.status}'; only completed runs can be compared")
+    if run.info.get("task") == "forecast":
+        raise ArtifactError(f"run {run.path} is a forecast: compare compares classification and regression runs. A "
+                            "forecast's report already compares every forecaster it backtested (its backtest table).")
     from trainwright.report.evaluation import read_evaluation
 
     ev = read_evaluation(run.path)

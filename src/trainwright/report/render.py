@@ -80,6 +80,11 @@ def render_report(ev: dict[str, Any]) -> str:
     """The report page of one run, from its evaluation."""
     from markupsafe import Markup
 
+    if ev.get("task") == "forecast":
+        from trainwright.report.forecast import render_forecast
+
+        return render_forecast(ev, environment=environment(), css=Markup(_css()), version=_version())
+
     charts = {k: (Markup(v) if isinstance(v, str) else [Markup(x) for x in v] if isinstance(v, list) else v)
               for k, v in _charts(ev).items() if v}
     perf = ev["performance"]

@@ -110,7 +110,11 @@ def list_runs(runs_dir: str | Path = "runs") -> list[dict[str, Any]]:
     for info_path in sorted(base.glob(f"*/{layout.RUN_JSON}"), reverse=True):
         try:
             info = Run(info_path.parent).info
-            test = store.read_json(info_path.parent / layout.METRICS, {}).get("test", {})
+            metrics = store.read_json(info_path.parent / layout.METRICS, {})
+            test = metrics.get("test", {})
+            if info.get("task") == "forecast":  # scored by its backtest: the kept forecaster's MASE and sMAPE
+                kept = (metrics.get("backtest") or {}).get(info.get("model"), {})
+                test = {f"backtest_{k}": kept.get(k) for k in ("mase", "smape")}
             test = test if isinstance(test, dict) else {}
         except (ArtifactError, OSError) as exc:  # a damaged run is listed, not fatal
             info, test = {"status": f"unreadable ({str(exc)[:200]})"}, {}

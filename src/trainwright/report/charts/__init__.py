@@ -43,6 +43,7 @@ from trainwright.report.charts.performance import (
     roc_curves,
     threshold_curve,
 )
+from trainwright.report.charts.series import forecast_plot, step_errors
 from trainwright.report.charts.tuning import optimisation_history, parallel_coordinates, trial_curves
 from trainwright.report.charts.training import (
     class_balance,
@@ -52,6 +53,8 @@ from trainwright.report.charts.training import (
 )
 
 __all__ = [
+    "forecast_plot",
+    "step_errors",
     "DENSE",
     "PALETTE",
     "class_balance",

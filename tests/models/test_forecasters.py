@@ -1,0 +1,74 @@
+"""The forecasters on real series: seasonal naive, exponential smoothing (against statsmodels itself), the
+gradient-boosted forecaster in both strategies, and saving without pickle."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trainwright.data.series import Series, read_series
+from trainwright.evaluate.backtest import backtest, cutoffs, score
+from trainwright.models.series import (FORECASTER_CLASSES, BoostedForecaster, ExponentialSmoothing, SeasonalNaive,
+                                       load_forecaster)
+
+
+@pytest.fixture(scope="module")
+def nino(series_dir):
+    return read_series(pd.read_csv(series_dir / "elnino.csv"), time="month", target="temperature")
+
+
+def test_seasonal_naive_repeats_the_last_season():
+    s = Series(None, 0, np.arange(1.0, 9.0))
+    assert SeasonalNaive(season=4).forecast([s], 6).tolist() == [[5.0, 6.0, 7.0, 8.0, 5.0, 6.0]]
+    assert SeasonalNaive(season=12).forecast([s], 2).tolist() == [[8.0, 8.0]]  # shorter than a season: naive
+
+
+def test_exponential_smoothing_is_statsmodels_with_the_lowest_aicc(nino):
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing as HoltWinters
+
+    y = nino.series[0].values[:240]
+    fits = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for trend in (None, "add"):
+            for seasonal in (None, "add", "mul"):
+                fits.append(HoltWinters(y, trend=trend, damped_trend=trend is not None, seasonal=seasonal,
+                                        seasonal_periods=12 if seasonal else None,
+                                        initialization_method="estimated").fit())
+    best = min(fits, key=lambda f: f.aicc)
+    ours = ExponentialSmoothing(season=12).forecast([Series(None, 0, y)], 12)[0]
+    np.testing.assert_allclose(ours, best.forecast(12), rtol=1e-9)
+
+
+@pytest.mark.parametrize("strategy", ["recursive", "direct"])
+def test_gbdt_beats_seasonal_naive_on_sunspots_and_saves_without_pickle(series_dir, strategy, tmp_path):
+    panel = read_series(pd.read_csv(series_dir / "sunspots.csv"), time="YEAR", target="SUNACTIVITY")
+    cuts = cutoffs(panel.end, 10, 3, 10, 150)
+    series = list(panel.series)
+    learned = score(backtest(lambda: BoostedForecaster(horizon=10, strategy=strategy), series, horizon=10, season=1,
+                             cuts=cuts), 10)
+    naive = score(backtest(lambda: SeasonalNaive(horizon=10), series, horizon=10, season=1, cuts=cuts), 10)
+    assert learned["mase"] < 0.8 * naive["mase"], (learned["mase"], naive["mase"])
+    fitted = BoostedForecaster(horizon=10, strategy=strategy).fit(series)
+    state = fitted.save(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "gbdt").iterdir()) == ["learner.json", "model.txt"]
+    again = load_forecaster(state, tmp_path)
+    assert np.array_equal(again.forecast(series, 10), fitted.forecast(series, 10))
+
+
+def test_a_direct_forecaster_refuses_more_steps_than_it_learned(nino):
+    f = BoostedForecaster(season=12, horizon=3, strategy="direct").fit(list(nino.series))
+    with pytest.raises(ValueError, match="learned 3 steps"):
+        f.forecast(list(nino.series), 4)
+
+
+def test_every_forecaster_forecasts_many_series_at_once(series_dir):
+    panel = read_series(pd.read_csv(series_dir / "macro.csv"), time="quarter_start", target="value",
+                        series_column="series")
+    series = [s.before(180) for s in panel.series]
+    for name, cls in FORECASTER_CLASSES.items():
+        out = cls(season=4, horizon=4).fit(series).forecast(series, 4)
+        assert out.shape == (4, 4) and np.isfinite(out).all(), name
