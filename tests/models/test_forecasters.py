@@ -72,3 +72,21 @@ def test_every_forecaster_forecasts_many_series_at_once(series_dir):
     for name, cls in FORECASTER_CLASSES.items():
         out = cls(season=4, horizon=4).fit(series).forecast(series, 4)
         assert out.shape == (4, 4) and np.isfinite(out).all(), name
+
+
+def test_the_combined_backtest_is_the_backtest_of_the_combined_forecaster(nino, tmp_path):
+    """Averaging the members' window forecasts gives what fitting the combination per window gives, so its
+    backtest needs no fitting of its own; saved and loaded, it forecasts the same."""
+    from trainwright.models.series import Combined
+
+    series, cuts = list(nino.series), cutoffs(nino.end, 12, 2, 12, 400)
+    ets = backtest(lambda: ExponentialSmoothing(season=12, horizon=12), series, horizon=12, season=12, cuts=cuts)
+    gbdt = backtest(lambda: BoostedForecaster(season=12, horizon=12), series, horizon=12, season=12, cuts=cuts)
+    direct = backtest(lambda: Combined.from_config(season=12, horizon=12), series, horizon=12, season=12, cuts=cuts)
+    averaged = Combined.backtest_from([ets, gbdt])
+    assert [r.cutoff for r in averaged] == cuts
+    for a, d in zip(averaged, direct):
+        np.testing.assert_allclose(a.forecast, d.forecast, rtol=1e-12)
+    fitted = Combined.from_config(season=12, horizon=12).fit(series)
+    state = fitted.save(tmp_path)
+    assert np.array_equal(load_forecaster(state, tmp_path).forecast(series, 12), fitted.forecast(series, 12))

@@ -28,7 +28,7 @@ def test_the_cli_trains_backtests_and_says_what_it_kept(sunspots_run):
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "completed" and info["task"] == "forecast" and info["horizon"] == 10
     metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics["backtest"]) == {"seasonal_naive", "ets", "gbdt"}
+    assert set(metrics["backtest"]) == {"seasonal_naive", "ets", "gbdt", "combined"}
     kept = min((m["mase"], n) for n, m in metrics["backtest"].items())[1]
     assert info["model"] == kept and f"{kept} (kept)" in proc.stdout
     assert metrics["backtest"][kept]["mase"] < metrics["backtest"]["seasonal_naive"]["mase"]
@@ -59,13 +59,38 @@ def test_the_report_shows_the_backtest_and_the_forecast(sunspots_run):
     html = (sunspots_run[1] / "report.html").read_text()
     assert 'id="backtest-table"' in html and 'id="forecast-table"' in html and html.count("<svg") >= 2
     assert "seasonal_naive" in html and "(kept)" in html
+    assert "Beats the baselines." in html  # the kept forecaster's MASE is below seasonal naive's and ets's
+
+
+@pytest.mark.parametrize("kept, mase, coverage, says", [
+    ("gbdt", 0.5, 0.88, ["Beats the baselines."]),
+    ("gbdt", 2.0, 0.88, ["Does not beat the baselines."]),
+    ("ets", None, 0.88, ["A baseline won."]),
+    ("gbdt", 0.5, 0.5, ["Intervals too narrow.", "only 50.0%"]),
+])
+def test_the_report_says_whether_the_forecast_beats_the_baselines_and_whether_its_intervals_cover(
+        sunspots_run, kept, mase, coverage, says):
+    from trainwright.report.render import render_report
+
+    ev = json.loads((sunspots_run[1] / "evaluation.json").read_text())
+    ev["model"] = kept
+    if mase is not None:
+        ev["backtest"]["models"][kept]["mase"] = mase
+    ev["backtest"]["beats_naive"] = ev["backtest"]["models"][kept]["mase"] < ev["backtest"]["models"][
+        "seasonal_naive"]["mase"]
+    ev["coverage"]["coverage"] = coverage
+    html = render_report(ev)
+    assert all(s in html for s in says)
+    assert ("Intervals too narrow." in html) == (coverage < 0.8)
 
 
 def test_many_series_from_python(series_dir, tmp_path):
     run = trainwright.train(series_dir / "macro.csv", target="value", task="forecast", out=tmp_path / "macro",
                             overrides=["split.time_column=quarter_start", "forecast.series_column=series",
-                                       "forecast.backtest.windows=3"])
+                                       "forecast.backtest.windows=3", "forecast.model=combined"])
     assert run.info["series"] == 4 and run.info["horizon"] == 4 and run.info["season"] == 4
+    assert run.info["model"] == "combined"  # named: kept, with the baselines still backtested beside it
+    assert set(run.metrics["backtest"]) == {"seasonal_naive", "ets", "gbdt", "combined"}
     out = run.predict(pd.read_csv(series_dir / "macro.csv"))
     assert out.groupby("series").size().to_dict() == {"realcons": 4, "realgdp": 4, "realgovt": 4, "realinv": 4}
     assert out["time"].iloc[0] == "2009-10-01"

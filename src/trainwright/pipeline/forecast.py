@@ -141,27 +141,26 @@ def _make(rec, plan: Plan, name: str, *, horizon: int | None = None):
 
 
 def _backtests(rec, panel, plan: Plan, *, deadline: float | None, log) -> dict[str, dict[str, Any]]:
-    """Each forecaster's backtest: its records, scores and seconds. Under a deadline each forecaster gets an equal
-    share of what is left (seasonal naive needs none) and fits the latest windows first, so one that runs out
-    of time is scored on the most recent windows it finished; one that cannot fit the windows at all is kept
-    with the reason and not chosen."""
-    from trainwright.evaluate.backtest import backtest, score
+    """Each forecaster's backtest: its records, scores and seconds (a combination's: its members' summed). Under a
+    deadline each forecaster that fits gets an equal share of what is left (seasonal naive needs none) and fits
+    the latest windows first, so one that runs out of time is scored on the most recent windows it finished;
+    one that cannot fit the windows at all is kept with the reason and not chosen."""
+    from trainwright.evaluate.backtest import score
     from trainwright.models.series import FORECASTER_CLASSES
 
     bt, results = rec.forecast.backtest, {}
-    names = list(FORECASTER_CLASSES)
-    for i, name in enumerate(names):
+    timed = [n for n, cls in FORECASTER_CLASSES.items() if n != "seasonal_naive" and not getattr(cls, "combines", ())]
+    for name, cls in FORECASTER_CLASSES.items():
         t0 = time.monotonic()
-        share = None if deadline is None else t0 + max(0.0, deadline - t0) / max(1, len(names) - max(i, 1))
-        make = _make(rec, plan, name, horizon=plan.horizon + bt.gap)
-        try:
-            records = backtest(make, list(panel.series), horizon=plan.horizon, season=plan.season, cuts=list(plan.cuts),
-                               gap=bt.gap, length=bt.length if bt.mode == "sliding" else None,
-                               deadline=None if name == "seasonal_naive" else share, log=log)
-        except ValueError as exc:  # e.g. too few windows for gbdt to learn from
-            records, reason = [], str(exc)
+        if getattr(cls, "combines", ()):  # a mean of others: their windows' forecasts, averaged (no fitting)
+            members = [results[m].get("records", []) for m in cls.combines]
+            records = cls.backtest_from(members) if all(members) else []
+            reason = f"a member of {' + '.join(cls.combines)} was not scored"
+            t0 -= sum(results[m]["seconds"] for m in cls.combines)
         else:
-            reason = "the time budget ran out before its first window"
+            left = len(timed) - timed.index(name) if name in timed else 1
+            share = None if deadline is None or name not in timed else t0 + max(0.0, deadline - t0) / left
+            records, reason = _backtest_one(rec, panel, plan, name, share, log)
         seconds = round(time.monotonic() - t0, 3)
         if not records:
             results[name] = {"status": "not scored", "reason": reason, "seconds": seconds}
@@ -172,6 +171,20 @@ def _backtests(rec, panel, plan: Plan, *, deadline: float | None, log) -> dict[s
         log(f"backtest {name}: MASE {scores['mase']:.4g}, sMAPE {scores['smape']:.4g}%, RMSE {scores['rmse']:.4g} "
             f"over {scores['windows']} of {len(plan.cuts)} windows")
     return results
+
+
+def _backtest_one(rec, panel, plan: Plan, name: str, deadline: float | None, log) -> tuple[list, str]:
+    """(the records of one forecaster's backtest, why there are none when there are none)."""
+    from trainwright.evaluate.backtest import backtest
+
+    bt = rec.forecast.backtest
+    make = _make(rec, plan, name, horizon=plan.horizon + bt.gap)
+    try:
+        records = backtest(make, list(panel.series), horizon=plan.horizon, season=plan.season, cuts=list(plan.cuts),
+                           gap=bt.gap, length=bt.length if bt.mode == "sliding" else None, deadline=deadline, log=log)
+    except ValueError as exc:  # e.g. too few windows for gbdt to learn from
+        return [], str(exc)
+    return records, "the time budget ran out before its first window"
 
 
 def _choose(asked: str, results: dict[str, dict[str, Any]], horizon: int) -> tuple[str, str]:

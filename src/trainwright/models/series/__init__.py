@@ -13,12 +13,13 @@ from typing import Any
 from trainwright.models.series.base import Forecaster
 from trainwright.models.series.boosted import BoostedForecaster
 from trainwright.models.series.classical import ExponentialSmoothing, SeasonalNaive
+from trainwright.models.series.combined import Combined
 
-__all__ = ["Forecaster", "SeasonalNaive", "ExponentialSmoothing", "BoostedForecaster", "FORECASTER_CLASSES",
+__all__ = ["Forecaster", "SeasonalNaive", "ExponentialSmoothing", "BoostedForecaster", "Combined", "FORECASTER_CLASSES",
            "build_forecaster", "load_forecaster"]
 
 FORECASTER_CLASSES: dict[str, type[Forecaster]] = {c.name: c for c in (SeasonalNaive, ExponentialSmoothing,
-                                                                         BoostedForecaster)}
+                                                                         BoostedForecaster, Combined)}
 
 
 def build_forecaster(name: str, *, season: int, horizon: int, config=None, seed: int = 0) -> Forecaster:

@@ -8,9 +8,7 @@ from pydantic import Field
 
 from trainwright.config.base import Section
 
-__all__ = ["BacktestConfig", "ForecastConfig", "FORECASTERS"]
-
-FORECASTERS = ("seasonal_naive", "ets", "gbdt")
+__all__ = ["BacktestConfig", "ForecastConfig"]
 
 
 class BacktestConfig(Section):
@@ -40,9 +38,10 @@ class ForecastConfig(Section):
     season: Union[int, Literal["auto"]] = Field(
         "auto", description="Steps in one season; 'auto': 12 for months, 4 for quarters, 7 for days, 24 for hours, "
                             "52 for weeks, 1 (none) for years and plain numbers.")
-    model: Literal["auto", "gbdt", "ets", "seasonal_naive"] = Field(
-        "auto", description="The forecaster kept: 'auto' keeps the one with the lowest backtest MASE. Seasonal naive "
-                            "and exponential smoothing are always backtested alongside as baselines.")
+    model: Literal["auto", "combined", "gbdt", "ets", "seasonal_naive"] = Field(
+        "auto", description="The forecaster kept: 'auto' keeps the one with the lowest backtest MASE; 'combined' is "
+                            "the mean of the ets and gbdt forecasts. Seasonal naive and exponential smoothing are "
+                            "always backtested alongside as baselines.")
     strategy: Literal["recursive", "direct"] = Field(
         "recursive", description="gbdt: 'recursive' learns one step and feeds its forecasts back in (the default: "
                                  "lower backtest MASE on 5 of the 7 series in docs/benchmarks.md); 'direct' learns "
