@@ -122,7 +122,8 @@ class Member:
 
 
 def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *, seed: int) -> Training:
-    """Fit the preprocessor on ``rows`` of ``frame`` and balance them: the training rows a learner sees.
+    """Fit the preprocessor on ``rows`` of ``frame`` (and, with ``features.text_augment.copies``, augmented copies
+    of them) and balance them: the training rows a learner sees.
 
     Args:
         frame: the cleaned rows (raw columns); ``rows`` are positions into it.
@@ -139,10 +140,14 @@ def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *
     """
     from trainwright.data.features.preprocessor import Preprocessor
 
+    from trainwright.data.augment.text import augment_rows
+
     pre = Preprocessor(spec.kinds, spec.preprocess, spec.features, task=spec.task, clip=spec.clip, seed=seed,
                        sample_posterior=spec.posterior)
-    X = pre.fit_transform(frame.iloc[rows], y[rows])
-    X, yb, weight, balancing = _balance(spec, X, y[rows], pre, seed)
+    texts = [c for c, kind in spec.kinds.items() if kind == "text"]
+    rows_frame, rows_y = augment_rows(frame.iloc[rows], y[rows], texts, spec.features.text_augment, seed=seed)
+    X = pre.fit_transform(rows_frame, rows_y)
+    X, yb, weight, balancing = _balance(spec, X, rows_y, pre, seed)
     return Training(pre, X, yb, weight, balancing)
 
 
@@ -215,5 +220,10 @@ def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid:
     decisions = [*training.preprocessor.decisions(), *learner.decisions()]
     if training.balancing is not None and training.balancing.reason is not None:
         decisions.insert(0, Decision("balance.method", training.balancing.method, training.balancing.reason))
+    augmented = spec.features.text_augment.copies
+    if augmented and any(kind == "text" for kind in spec.kinds.values()):
+        decisions.insert(0, Decision("features.text_augment", f"{augmented} copies",
+                                     f"{len(train)} training rows and {augmented * len(train)} augmented copies of "
+                                     "their text columns; validation rows unchanged"))
     return Member(training.preprocessor, learner, output, time.monotonic() - t0, training.balancing,
                   tuple(decisions))

@@ -1,0 +1,1 @@
+"""Augmentation of training rows (text here; images are augmented per batch by the training loop)."""
