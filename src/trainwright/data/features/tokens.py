@@ -1,0 +1,84 @@
+"""A text column as token ids (``features.text: tokens``), for the sequence models (``text_gru``,
+``text_transformer``): a WordPiece tokenizer (Hugging Face ``tokenizers``) trained on the training rows only.
+
+The vocabulary size and the sequence length are chosen from the training rows and recorded: the vocabulary
+keeps the pieces of words seen at least twice, up to ``features.text_vocabulary`` (auto: about one piece per 50
+training words, 1,000-16,000), and texts are cut or padded to the length that holds 95% of the training texts
+whole (16-256 tokens). Id 0 is padding, 1 an unknown piece. The trained tokenizer is saved in its own JSON format
+inside preprocessor.json (no pickle), so predict tokenizes new text exactly as training did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainwright.errors import ConfigError
+
+__all__ = ["fit_tokens", "encode_tokens", "tokens_names", "PAD", "UNKNOWN"]
+
+PAD, UNKNOWN = 0, 1
+_SPECIAL = ["[PAD]", "[UNK]"]
+
+
+def _tokenizer_class():
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise ConfigError("features.text=tokens (the sequence models text_gru and text_transformer) needs the "
+                          "tokenizers package: pip install 'trainwright[text]'", path="features.text") from None
+    return Tokenizer
+
+
+def fit_tokens(texts: pd.Series, vocabulary="auto") -> dict[str, Any]:
+    """Train a WordPiece tokenizer on ``texts`` (training rows) and choose the sequence length.
+
+    Example:
+        >>> s = fit_tokens(pd.Series(["the cat sat on the mat", "the dog sat", "a cat ran"] * 5))
+        >>> s["encoding"], s["length"], encode_tokens(pd.Series(["the cat"]), s)[0][:3].tolist()
+        ('tokens', 16, [23.0, 24.0, 0.0])
+    """
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    from trainwright.data.features.text import text_strings
+
+    Tokenizer = _tokenizer_class()
+    docs = text_strings(texts)
+    words = sum(len(d.split()) for d in docs)
+    size = int(np.clip(words // 50, 1000, 16000)) if vocabulary == "auto" else int(vocabulary)
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(docs, trainers.WordPieceTrainer(vocab_size=size, min_frequency=2,
+                                                            special_tokens=_SPECIAL, show_progress=False))
+    lengths = np.array([len(e.ids) for e in tok.encode_batch(docs)]) if docs else np.zeros(1)
+    length = int(np.clip(np.percentile(lengths, 95), 16, 256))
+    why = (f"WordPiece trained on the {len(docs)} training texts ({words} words): {tok.get_vocab_size()} pieces "
+           f"(features.text_vocabulary={vocabulary}); {length} tokens hold 95% of them whole (16-256)")
+    return {"encoding": "tokens", "tokenizer": tok.to_str(), "vocabulary": tok.get_vocab_size(), "length": length,
+            "why": why}
+
+
+_LOADED: dict[str, Any] = {}
+
+
+def encode_tokens(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
+    """(rows, length) float32 token ids, cut at ``length`` and padded with 0 (missing text: all padding)."""
+    from trainwright.data.features.text import text_strings
+
+    key = spec["tokenizer"]
+    if key not in _LOADED:
+        _LOADED.clear()  # one tokenizer kept: a process rarely switches between runs' tokenizers
+        tok = _tokenizer_class().from_str(key)
+        tok.enable_truncation(spec["length"])
+        tok.enable_padding(pad_id=PAD, pad_token="[PAD]", length=spec["length"])
+        _LOADED[key] = tok
+    encoded = _LOADED[key].encode_batch(text_strings(texts)) if len(texts) else []
+    return np.array([e.ids for e in encoded], dtype=np.float32).reshape(len(texts), spec["length"])
+
+
+def tokens_names(column: str, spec: dict[str, Any]) -> list[str]:
+    """Feature names of the token positions: ``column~t0``, ``column~t1``, ..."""
+    return [f"{column}~t{i}" for i in range(spec["length"])]

@@ -1,0 +1,67 @@
+"""The sequence models (text_gru, text_transformer) and their tokenizer: trained on the training rows only, saved
+in its own format, used end to end from the CLI on real articles."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run_cli
+from trainwright.data.features import FeaturesConfig, PreprocessConfig
+from trainwright.data.features.preprocessor import Preprocessor
+
+
+def test_the_tokenizer_learns_from_the_training_rows_only(bbc_csv):
+    frame = pd.read_csv(bbc_csv).head(120)
+    rare = pd.DataFrame({"text": ["the quokkaburger quokkaburger stall sold a quokkaburger"] * 5})
+    features = FeaturesConfig(text="tokens", text_vocabulary=8000)  # room for every word seen twice
+    trained = Preprocessor({"text": "text"}, PreprocessConfig(), features).fit(frame)
+    (spec,) = [c for c in trained.columns_ if c.get("encoding") == "tokens"]
+    from tokenizers import Tokenizer
+
+    vocabulary = Tokenizer.from_str(spec["tokenizer"]).get_vocab()
+    assert "quokkaburger" not in vocabulary
+    everything = Preprocessor({"text": "text"}, PreprocessConfig(), features).fit(pd.concat([frame, rare]))
+    (spec_all,) = [c for c in everything.columns_ if c.get("encoding") == "tokens"]
+    assert "quokkaburger" in Tokenizer.from_str(spec_all["tokenizer"]).get_vocab()  # the test can tell
+    X = trained.transform(rare)
+    assert X.shape == (5, spec["length"]) and (X[:, 0] > 1).all()  # pieces of it, not padding
+    decision = next(d for d in trained.decisions() if d.what == "features.text (text)")
+    assert decision.value.startswith("tokens: ") and "120 training texts" in decision.reason
+
+
+@pytest.mark.parametrize("model, settings", [
+    ("text_gru", ["model.hidden=32", "model.embed_dim=32"]),
+    ("text_transformer", ["model.dim=32", "model.heads=2", "model.ff=64"]),
+])
+def test_a_sequence_model_trains_predicts_and_reports_from_the_cli(bbc_csv, tmp_path, model, settings):
+    articles = pd.read_csv(bbc_csv)
+    articles.head(200).to_csv(tmp_path / "train.csv", index=False)
+    args = ["train", "train.csv", "--target", "topic", "--set", f"model.type={model}", "--out", "run",
+            "--set", "train.epochs=6", "--set", "features.text_vocabulary=1000", "--set", "evaluate.explain.rows=20"]
+    for s in settings:
+        args += ["--set", s]
+    run_cli(*args, cwd=tmp_path, check=True)
+    run = tmp_path / "run"
+    pre = json.loads((run / "preprocessor.json").read_text())
+    (spec,) = [c for c in pre["state"]["columns"] if c["column"] == "text"]
+    assert spec["encoding"] == "tokens" and json.loads(spec["tokenizer"])["model"]["type"] == "WordPiece"
+    assert not list(run.rglob("*.pkl"))
+    articles.tail(5).drop(columns="topic").to_csv(tmp_path / "new.csv", index=False)
+    run_cli("predict", run, "new.csv", "-o", "p.csv", cwd=tmp_path, check=True)
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert len(predictions) == 5 and set(predictions["prediction"]) <= set(articles["topic"])
+    assert np.allclose(predictions.filter(like="proba_").sum(axis=1), 1.0)
+    assert "Which words decide" in (run / "report.html").read_text()
+
+
+def test_a_sequence_model_refuses_a_table_with_other_columns(bbc_csv, tmp_path):
+    frame = pd.read_csv(bbc_csv).head(60).assign(length=lambda f: f["text"].str.len())
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    proc = run_cli("train", "mixed.csv", "--target", "topic", "--set", "model.type=text_gru", "--out", "r",
+                   cwd=tmp_path)
+    assert proc.returncode == 2 and "takes the words of one text column and nothing else" in proc.stderr
+    assert not (tmp_path / "r").exists()
