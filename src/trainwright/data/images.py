@@ -76,7 +76,8 @@ def read_npz(path: Path, sha256: str) -> pd.DataFrame:
     """A table of the images in a ``.npz``: the array of images (n, h, w) or (n, h, w, channels) or
     (n, channels, h, w), uint8 or floats in [0, 1] or [0, 255], and a 1-d array of n labels when there is one.
     The images are written once as PNG files in the cache (keyed by ``sha256``, the file's hash) and the table
-    holds their paths.
+    holds their paths. A file with no image array but a 2-d numeric one (n, steps) is a table of numeric
+    sequences (columns x0, x1, ..., and ``label``).
 
     Raises:
         DataError: no array of images in the file, or labels of another length.
@@ -84,10 +85,14 @@ def read_npz(path: Path, sha256: str) -> pd.DataFrame:
     with np.load(path, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     images = [k for k, a in arrays.items() if a.ndim in (3, 4)]
+    sequences = [k for k, a in arrays.items() if a.ndim == 2 and a.dtype.kind in "fiu"]
+    if not images and sequences:
+        return _sequence_table(arrays, sequences[0], path)
     if not images:
-        raise DataError(f"{path}: no array of images in it (arrays: "
+        raise DataError(f"{path}: no array of images or sequences in it (arrays: "
                         f"{', '.join(f'{k} {a.shape}' for k, a in arrays.items())}); save the images as an array "
-                        "(n, height, width[, channels]) and the labels as a 1-d array.", file=str(path))
+                        "(n, height, width[, channels]), numeric sequences as (n, steps x channels), and the labels "
+                        "as a 1-d array.", file=str(path))
     key = images[0]
     X = arrays[key]
     labels = [k for k, a in arrays.items() if a.ndim == 1 and len(a) == len(X)]
@@ -107,6 +112,21 @@ def read_npz(path: Path, sha256: str) -> pd.DataFrame:
             write_bytes(file, buffer.getvalue())
         write_text(folder / "done", str(len(X)))
     frame = pd.DataFrame({IMAGE_COLUMN: [str(f) for f in files]})
+    if labels:
+        frame[LABEL_COLUMN] = arrays[labels[0]]
+    return frame
+
+
+def _sequence_table(arrays: dict, key: str, path: Path) -> pd.DataFrame:
+    """An (n, steps) numeric array as a table of columns x0, x1, ... (time-major: with several channels per step,
+    (n, steps x channels)) and the 1-d labels, for the sequence models."""
+    X = arrays[key]
+    labels = [k for k, a in arrays.items() if a.ndim == 1 and len(a) == len(X)]
+    wrong = [k for k, a in arrays.items() if a.ndim == 1 and len(a) != len(X)]
+    if wrong and not labels:
+        raise DataError(f"{path}: '{wrong[0]}' has {len(arrays[wrong[0]])} labels for {len(X)} sequences in '{key}'.",
+                        file=str(path))
+    frame = pd.DataFrame(X.astype(np.float64), columns=[f"x{i}" for i in range(X.shape[1])])
     if labels:
         frame[LABEL_COLUMN] = arrays[labels[0]]
     return frame

@@ -47,8 +47,8 @@ class Capabilities:
             can be pruned midway.
         parameters: what ``n_parameters`` counts, in words.
         inputs: what the features must be: "rows" (any numeric features), "image" (the pixels of one image
-            column, as the preprocessor gives them) or "tokens" (the token ids of one text column,
-            ``features.text: tokens``).
+            column, as the preprocessor gives them), "tokens" (the token ids of one text column,
+            ``features.text: tokens``) or "sequence" (numeric features that are one sequence, time-major).
 
     Example:
         >>> Capabilities(explanation="coefficients", iteration=None).learning_curve
@@ -63,7 +63,7 @@ class Capabilities:
     randomized: bool = True
     uses_loop: bool = False
     reports_iterations: bool = False
-    inputs: Literal["rows", "image", "tokens"] = "rows"
+    inputs: Literal["rows", "image", "tokens", "sequence"] = "rows"
     parameters: str = "parameters"
 
 

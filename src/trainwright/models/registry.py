@@ -21,7 +21,8 @@ register_learner = LEARNERS.decorator
 # Modules whose import registers the built-in learners (no heavy library is imported at their top).
 BUILTIN_MODULES = ("trainwright.models.tabular.gbdt", "trainwright.models.tabular.linear",
                    "trainwright.models.tabular.mlp", "trainwright.models.tabular.knn",
-                   "trainwright.models.vision.cnn", "trainwright.models.text.sequence")
+                   "trainwright.models.vision.cnn", "trainwright.models.text.sequence",
+                   "trainwright.models.series.sequence")
 
 
 def learners() -> Registry:

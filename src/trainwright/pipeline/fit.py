@@ -51,6 +51,17 @@ def check_inputs(recipe, kinds: dict[str, str]) -> None:
     for name in dict.fromkeys(names):
         inputs = learners().get(name).capabilities.inputs
         needs = {"image": ("image", "the pixels of one image column"), "tokens": ("text", "the words of one text column")}
+        other = [f"{c} ({k})" for c, k in kinds.items() if k not in ("numeric", "boolean")]
+        if inputs == "sequence" and other:
+            raise ConfigError(f"model.type={name} reads the numeric features of a row as one sequence; the features "
+                              f"include {', '.join(other[:5])}: drop "
+                              "them (preprocess.drop_columns) or choose a tabular model.type", path="model.type")
+        channels = getattr(model, "channels", 1)
+        if inputs == "sequence" and len(kinds) % channels:
+            raise ConfigError(f"model.type={name} reads each row as a sequence of model.channels={channels} numbers per "
+                              f"step, but the rows have {len(kinds)} features, not a multiple of it: set "
+                              "model.channels to the numbers per step, or drop the columns that are not the sequence",
+                              path="model.channels")
         if inputs in needs and list(kinds.values()) != [needs[inputs][0]]:
             raise ConfigError(
                 f"model.type={name} takes {needs[inputs][1]} and nothing else; the features are "

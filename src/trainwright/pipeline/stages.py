@@ -336,10 +336,19 @@ def audit(recipe, framed: Framed, cleaned: Cleaned, split_: Split, *, deadline: 
 
 def clean_after_split(recipe, cleaned: Cleaned, train: np.ndarray, report) -> Refined:
     """Cleaning fitted on the training rows: leaking columns the audit found (``clean.drop_leaking``),
-    constant columns, outlier rows."""
+    constant columns, outlier rows. A sequence learner's features are one sequence (``capabilities.inputs ==
+    "sequence"``): every column is kept, as a number, so the steps stay in place."""
     from trainwright.data.clean import clean_after_split as fit_cleaning
+    from trainwright.models.registry import learners
 
     kinds, log, decisions = dict(cleaned.kinds), CleaningLog(), []
+    model = recipe.model.type
+    if model != "auto" and learners().get(model).capabilities.inputs == "sequence":
+        kinds = {c: "numeric" for c in kinds}
+        constant, rows, fitted_log = fit_cleaning(cleaned.frame, train, recipe.target, recipe.clean, {})
+        decisions.append(Decision("columns kept", len(kinds), f"model.type={model} reads them as one sequence: "
+                                  "constant and leaking columns stay, booleans are numbers"))
+        return Refined(kinds, rows, (), log.merged(fitted_log), tuple(decisions))
     leaks = set()
     if report is not None and recipe.clean.drop_leaking:
         leaks = {f.column for f in report.by_check("target_leakage") if f.column in kinds and f.severity == "error"}

@@ -1,4 +1,5 @@
-"""The networks of the sequence models: inputs are (batch, length) token ids as floats, 0 = padding.
+"""The networks of the sequence models: inputs are (batch, length) token ids as floats, 0 = padding, or with
+``channels`` > 0 (batch, length x channels) numbers, time-major (a numeric sequence: every step is real).
 
 ``build_text_gru``: embedding -> bidirectional GRU -> the mean and the maximum over the real tokens -> dropout ->
 linear. ``build_text_transformer``: embedding (scaled by sqrt(d)) + sinusoidal positional encoding -> pre-norm
@@ -17,6 +18,7 @@ from torch import nn
 
 __all__ = ["build_text_gru", "build_text_transformer", "TextGRU", "TextTransformer", "SelfAttention",
            "positional_encoding"]
+# A numeric sequence (``channels`` > 0) goes through the same networks: the builders take either input.
 
 
 def _ids_and_mask(x: torch.Tensor, vocabulary: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,27 +28,44 @@ def _ids_and_mask(x: torch.Tensor, vocabulary: int) -> tuple[torch.Tensor, torch
     return ids, ids != 0
 
 
+class _Inputs(nn.Module):
+    """Token ids -> embeddings (``channels`` = 0), or numbers -> a linear map of each step's channels; with the
+    (batch, length) mask of real steps."""
+
+    def __init__(self, vocabulary: int, dim: int, channels: int) -> None:
+        super().__init__()
+        self.vocabulary, self.channels = vocabulary, channels
+        self.map = nn.Linear(channels, dim) if channels else nn.Embedding(vocabulary, dim, padding_idx=0)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.channels:
+            steps = x.reshape(x.shape[0], -1, self.channels)
+            return self.map(steps), torch.ones(steps.shape[:2], dtype=torch.bool, device=x.device)
+        ids, mask = _ids_and_mask(x, self.vocabulary)
+        return self.map(ids), mask
+
+
 def _masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask.unsqueeze(-1).to(h.dtype)
     return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
 class TextGRU(nn.Module):
-    """Embedding + bidirectional GRU + mean and max pooling over the real tokens + a linear head."""
+    """Embedding (or a linear map of each step's numbers) + bidirectional GRU + mean and max pooling over the real
+    steps + a linear head."""
 
     def __init__(self, vocabulary: int, n_out: int, *, embed_dim: int = 64, hidden: int = 64, layers: int = 1,
-                 dropout: float = 0.2) -> None:
+                 dropout: float = 0.2, channels: int = 0) -> None:
         super().__init__()
-        self.vocabulary = vocabulary
-        self.embed = nn.Embedding(vocabulary, embed_dim, padding_idx=0)
+        self.embed = _Inputs(vocabulary, embed_dim, channels)
         self.rnn = nn.GRU(embed_dim, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                           dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(4 * hidden, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids, mask = _ids_and_mask(x, self.vocabulary)
-        h, _ = self.rnn(self.drop(self.embed(ids)))
+        e, mask = self.embed(x)
+        h, _ = self.rnn(self.drop(e))
         top = h.masked_fill(~mask.unsqueeze(-1), -1e4).amax(1)
         top = torch.where(mask.any(1, keepdim=True), top, torch.zeros_like(top))  # an empty text: no maximum
         return self.head(self.drop(torch.cat([_masked_mean(h, mask), top], dim=1)))
@@ -104,18 +123,18 @@ class TextTransformer(nn.Module):
     """A pre-norm Transformer encoder over token ids with a mean-pooled linear head."""
 
     def __init__(self, vocabulary: int, n_out: int, *, length: int, dim: int = 64, heads: int = 4, layers: int = 2,
-                 ff: int = 128, dropout: float = 0.1) -> None:
+                 ff: int = 128, dropout: float = 0.1, channels: int = 0) -> None:
         super().__init__()
-        self.vocabulary, self.scale = vocabulary, math.sqrt(dim)
-        self.embed = nn.Embedding(vocabulary, dim, padding_idx=0)
+        self.scale = math.sqrt(dim) if not channels else 1.0
+        self.embed = _Inputs(vocabulary, dim, channels)
         self.register_buffer("position", positional_encoding(length, dim), persistent=False)
         self.blocks = nn.ModuleList(_Block(dim, heads, ff, dropout) for _ in range(layers))
         self.norm, self.drop, self.head = nn.LayerNorm(dim), nn.Dropout(dropout), nn.Linear(dim, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids, mask = _ids_and_mask(x, self.vocabulary)
-        mask = mask | (mask.sum(1, keepdim=True) == 0) & (torch.arange(ids.shape[1], device=ids.device) == 0)
-        h = self.drop(self.embed(ids) * self.scale + self.position[: ids.shape[1]])
+        e, mask = self.embed(x)
+        mask = mask | (mask.sum(1, keepdim=True) == 0) & (torch.arange(e.shape[1], device=e.device) == 0)
+        h = self.drop(e * self.scale + self.position[: e.shape[1]])
         for block in self.blocks:
             h = block(h, mask)
         return self.head(self.drop(_masked_mean(self.norm(h), mask)))
