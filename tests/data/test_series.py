@@ -61,8 +61,9 @@ def test_a_saved_grid_reads_new_history_at_the_same_positions():
     (pd.DataFrame({"t": [1.0, 2.0, 2.5, 4.0, 7.0], "y": [1, 2, 3, 4, 5]}), ["not regular", "8 of 13 steps",
                                                                            "resample"]),
     (pd.DataFrame({"t": ["2020-01-01", "2020-02-01", "2020-02-15", "2020-04-01"], "y": [1, 2, 3, 4]}),
-     ["2020-02-01", "file row 1", "not on the grid", "Resample"]),
+     ["2020-02-01", "file row 1", "not on the time grid", "Resample"]),
     (pd.DataFrame({"t": [1, 2, 3], "y": [1, "many", 3]}), ["'y'", "'many'", "not a number"]),
+    (pd.DataFrame({"t": [1, 2, 3], "y": [None, None, None]}), ["every value is missing"]),
 ])
 def test_what_cannot_be_a_series_is_refused_naming_the_rows(frame, words):
     with pytest.raises(DataError) as err:

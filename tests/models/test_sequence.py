@@ -97,3 +97,22 @@ def test_a_sequence_model_refuses_a_text_column_and_a_wrong_channel_count(tmp_pa
                     "--set", "evaluate.report=false", "--out", "r2", cwd=tmp_path)
     assert wrong.returncode == 2 and "3 features, not a multiple of it" in wrong.stderr, wrong.stderr
     assert not (tmp_path / "r2").exists()  # refused before any work
+
+
+def test_the_same_rows_give_the_same_tokenizer(bbc_csv):
+    from trainwright.data.features.tokens import fit_tokens
+
+    texts = pd.read_csv(bbc_csv)["text"].head(150)
+    assert len({fit_tokens(texts)["tokenizer"] for _ in range(3)}) == 1  # the trainer's threads do not reorder ids
+
+
+def test_padding_does_not_change_what_the_networks_compute():
+    import torch
+
+    from trainwright.models.text.layers import build_text_gru, build_text_transformer
+
+    for net in (build_text_gru(60, 3, hidden=8), build_text_transformer(60, 3, length=6, dim=8, heads=2)):
+        net.eval()
+        short, padded = torch.tensor([[5.0, 7.0, 9.0]]), torch.tensor([[5.0, 7.0, 9.0, 0.0, 0.0, 0.0]])
+        assert torch.allclose(net(short), net(padded), atol=1e-5), type(net).__name__
+        assert torch.isfinite(net(torch.zeros(1, 6))).all()  # an empty text

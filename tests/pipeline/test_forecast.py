@@ -64,7 +64,7 @@ def test_the_report_shows_the_backtest_and_the_forecast(sunspots_run):
 
 @pytest.mark.parametrize("kept, mase, coverage, says", [
     ("gbdt", 0.5, 0.88, ["Beats the baselines."]),
-    ("gbdt", 2.0, 0.88, ["Does not beat the baselines."]),
+    ("gbdt", 50.0, 0.88, ["Does not beat the baselines."]),
     ("ets", None, 0.88, ["A baseline won."]),
     ("gbdt", 0.5, 0.5, ["Intervals too narrow.", "only 50.0%"]),
 ])
@@ -107,6 +107,10 @@ def test_many_series_from_python(series_dir, tmp_path):
      ["forecast.horizon=200", "needs at least"]),
     (["--task", "forecast", "--set", "split.time_column=YEAR", "--set", "forecast.model=prophet"],
      ["forecast.model"]),
+    (["--task", "forecast", "--set", "split.time_column=YEAR", "--set", "forecast.horizon=0"],
+     ["forecast.horizon", "greater than or equal to 1"]),
+    (["--task", "forecast", "--set", "split.time_column=YEAR", "--set", "forecast.series_column=region"],
+     ["forecast.series_column names column 'region' not found"]),
 ])
 def test_bad_forecast_settings_exit_2_before_any_run_is_written(series_dir, tmp_path, args, words):
     proc = run_cli("train", series_dir / "sunspots.csv", "--target", "SUNACTIVITY", *args, "--out", "r",
@@ -171,3 +175,25 @@ def test_a_forecaster_cut_short_by_the_budget_is_compared_on_the_windows_all_fin
     assert chosen == "gbdt" and "on the 1 most recent windows every forecaster finished" in why
     with pytest.raises(trainwright.DataError, match="forecast.model=ets could not be backtested"):
         _choose("ets", results, 1)
+
+
+def test_a_constant_series_is_refused_before_any_work(tmp_path):
+    pd.DataFrame({"month": pd.date_range("2000-01-01", periods=60, freq="MS").date, "v": 5.0}).to_csv(
+        tmp_path / "flat.csv", index=False)
+    proc = run_cli("train", "flat.csv", "--target", "v", "--task", "forecast", "--set", "split.time_column=month",
+                   "--out", "r", cwd=tmp_path)
+    assert proc.returncode == 2 and "every value of the series is the same (5)" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_window_too_short_for_gbdt_is_skipped_not_the_whole_backtest(series_dir):
+    """The first windows of a 40-year series leave gbdt under 20 rows to learn from: those windows are skipped,
+    the later ones scored."""
+    from trainwright.data.series import read_series
+    from trainwright.evaluate.backtest import backtest, cutoffs
+    from trainwright.models.series import BoostedForecaster
+
+    panel = read_series(pd.read_csv(series_dir / "sunspots.csv").head(40), time="YEAR", target="SUNACTIVITY")
+    cuts = cutoffs(panel.end, 4, 8, 2, 20)
+    records = backtest(lambda: BoostedForecaster(horizon=4), list(panel.series), horizon=4, season=1, cuts=cuts)
+    assert 0 < len(records) < len(cuts) and records[-1].cutoff == cuts[-1]

@@ -39,6 +39,7 @@ class Grid:
     kind: str
     step: float
     anchor: Any
+    month_end: bool = False  # months: every time is the last day of its month (kept so, whatever the month)
 
     def _named(self) -> tuple[str, int]:
         table = _CALENDAR if self.kind == "months" else _FIXED_SEASONS if self.kind == "seconds" else {}
@@ -62,7 +63,7 @@ class Grid:
         a = pd.Timestamp(self.anchor)
         if self.kind == "months":
             months = (t.dt.year - a.year) * 12 + (t.dt.month - a.month)
-            off_day = (t.dt.day != a.day) & ~((t.dt.is_month_end) & (a.is_month_end))
+            off_day = ~t.dt.is_month_end if self.month_end else (t.dt.day != a.day)
             return np.where(off_day, np.nan, months.to_numpy(float) / self.step)
         return (t - a).dt.total_seconds().to_numpy(float) / self.step
 
@@ -74,7 +75,7 @@ class Grid:
         a = pd.Timestamp(self.anchor)
         if self.kind == "months":
             t = a + pd.DateOffset(months=int(ordinal * self.step))
-            if a.is_month_end:
+            if self.month_end:
                 t = t + pd.offsets.MonthEnd(0)
         else:
             t = a + pd.Timedelta(seconds=ordinal * self.step)
@@ -82,7 +83,7 @@ class Grid:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form saved with a forecasting run."""
-        return {"kind": self.kind, "step": self.step, "anchor": self.anchor}
+        return {"kind": self.kind, "step": self.step, "anchor": self.anchor, "month_end": self.month_end}
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,8 @@ def read_series(frame: pd.DataFrame, *, time: str, target: str, series_column: s
     off = np.isnan(position) | (np.abs(position - whole) > 1e-6)
     if off.any():
         raise DataError(f"{where}the time '{frame[time][off].iloc[0]}' (file row {frame.index[off][0]}) of column "
-                        f"'{time}' is not on the grid of the other rows (one {grid.unit} = {grid.step:g} "
-                        f"{grid.kind}); a forecast needs regular steps. Resample the data to one row per step.",
+                        f"'{time}' is not on the time grid (steps of {grid.step:g} {grid.kind} from {grid.anchor}); "
+                        "a forecast needs regular steps. Resample the data to one row per step.",
                         column=time, file=None if file is None else str(file))
     keys = frame[series_column].astype(str) if series_column else pd.Series("", index=frame.index)
     out, notes = [], []
@@ -191,8 +192,11 @@ def infer_grid(times: pd.Series, column: str, where: str = "") -> Grid:
     days = float(np.diff(t).min() / np.timedelta64(1, "D"))  # the smallest: missing steps only lengthen some
     for months, low, high in ((1, 27, 32), (3, 85, 95), (12, 360, 370)):
         if low <= days <= high:
-            first = pd.Timestamp(t[0])
-            return Grid("months", months, first.date().isoformat())
+            first, stamps = pd.Timestamp(t[0]), pd.Series(t)
+            grid = Grid("months", months, first.date().isoformat(), month_end=bool(stamps.dt.is_month_end.all()))
+            position = grid.ordinals(stamps)
+            if np.isfinite(position).all() and np.allclose(position, np.round(position)):
+                return grid  # on the calendar; else a fixed step (every 28 or 30 days, say)
     seconds = round(days * 86400)
     return Grid("seconds", float(seconds), pd.Timestamp(t[0]).isoformat())
 
@@ -219,7 +223,8 @@ def _one_series(key, position: np.ndarray, values: np.ndarray, rows, grid: Grid,
     full[position - start] = values
     known = np.flatnonzero(~np.isnan(full))
     if known.size == 0:
-        raise DataError(f"{where}series '{key}' has no values", column=time)
+        named = f" in series '{key}'" if key is not None else ""
+        raise DataError(f"{where}every value{named} is missing: a forecast needs values to start from.", column=time)
     start, full = start + int(known[0]), full[known[0]: known[-1] + 1]  # missing values at the ends: no step
     gaps = np.isnan(full)
     if gaps.sum() * 2 > len(full):

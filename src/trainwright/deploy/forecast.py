@@ -70,6 +70,10 @@ class ForecastPredictor:
                 rows.append({self.columns["series"]: s.key, **row} if self.columns.get("series") else row)
         return pd.DataFrame(rows)
 
+    def invalid_numbers(self, frame: pd.DataFrame) -> dict:
+        """Nothing is read as missing in a history: a value that is not a number is refused (``read``)."""
+        return {}
+
     def predict(self, frame: pd.DataFrame, *, invalid: str = "error") -> pd.DataFrame:
         """The next ``horizon`` steps after the last row of each series in ``frame`` (its history)."""
         if len(frame) == 0:

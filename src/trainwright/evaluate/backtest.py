@@ -75,7 +75,8 @@ def backtest(make: Callable[[], Any], series, *, horizon: int, season: int, cuts
     keep each series' forecast and truth (in time order). ``length``: sliding windows of that many steps.
 
     The latest window is fitted first: when ``deadline`` passes, no further window starts, and the records kept
-    are those of the most recent windows (``score`` says how many).
+    are those of the most recent windows (``score`` says how many). A window the forecaster cannot fit (too
+    little history before its cutoff: ``ValueError``) is skipped and logged.
     """
     records = []
     for cut in sorted(cuts, reverse=True):
@@ -87,7 +88,12 @@ def backtest(make: Callable[[], Any], series, *, horizon: int, season: int, cuts
             continue
         t0 = time.monotonic()
         train = [h for _, h in pairs]
-        forecaster = make().fit(train, deadline=deadline)
+        try:
+            forecaster = make().fit(train, deadline=deadline)
+        except ValueError as exc:  # e.g. too few windows to learn from before this cutoff: the window is skipped
+            if log is not None:
+                log(f"backtest cutoff {cut}: skipped ({exc})")
+            continue
         predicted = forecaster.forecast(train, gap + horizon)[:, gap:]
         for (s, fitted_on), forecast in zip(pairs, predicted):
             truth = s.between(cut, cut + horizon)
@@ -159,7 +165,8 @@ def interval_quantiles(records: list[Record], horizon: int, level: float) -> lis
 
 
 def coverage(records: list[Record], horizon: int, level: float) -> dict[str, Any]:
-    """The share of truths inside the intervals, each window's intervals from the windows before it only.
+    """The share of truths inside the intervals, each window's intervals from the errors of the windows whose
+    every true value lies before its cutoff (nothing it could not have known).
 
     Example:
         >>> rs = [Record(c, None, np.array([0.0]), np.array([float(c)]), 1.0) for c in (1, 2, 3)]
@@ -169,7 +176,7 @@ def coverage(records: list[Record], horizon: int, level: float) -> dict[str, Any
     cuts = sorted({r.cutoff for r in records})
     inside = total = 0
     for cut in cuts[1:]:
-        q = interval_quantiles([r for r in records if r.cutoff < cut], horizon, level)
+        q = interval_quantiles([r for r in records if r.cutoff + len(r.truth) <= cut], horizon, level)
         for r in (r for r in records if r.cutoff == cut and np.isfinite(r.scale)):
             for h, (f, y) in enumerate(zip(r.forecast, r.truth)):
                 if q[h] is not None:

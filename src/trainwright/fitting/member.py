@@ -122,8 +122,9 @@ class Member:
 
 
 def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *, seed: int) -> Training:
-    """Fit the preprocessor on ``rows`` of ``frame`` (and, with ``features.text_augment.copies``, augmented copies
-    of them) and balance them: the training rows a learner sees.
+    """Fit the preprocessor on ``rows`` of ``frame`` and balance them: the training rows a learner sees (with
+    ``features.text_augment.copies``, followed by augmented copies of them, transformed by the preprocessor fitted
+    on the real rows: vocabularies count real texts only).
 
     Args:
         frame: the cleaned rows (raw columns); ``rows`` are positions into it.
@@ -146,7 +147,9 @@ def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *
                        sample_posterior=spec.posterior)
     texts = [c for c, kind in spec.kinds.items() if kind == "text"]
     rows_frame, rows_y = augment_rows(frame.iloc[rows], y[rows], texts, spec.features.text_augment, seed=seed)
-    X = pre.fit_transform(rows_frame, rows_y)
+    X = pre.fit_transform(rows_frame.iloc[: len(rows)], rows_y[: len(rows)])  # vocabularies from the real rows
+    if len(rows_frame) > len(rows):
+        X = np.vstack([X, pre.transform(rows_frame.iloc[len(rows):])])
     X, yb, weight, balancing = _balance(spec, X, rows_y, pre, seed)
     return Training(pre, X, yb, weight, balancing)
 

@@ -71,10 +71,14 @@ def check_inputs(recipe, kinds: dict[str, str]) -> None:
 
 def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec:
     """The ``MemberSpec`` the recipe describes for ``learner``."""
-    c, features = recipe.clean, recipe.features
-    if learner is not None and learner.capabilities.inputs == "tokens" and features.text != "tokens":
+    c, features, preprocess = recipe.clean, recipe.features, recipe.preprocess
+    inputs = learner.capabilities.inputs if learner is not None else "rows"
+    if inputs == "tokens" and features.text != "tokens":
         features = features.model_copy(update={"text": "tokens"})  # sequence models read token ids
-    return MemberSpec(kinds=kinds, task=task, preprocess=recipe.preprocess, features=features,
+    if inputs == "sequence":  # the features are the steps, in order: nothing appended after them
+        features = features.model_copy(update={"polynomial_degree": 1})
+        preprocess = preprocess.model_copy(update={"missing_indicators": "none"})
+    return MemberSpec(kinds=kinds, task=task, preprocess=preprocess, features=features,
                       learner=learner, clip=(c.outlier_rule, c.outlier_threshold) if c.outliers == "cap" else None,
                       balance=recipe.balance.method,
                       imbalance=(recipe.audit.imbalance_ratio, recipe.audit.strong_imbalance_ratio),

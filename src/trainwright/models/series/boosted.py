@@ -25,7 +25,8 @@ _CLIP = 50.0  # targets beyond this many window spreads are clipped (a window th
 
 
 def resolve_lags(lags, season: int, horizon: int, shortest: int) -> int:
-    """``lags: auto``: two seasons, at least the horizon and 8, at most a third of the shortest series (>= 2).
+    """``lags: auto``: two seasons, at least the horizon and 8, at most a third of ``shortest`` (>= 2; the median
+    series length).
 
     Example:
         >>> resolve_lags("auto", 12, 12, 144), resolve_lags("auto", 1, 10, 100), resolve_lags(5, 1, 1, 100)
@@ -105,7 +106,8 @@ class BoostedForecaster(Forecaster):
     def fit(self, series, *, deadline: float | None = None) -> "BoostedForecaster":
         from trainwright.models.tabular.gbdt import LightGBMLearner
 
-        self.lags_ = resolve_lags(self.lags, self.season, self.horizon, min(len(s.values) for s in series))
+        # the median length: one young series does not shorten every window (it is padded when forecast)
+        self.lags_ = resolve_lags(self.lags, self.season, self.horizon, int(np.median([len(s.values) for s in series])))
         X, y, late = self._rows(series)
         if len(y) < 20:
             raise ValueError(f"too few windows to learn from ({len(y)}); the series are shorter than "

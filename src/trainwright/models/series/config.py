@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field
 
@@ -30,12 +30,12 @@ class BacktestConfig(Section):
 class ForecastConfig(Section):
     """Forecasting (``task: forecast``): the time column is ``split.time_column``, the value column the target."""
 
-    horizon: Union[int, Literal["auto"]] = Field(
+    horizon: Union[Annotated[int, Field(ge=1, le=10_000)], Literal["auto"]] = Field(
         "auto", description="Steps to forecast after the last row; 'auto': one season (12 for monthly data), or 10% "
                             "of the series (1-24 steps) when there is no season. Recorded as a decision.")
     series_column: Optional[str] = Field(None, description="Column of series ids, for a file of many series "
                                                            "(one model learns from all of them).")
-    season: Union[int, Literal["auto"]] = Field(
+    season: Union[Annotated[int, Field(ge=1, le=10_000)], Literal["auto"]] = Field(
         "auto", description="Steps in one season; 'auto': 12 for months, 4 for quarters, 7 for days, 24 for hours, "
                             "52 for weeks, 1 (none) for years and plain numbers.")
     model: Literal["auto", "combined", "gbdt", "ets", "seasonal_naive"] = Field(
@@ -46,9 +46,10 @@ class ForecastConfig(Section):
         "recursive", description="gbdt: 'recursive' learns one step and feeds its forecasts back in (the default: "
                                  "lower backtest MASE on 4 of the 7 series in docs/benchmarks.md, mean 0.915 against "
                                  "0.947); 'direct' learns every horizon step at once (the step is a feature).")
-    lags: Union[int, Literal["auto"]] = Field(
+    lags: Union[Annotated[int, Field(ge=1, le=10_000)], Literal["auto"]] = Field(
         "auto", description="gbdt: past steps it sees; 'auto': two seasons, at least the horizon and 8, at most a "
-                            "third of the shortest series.")
+                            "third of the median series length (a shorter series is padded).")
     interval: float = Field(0.9, gt=0, lt=1, description="Level of the prediction intervals (conformal, from the "
-                                                         "backtest errors at each horizon step).")
+                                                         "backtest errors at each horizon step; with a backtest "
+                                                         "gap, the errors of the steps after the gap).")
     backtest: BacktestConfig = Field(default_factory=BacktestConfig, description="Rolling-origin evaluation.")

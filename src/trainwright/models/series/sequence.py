@@ -3,8 +3,8 @@
 numbers in place of the token embedding.
 
 A row's features are its sequence, time-major: ``channels`` numbers per step (a table of L x C numeric columns,
-or a ``.npz`` of an (n, L) or (n, L, C) array, ``data.npz: sequences``). The preprocessor standardises each
-column on the training rows as for any table."""
+or a ``.npz`` holding a 2-d (n, L x C) array and 1-d labels). The preprocessor standardises each column on the
+training rows as for any table, and adds nothing after the steps (no missing indicators or products)."""
 
 from __future__ import annotations
 

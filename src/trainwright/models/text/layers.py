@@ -65,7 +65,12 @@ class TextGRU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e, mask = self.embed(x)
-        h, _ = self.rnn(self.drop(e))
+        lengths = mask.sum(1).clamp(min=1).cpu()
+        if bool((lengths < mask.shape[1]).any()):  # right-padded texts: the backward pass starts at the last token
+            packed = nn.utils.rnn.pack_padded_sequence(self.drop(e), lengths, batch_first=True, enforce_sorted=False)
+            h, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=mask.shape[1])
+        else:
+            h, _ = self.rnn(self.drop(e))
         top = h.masked_fill(~mask.unsqueeze(-1), -1e4).amax(1)
         top = torch.where(mask.any(1, keepdim=True), top, torch.zeros_like(top))  # an empty text: no maximum
         return self.head(self.drop(torch.cat([_masked_mean(h, mask), top], dim=1)))

@@ -35,7 +35,7 @@ class TokenLearner(NeuralLearner):
             raise DataError(f"model.type={self.name} takes the token ids of one text column (features.text=tokens) "
                             f"and nothing else, but the rows have {X.shape[1]} features that are not all token ids; "
                             "drop the other columns (preprocess.drop_columns) or choose a tabular model.type")
-        self.vocabulary_ = int(X.max()) + 1
+        self.vocabulary_ = max(2, int(X.max()) + 1)  # at least padding and unknown
         self.length_ = int(X.shape[1])
 
     def _state(self):
