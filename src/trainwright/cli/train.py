@@ -200,5 +200,5 @@ def _forecast_table(run):
     cov = metrics.get("coverage") or {}
     if cov.get("coverage") is not None:
         table.caption = (f"{cov['level']:.0%} intervals covered {cov['coverage']:.1%} of {cov['scored']} later-window "
-                         "values (each window's intervals from the windows before it)")
+                         "values (each window's intervals from windows whose truths precede it)")
     return table
