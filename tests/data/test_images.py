@@ -46,9 +46,11 @@ def test_a_npz_of_arrays_reads_as_images_in_the_cache(tmp_path, image_cache):
 
 
 def test_a_npz_without_images_or_with_wrong_labels_is_refused(tmp_path):
-    np.savez(tmp_path / "flat.npz", X=np.zeros((5, 4)))
-    with pytest.raises(DataError, match="no array of images"):
-        read_table(tmp_path / "flat.npz")
+    np.savez(tmp_path / "names.npz", X=np.array(["a", "b"]))
+    with pytest.raises(DataError, match="no array of images or sequences"):
+        read_table(tmp_path / "names.npz")
+    np.savez(tmp_path / "flat.npz", X=np.arange(20.0).reshape(5, 4), y=np.arange(5))  # numeric sequences
+    assert read_table(tmp_path / "flat.npz").columns.tolist() == ["x0", "x1", "x2", "x3", "label"]
     np.savez(tmp_path / "wrong.npz", X=np.zeros((5, 4, 4)), y=np.zeros(3))
     with pytest.raises(DataError, match="3 labels for 5 images"):
         read_table(tmp_path / "wrong.npz")

@@ -17,9 +17,9 @@ FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"train": {"epoch
         "resnet": {"train": {"epochs": 25}, "widths": [8, 16]},
         "text_gru": {"train": {"epochs": 12, "optimizer": {"lr": 0.003}}, "hidden": 32, "embed_dim": 32},
         "text_transformer": {"train": {"epochs": 12, "optimizer": {"lr": 0.003}}, "dim": 32, "heads": 2, "ff": 64},
-        "sequence_gru": {"train": {"epochs": 15, "optimizer": {"lr": 0.003}}, "channels": 8, "hidden": 32,
+        "sequence_gru": {"train": {"epochs": 10, "optimizer": {"lr": 0.003}}, "channels": 8, "hidden": 32,
                          "embed_dim": 32},
-        "sequence_transformer": {"train": {"epochs": 15, "optimizer": {"lr": 0.003}}, "channels": 8, "dim": 32,
+        "sequence_transformer": {"train": {"epochs": 10, "optimizer": {"lr": 0.003}}, "channels": 8, "dim": 32,
                                  "heads": 2, "ff": 64}}
 # What each kind of learner must reach on its contract data (validation accuracy, R²): sequence models trained
 # from scratch on 210 short texts learn far less than a tabular model on wine (bench/text.py measures them).

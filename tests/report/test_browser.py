@@ -234,4 +234,4 @@ def test_the_forecast_report_with_its_backtest_plot(browser, series_dir, tmp_pat
     assert state["overflow"] <= 0
     assert plot["w"] > 500 and plot["h"] > 200 and "next 12 months" in plot["title"]
     assert plot["dashed"] >= 4  # one dashed forecast per backtest window (and the cutoffs' dotted lines)
-    assert plot["rows"] == 12 and plot["backtest"] == 3
+    assert plot["rows"] == 12 and plot["backtest"] == 4  # seasonal naive, ets, gbdt, combined

@@ -103,7 +103,22 @@ def _calls() -> dict:
                                   "0.01", "0.05"]),  # finished trials only
         "trial_curves": (lambda: charts.trial_curves(TRIALS, minimize=True),
                          ["Trials as they trained", "iteration", "validation loss", "pruned trial", "finished trial"]),
+        "forecast_plot": (lambda: charts.forecast_plot(FORECAST, level=0.9, title="passengers: the next 3 months"),
+                          ["passengers: the next 3 months", "actual", "backtest forecasts", "90% interval", "forecast",
+                           "forecast starts", "1949-01-01"]),
+        "step_errors": (lambda: charts.step_errors({"gbdt": [0.5, 0.7, 0.9], "seasonal_naive": [1.0, 1.1, 1.2]},
+                                                   unit="month"),
+                        ["Backtest error by horizon step", "steps ahead (months)", "MASE", "gbdt", "seasonal_naive"]),
     }
+
+
+# A forecast plot as a forecasting run's evaluation.json holds it (pipeline.forecast_outputs._plots).
+FORECAST = {"history": {"x": list(range(12)), "y": [112.0, 118, 132, 129, 121, 135, 148, 148, 136, 119, 104, 118]},
+            "windows": [{"cutoff": 6, "x": [6, 7, 8], "y": [140.0, 150, 138]},
+                        {"cutoff": 9, "x": [9, 10, 11], "y": [125.0, 110, 115]}],
+            "forecast": {"x": [12, 13, 14], "y": [120.0, 126, 140], "lower": [110.0, 112, 121],
+                         "upper": [130.0, 140, 159]},
+            "ticks": {str(p): f"1949-{p + 1:02d}-01" if p < 9 else f"1949-{p + 1}-01" for p in range(15)}}
 
 
 # A study's trials as study.json holds them (search.study.study_summary).

@@ -72,7 +72,7 @@ class TrainedModel:
     def predictor(self) -> Predictor:
         """The ``Predictor`` built from the saved artifacts (loaded once)."""
         if self._predictor is None:
-            if self.task == "forecast":
+            if self.info.get("task") == "forecast":  # a run that did not finish may not say its task
                 from trainwright.deploy.forecast import ForecastPredictor
 
                 self._predictor = ForecastPredictor.load(self.run)
@@ -88,7 +88,7 @@ class TrainedModel:
 
     def evaluate(self, frame) -> dict[str, Any]:
         """Score labelled rows (the target column must be present); returns the metrics."""
-        if self.task == "forecast":
+        if self.info.get("task") == "forecast":
             raise DataError("a forecasting run is scored by its backtests (metrics.json, the report); `evaluate` "
                             "scores table runs. To score a forecast, predict from the history and compare with what "
                             "happened.")
