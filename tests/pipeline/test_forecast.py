@@ -94,7 +94,7 @@ def test_many_series_from_python(series_dir, tmp_path):
     out = run.predict(pd.read_csv(series_dir / "macro.csv"))
     assert out.groupby("series").size().to_dict() == {"realcons": 4, "realgdp": 4, "realgovt": 4, "realinv": 4}
     assert out["time"].iloc[0] == "2009-10-01"
-    assert trainwright.load(run.path).predictor.forecast_panel is not None
+    assert trainwright.load(run.path).predict(pd.read_csv(series_dir / "macro.csv")).equals(out)  # loaded: the same
     with pytest.raises(trainwright.DataError, match="scored by its backtests"):
         run.evaluate(pd.read_csv(series_dir / "macro.csv"))
 

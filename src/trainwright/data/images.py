@@ -95,11 +95,7 @@ def read_npz(path: Path, sha256: str) -> pd.DataFrame:
                         "as a 1-d array.", file=str(path))
     key = images[0]
     X = arrays[key]
-    labels = [k for k, a in arrays.items() if a.ndim == 1 and len(a) == len(X)]
-    wrong = [k for k, a in arrays.items() if a.ndim == 1 and len(a) != len(X)]
-    if wrong and not labels:
-        raise DataError(f"{path}: '{wrong[0]}' has {len(arrays[wrong[0]])} labels for {len(X)} images in '{key}'.",
-                        file=str(path))
+    labels = _labels(arrays, key, "images", path)
     folder = cache_dir() / "npz" / sha256[:32]
     files = [folder / f"{i:06d}.png" for i in range(len(X))]
     if not (folder / "done").exists():
@@ -117,15 +113,23 @@ def read_npz(path: Path, sha256: str) -> pd.DataFrame:
     return frame
 
 
+def _labels(arrays: dict, key: str, what: str, path: Path) -> list[str]:
+    """The 1-d arrays as long as ``arrays[key]`` (candidate labels); a ``DataError`` when the only 1-d arrays have
+    another length."""
+    n = len(arrays[key])
+    labels = [k for k, a in arrays.items() if a.ndim == 1 and len(a) == n]
+    wrong = [k for k, a in arrays.items() if a.ndim == 1 and len(a) != n]
+    if wrong and not labels:
+        raise DataError(f"{path}: '{wrong[0]}' has {len(arrays[wrong[0]])} labels for {n} {what} in '{key}'.",
+                        file=str(path))
+    return labels
+
+
 def _sequence_table(arrays: dict, key: str, path: Path) -> pd.DataFrame:
     """An (n, steps) numeric array as a table of columns x0, x1, ... (time-major: with several channels per step,
     (n, steps x channels)) and the 1-d labels, for the sequence models."""
     X = arrays[key]
-    labels = [k for k, a in arrays.items() if a.ndim == 1 and len(a) == len(X)]
-    wrong = [k for k, a in arrays.items() if a.ndim == 1 and len(a) != len(X)]
-    if wrong and not labels:
-        raise DataError(f"{path}: '{wrong[0]}' has {len(arrays[wrong[0]])} labels for {len(X)} sequences in '{key}'.",
-                        file=str(path))
+    labels = _labels(arrays, key, "sequences", path)
     frame = pd.DataFrame(X.astype(np.float64), columns=[f"x{i}" for i in range(X.shape[1])])
     if labels:
         frame[LABEL_COLUMN] = arrays[labels[0]]

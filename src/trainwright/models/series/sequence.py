@@ -13,11 +13,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from trainwright.config.base import Section
 from trainwright.errors import DataError
 from trainwright.models.base import Capabilities
 from trainwright.models.registry import register_learner
-from trainwright.models.text.sequence import TextGRULearner, TextTransformerLearner
+from trainwright.models.text.sequence import (TextGRUConfig, TextGRULearner, TextTransformerConfig,
+                                              TextTransformerLearner)
 
 __all__ = ["SequenceGRUConfig", "SequenceGRULearner", "SequenceTransformerConfig", "SequenceTransformerLearner"]
 
@@ -47,17 +47,12 @@ _CHANNELS = Field(1, ge=1, le=4096, description="Numbers per step: the features 
                                                 "(step 1's channels, then step 2's, ...).")
 
 
-class SequenceGRUConfig(Section):
+class SequenceGRUConfig(TextGRUConfig):
     """A bidirectional GRU over a fixed-length numeric sequence (a linear map of each step, mean and max pooling,
-    a linear head). How it trains is the recipe's ``train`` section."""
+    a linear head): ``text_gru``'s settings and ``channels``. How it trains is the recipe's ``train`` section."""
 
     type: Literal["sequence_gru"] = "sequence_gru"
     channels: int = _CHANNELS
-    embed_dim: int = Field(64, ge=4, le=1024, description="Width each step's numbers are mapped to.")
-    hidden: int = Field(64, ge=4, le=1024, description="Hidden units of the GRU in each direction.")
-    layers: int = Field(1, ge=1, le=4, description="Stacked GRU layers.")
-    dropout: float = Field(0.2, ge=0, lt=1, description="Dropout on the inputs and before the head.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train.")
 
 
 @register_learner(SequenceGRUConfig)
@@ -76,18 +71,13 @@ class SequenceGRULearner(_Steps, TextGRULearner):
         self.channels = channels
 
 
-class SequenceTransformerConfig(Section):
+class SequenceTransformerConfig(TextTransformerConfig):
     """A pre-norm Transformer encoder over a fixed-length numeric sequence (a linear map of each step, sinusoidal
-    positions, multi-head self-attention, mean pooling, a linear head)."""
+    positions, multi-head self-attention, mean pooling, a linear head): ``text_transformer``'s settings and
+    ``channels``."""
 
     type: Literal["sequence_transformer"] = "sequence_transformer"
     channels: int = _CHANNELS
-    dim: int = Field(64, ge=8, le=1024, description="Width of the step vectors (divisible by heads).")
-    heads: int = Field(4, ge=1, le=32, description="Attention heads per block.")
-    layers: int = Field(2, ge=1, le=12, description="Encoder blocks.")
-    ff: int = Field(128, ge=8, le=8192, description="Hidden width of each block's feed-forward layer.")
-    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout in the blocks and before the head.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="Where to train.")
 
 
 @register_learner(SequenceTransformerConfig)
