@@ -116,6 +116,7 @@ def test_bad_forecast_settings_exit_2_before_any_run_is_written(series_dir, tmp_
                    "--set", "evaluate.report=false", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert all(w in proc.stderr for w in words), proc.stderr
+    assert '{"' not in proc.stderr  # the message, not the whole recipe echoed back
     assert not (tmp_path / "r").exists()
 
 

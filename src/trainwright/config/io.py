@@ -250,6 +250,8 @@ def _explain(err: dict, cls: type[BaseModel], raw: dict) -> str:
         return (f"{path}.type: unknown {noun}type '{given}'. Allowed: {', '.join(tags)}."
                 f"{did_you_mean(str(given), tags)}")
     received = err.get("input")
+    if kind == "value_error" and isinstance(received, dict):  # a section's own check: its message says it all
+        return f"{path}: {err['msg'].removeprefix('Value error, ')}."
     if isinstance(received, (dict, list)):
         received = json.dumps(received, default=str)[:80]
     message, hint = err["msg"], ""
