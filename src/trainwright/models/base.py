@@ -48,7 +48,8 @@ class Capabilities:
         parameters: what ``n_parameters`` counts, in words.
         inputs: what the features must be: "rows" (any numeric features), "image" (the pixels of one image
             column, as the preprocessor gives them), "tokens" (the token ids of one text column,
-            ``features.text: tokens``) or "sequence" (numeric features that are one sequence, time-major).
+            ``features.text: tokens``), "encoder_tokens" (the ids of the pretrained sentence encoder's tokenizer,
+            ``features.text: encoder_tokens``) or "sequence" (numeric features that are one sequence, time-major).
 
     Example:
         >>> Capabilities(explanation="coefficients", iteration=None).learning_curve
@@ -63,7 +64,7 @@ class Capabilities:
     randomized: bool = True
     uses_loop: bool = False
     reports_iterations: bool = False
-    inputs: Literal["rows", "image", "tokens", "sequence"] = "rows"
+    inputs: Literal["rows", "image", "tokens", "encoder_tokens", "sequence"] = "rows"
     parameters: str = "parameters"
 
 

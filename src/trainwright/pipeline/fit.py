@@ -50,7 +50,8 @@ def check_inputs(recipe, kinds: dict[str, str]) -> None:
     names = [portfolio_entry(n)[0] for n in default_candidates(model, kinds)] if model.type == "auto" else [model.type]
     for name in dict.fromkeys(names):
         inputs = learners().get(name).capabilities.inputs
-        needs = {"image": ("image", "the pixels of one image column"), "tokens": ("text", "the words of one text column")}
+        needs = {"image": ("image", "the pixels of one image column"), "tokens": ("text", "the words of one text column"),
+                 "encoder_tokens": ("text", "the words of one text column")}
         other = [f"{c} ({k})" for c, k in kinds.items() if k not in ("numeric", "boolean")]
         if inputs == "sequence" and other:
             raise ConfigError(f"model.type={name} reads the numeric features of a row as one sequence; the features "
@@ -73,8 +74,8 @@ def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec
     """The ``MemberSpec`` the recipe describes for ``learner``."""
     c, features, preprocess = recipe.clean, recipe.features, recipe.preprocess
     inputs = learner.capabilities.inputs if learner is not None else "rows"
-    if inputs == "tokens" and features.text != "tokens":
-        features = features.model_copy(update={"text": "tokens"})  # sequence models read token ids
+    if inputs in ("tokens", "encoder_tokens") and features.text != inputs:
+        features = features.model_copy(update={"text": inputs})  # sequence models read token ids
     if inputs == "sequence":  # the features are the steps, in order: nothing appended after them
         features = features.model_copy(update={"polynomial_degree": 1})
         preprocess = preprocess.model_copy(update={"missing_indicators": "none"})

@@ -317,13 +317,17 @@ def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None,
 
 def _latency(predictor, rows, *, repeats: int = 30, seconds: float = 3.0) -> dict[str, Any]:
     """Median wall time of ``predict`` on one raw row and on a batch of up to 1,000 raw rows, measured for
-    about ``seconds`` (a third on single rows, the rest on batches)."""
+    about ``seconds`` (a third on single rows, the rest on batches). A slow model gets a smaller batch, what
+    a warm-up batch of 32 rows says fits in the batches' share (at least 10 rows): 1,000 news articles through a fine-tuned
+    sentence encoder took 53 s."""
     if len(rows) == 0 or seconds < 0.2:
         return {"latency_row_ms": None, "latency_batch_ms": None, "batch_rows": 0}
     one = rows.iloc[:1]
-    batch = rows.iloc[np.resize(np.arange(len(rows)), 1000)]  # repeated rows (and index labels) up to 1,000
-    predictor.predict(one)  # warm-up: first calls pay lazy imports and allocations
+    t0 = time.perf_counter()
+    predictor.predict(rows.iloc[np.resize(np.arange(len(rows)), 32)])  # warm-up (lazy imports), and a row's cost
+    size = int(np.clip(2 * seconds / 3 / max((time.perf_counter() - t0) / 32, 1e-9), 10, 1000))
     singles = _timed(lambda: predictor.predict(one), repeats, budget=seconds / 3)
+    batch = rows.iloc[np.resize(np.arange(len(rows)), size)]  # repeated rows (and index labels) up to the size
     batches = _timed(lambda: predictor.predict(batch), 5, budget=2 * seconds / 3)
     b = float(np.median(batches))
     return {"latency_row_ms": float(np.median(singles) * 1e3), "latency_batch_ms": b * 1e3,

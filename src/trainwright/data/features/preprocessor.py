@@ -94,8 +94,9 @@ class Preprocessor:
 
                     spec.update(encoding="embeddings", dim=encoder().dim,
                                 why="all-MiniLM-L6-v2 sentence embeddings (pretrained, frozen: nothing fitted)")
-                elif kind == "text" and self.features.text == "tokens":
-                    spec.update(tokens.fit_tokens(frame[name], self.features.text_vocabulary))
+                elif kind == "text" and self.features.text in ("tokens", "encoder_tokens"):
+                    spec.update(tokens.fit_tokens(frame[name], self.features.text_vocabulary,
+                                                  pretrained=self.features.text == "encoder_tokens"))
                 elif kind == "text" and self.features.text != "stats":
                     spec.update(_text_terms(frame[name], self.features))
                 spec["outputs"] = list(_numeric_parts(frame[name], spec, self.features))

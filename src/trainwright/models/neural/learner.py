@@ -6,6 +6,7 @@ how rows become its inputs (``_inputs``: an image learner reshapes pixels to (ba
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,35 @@ class NeuralLearner(Learner):
         """Train ``self.net_`` with the loop's ``fit`` (one call; a learner that trains in phases overrides it)."""
         return fit(self.net_, tensors["X"], tensors["y"], tensors.get("X_valid"), tensors.get("y_valid"),
                    sample_weight=tensors.get("sample_weight"), device=device, **fit_kwargs)
+
+    def _phased(self, fit, tensors: dict, device: str, fit_kwargs: dict, phases: list, history: list | None = None):
+        """Train ``self.net_`` in phases, one call of the loop each, the histories joined (``history``: epochs of
+        an earlier phase, already named). A phase is (name, epochs, trainable layer groups from the top, settings
+        of the train section, dotted): the layer groups are the network's children, the lower ones frozen. Only
+        the last phase writes checkpoints; epochs are numbered across phases and tagged with their phase."""
+        from trainwright.config.io import with_values
+
+        cfg, groups, history = fit_kwargs["config"], list(self.net_.children()), list(history or [])
+        result, deadline = None, fit_kwargs.get("deadline")
+        for i, (name, epochs, trainable, tuned) in enumerate(phases):
+            if result is not None and deadline is not None and time.monotonic() > deadline:
+                phases = phases[:i]  # the time budget is spent: the phases done are the training
+                history = history[:len(history) - len(result.history)]
+                break
+            for g, group in enumerate(groups):
+                group.requires_grad_(g >= len(groups) - trainable)
+            last = i == len(phases) - 1
+            result = fit(self.net_, tensors["X"], tensors["y"], tensors.get("X_valid"), tensors.get("y_valid"),
+                         sample_weight=tensors.get("sample_weight"), device=device, **{
+                             **fit_kwargs, "config": type(cfg).model_validate(with_values(cfg.model_dump(),
+                                                                                           {"epochs": epochs, **tuned})),
+                             **({} if last else {"checkpoint_dir": None})})
+            if not last:
+                history += [{**h, "epoch": len(history) + 1, "phase": name} for h in result.history]
+        result.best_epoch += len(history)
+        result.history = history + [{**h, "epoch": len(history) + j + 1, "phase": phases[-1][0]}
+                                    for j, h in enumerate(result.history)]
+        return result
 
     def find_lr(self, X, y):
         """Smith's LR range test for this network and optimizer on rows ``X`` and targets ``y``.

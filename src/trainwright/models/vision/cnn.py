@@ -74,29 +74,14 @@ class ImageLearner(NeuralLearner):
         rates (``unfreeze_lr_decay``) and a one-cycle schedule. Only the last phase writes checkpoints."""
         if self.pretrained == "none":
             return super()._train(fit, tensors, device, fit_kwargs)
-        from trainwright.config.io import with_values
-
-        cfg, groups = fit_kwargs["config"], list(self.net_.children())
+        cfg, groups = fit_kwargs["config"], len(list(self.net_.children()))
         phases = [("frozen body", self.freeze_epochs, 1)] if self.freeze_epochs else []
         if self.unfreeze == "gradual":
-            phases += [(f"top {k} groups", 1, k) for k in range(2, len(groups))]
-        phases.append(("unfrozen", max(cfg.epochs - sum(e for _, e, _ in phases), 1), len(groups)))
-        history, result = [], None
-        for i, (name, epochs, trainable) in enumerate(phases):
-            for g, group in enumerate(groups):
-                group.requires_grad_(g >= len(groups) - trainable)
-            tuned = {"epochs": epochs} if trainable == 1 else {
-                "epochs": epochs, "optimizer.layer_lr_decay": self.unfreeze_lr_decay, "schedule": {"type": "onecycle"}}
-            last = i == len(phases) - 1
-            result = super()._train(fit, tensors, device, {
-                **fit_kwargs, "config": type(cfg).model_validate(with_values(cfg.model_dump(), tuned)),
-                **({} if last else {"checkpoint_dir": None})})
-            if not last:
-                history += [{**h, "epoch": len(history) + 1, "phase": name} for h in result.history]
-        result.best_epoch += len(history)
-        result.history = history + [{**h, "epoch": len(history) + j + 1, "phase": "unfrozen"}
-                                    for j, h in enumerate(result.history)]
-        return result
+            phases += [(f"top {k} groups", 1, k) for k in range(2, groups)]
+        phases.append(("unfrozen", max(cfg.epochs - sum(p[1] for p in phases), 1), groups))
+        unfrozen = {"optimizer.layer_lr_decay": self.unfreeze_lr_decay, "schedule": {"type": "onecycle"}}
+        return self._phased(fit, tensors, device, fit_kwargs,
+                            [(n, e, k, {} if k == 1 else unfrozen) for n, e, k in phases])
 
     def grad_cam(self, X: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
         """Class activation maps of the Grad-CAM family on the output of the last stage before the head: where in
