@@ -4,6 +4,7 @@ rolling-origin windows of seven real series.
     .venv/bin/python bench/forecast.py                  # everything (about 15 minutes on 2 cores)
     .venv/bin/python bench/forecast.py --series airpassengers,nile
     .venv/bin/python bench/forecast.py --markdown-only  # the tables again from bench/results/forecast.json
+    .venv/bin/python bench/forecast.py --add-gru        # the gru forecaster added to those results
 
 Series (../shared/DATASETS.md): statsmodels' sunspots (yearly), nile (yearly), co2 (weekly, 59 missing weeks),
 macrodata's realgdp (quarterly) and elnino (monthly, its 12 month columns as one series); pmdarima's airpassengers
@@ -57,7 +58,8 @@ SERIES = {  # name -> (file, time column, value column)
     "nile": ("nile.csv", "year", "volume"),
 }
 SYSTEMS = ("seasonal naive", "statsmodels Holt-Winters", "pmdarima auto-ARIMA", "trainwright ets",
-           "trainwright gbdt (recursive)", "trainwright gbdt (direct)", "trainwright combined", "trainwright auto")
+           "trainwright gbdt (recursive)", "trainwright gbdt (direct)", "trainwright combined", "trainwright gru",
+           "trainwright auto")
 
 
 def write_series() -> None:
@@ -83,16 +85,16 @@ def write_series() -> None:
     subprocess.run([str(PEER_PYTHON), str(ROOT / "bench" / "forecast_peer.py"), "--dump", str(DATA)], check=True)
 
 
-def run_trainwright(name: str, strategy: str) -> dict:
-    """The CLI with every default (and the gbdt strategy): wall seconds and metrics.json."""
+def run_trainwright(name: str, strategy: str, model: str = "auto") -> dict:
+    """The CLI with every default (and the gbdt strategy, the forecaster): wall seconds and metrics.json."""
     file, time_column, target = SERIES[name]
-    out = DATA / "runs" / f"{name}-{strategy}"
+    out = DATA / "runs" / f"{name}-{strategy}-{model}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     cli = str(Path(sys.executable).with_name("trainwright"))
     t0 = time.perf_counter()
     subprocess.run([cli, "train", str(DATA / file), "--target", target, "--task", "forecast",
                     "--set", f"split.time_column={time_column}", "--set", f"forecast.strategy={strategy}",
-                    "--out", str(out)], check=True, capture_output=True, text=True)
+                    "--set", f"forecast.model={model}", "--out", str(out)], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     info = json.loads((out / "run.json").read_text())
     return {"wall": wall, "metrics": json.loads((out / "metrics.json").read_text()), "kept": info["model"],
@@ -176,6 +178,22 @@ def bench_one(name: str) -> dict:
     return row
 
 
+def add_gru(names: list[str]) -> None:
+    """The ``gru`` forecaster's backtest MASE (``forecast.model=gru``: the same windows) added to the results."""
+    result = json.loads(RESULTS.read_text())
+    for name in names:
+        run = run_trainwright(name, "recursive", "gru")
+        row = result["series"][name]
+        row["mase"]["trainwright gru"] = run["metrics"]["backtest"]["gru"].get("mase")
+        row["wall"]["trainwright gru"] = run["wall"]
+        print(name, "gru", row["mase"]["trainwright gru"], round(run["wall"], 1), flush=True)
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    result["gru"] = {"commit": commit.stdout.strip(), "date": dt.date.today().isoformat()}
+    RESULTS.write_text(json.dumps(result, indent=2))
+    RESULTS.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
 def markdown(result: dict) -> str:
     """The table: MASE per series and system, the best marked, and the ratios of trainwright auto to the peers."""
     rows = result["series"]
@@ -215,7 +233,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--series", default=",".join(SERIES), help="comma-separated names")
     parser.add_argument("--markdown-only", action="store_true")
+    parser.add_argument("--add-gru", action="store_true", help="add the gru forecaster's row to the results (runs "
+                                                               "trainwright with forecast.model=gru only)")
     args = parser.parse_args()
+    if args.add_gru:
+        add_gru(args.series.split(","))
+        return
     if args.markdown_only:
         result = json.loads(RESULTS.read_text())
         RESULTS.with_suffix(".md").write_text(markdown(result))

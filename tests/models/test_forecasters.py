@@ -11,8 +11,8 @@ import pytest
 
 from trainwright.data.series import Series, read_series
 from trainwright.evaluate.backtest import backtest, cutoffs, score
-from trainwright.models.series import (FORECASTER_CLASSES, BoostedForecaster, ExponentialSmoothing, SeasonalNaive,
-                                       load_forecaster)
+from trainwright.models.series import (FORECASTER_CLASSES, BoostedForecaster, ExponentialSmoothing,
+                                       RecurrentForecaster, SeasonalNaive, load_forecaster)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,21 @@ def test_the_combined_backtest_is_the_backtest_of_the_combined_forecaster(nino, 
     fitted = Combined.from_config(season=12, horizon=12).fit(series)
     state = fitted.save(tmp_path)
     assert np.array_equal(load_forecaster(state, tmp_path).forecast(series, 12), fitted.forecast(series, 12))
+
+
+def test_the_gru_forecaster_beats_seasonal_naive_on_sunspots_and_saves_without_pickle(series_dir, tmp_path):
+    panel = read_series(pd.read_csv(series_dir / "sunspots.csv"), time="YEAR", target="SUNACTIVITY")
+    series, cuts = list(panel.series), cutoffs(panel.end, 10, 3, 10, 150)
+    gru = score(backtest(lambda: RecurrentForecaster(horizon=10), series, horizon=10, season=1, cuts=cuts), 10)
+    naive = score(backtest(lambda: SeasonalNaive(horizon=10), series, horizon=10, season=1, cuts=cuts), 10)
+    assert gru["mase"] < 0.8 * naive["mase"], (gru["mase"], naive["mase"])
+    fitted = RecurrentForecaster(horizon=10).fit(series)
+    assert fitted.learner_.channels == 1 and fitted.learner_.length_ == fitted.lags_  # the window, one value a step
+    state = fitted.save(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "gru").iterdir()) == ["learner.json", "weights.safetensors"]
+    again = load_forecaster(state, tmp_path)
+    assert np.array_equal(again.forecast(series, 10), fitted.forecast(series, 10))
+    quarterly = read_series(pd.read_csv(series_dir / "macro.csv"), time="quarter_start", target="value",
+                            series_column="series")
+    seasonal = RecurrentForecaster(season=4, horizon=4).fit(list(quarterly.series))
+    assert seasonal.learner_.channels == 3  # with a season: the value, and the sine and cosine of its phase

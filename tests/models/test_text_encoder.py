@@ -43,18 +43,19 @@ def test_the_network_pools_as_the_sentence_encoder_does(short_articles):
     assert np.allclose(pooled, encoder().encode(texts), atol=1e-5)
 
 
-def _fit(frame, **settings):
+def _fit(frame, valid=True, **settings):
     spec = fit_tokens(frame["text"].iloc[:90], pretrained=True)
     X = encode_tokens(frame["text"], spec)
     y = frame["topic"].to_numpy()
     learner = TextEncoderLearner(seed=0, train={"epochs": 10, "optimizer": {"lr": 0.003}}, **settings)
-    return learner.fit(X[:90], y[:90], X_valid=X[90:], y_valid=y[90:]), X[90:], y[90:]
+    held = {"X_valid": X[90:], "y_valid": y[90:]} if valid else {}
+    return learner.fit(X[:90], y[:90], **held), X[90:], y[90:]
 
 
 def test_the_head_trains_first_and_fine_tuning_changes_the_encoder(short_articles):
     shipped = build_text_encoder(_config(), 3).state_dict()
     frozen, _, _ = _fit(short_articles, fine_tune_epochs=0)
-    tuned, Xv, yv = _fit(short_articles, fine_tune_epochs=3, unfreeze="gradual")
+    tuned, Xv, yv = _fit(short_articles, valid=False, fine_tune_epochs=3, unfreeze="gradual")  # the last epoch kept
     assert {h["phase"] for h in frozen.history_} == {"head (encoder frozen)"}
     for name in ("embeddings.word_embeddings.weight", "layer0.attention.self.query.weight", "layer5.output.dense.weight"):
         assert torch.equal(frozen.net_.state_dict()[name], shipped[name])  # the head alone: the encoder as shipped
@@ -64,6 +65,14 @@ def test_the_head_trains_first_and_fine_tuning_changes_the_encoder(short_article
     assert [h["epoch"] for h in tuned.history_] == list(range(1, len(tuned.history_) + 1))
     assert (tuned.predict(Xv) == yv).mean() > 0.8
     assert any(d.value == "text_encoder" and "fine-tuning epochs" in d.reason for d in tuned.decisions())
+
+
+def test_the_best_validation_epoch_of_any_phase_is_kept(short_articles):
+    learner, Xv, yv = _fit(short_articles, fine_tune_epochs=2)
+    losses = [h["validation_loss"] for h in learner.history_]
+    assert learner.best_iteration_ == int(np.argmin(losses)) + 1
+    proba = learner.predict_proba(Xv)[np.arange(len(yv)), np.searchsorted(learner.classes_, yv)]
+    assert -np.log(proba).mean() == pytest.approx(min(losses), rel=1e-4)  # the weights of that epoch
 
 
 def test_fine_tuning_uses_discriminative_rates():

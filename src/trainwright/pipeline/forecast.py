@@ -159,8 +159,9 @@ def _backtests(rec, panel, plan: Plan, *, deadline: float | None, log) -> dict[s
     from trainwright.models.series import FORECASTER_CLASSES
 
     bt, results = rec.forecast.backtest, {}
-    timed = [n for n, cls in FORECASTER_CLASSES.items() if n != "seasonal_naive" and not getattr(cls, "combines", ())]
-    for name, cls in FORECASTER_CLASSES.items():
+    run = {n: cls for n, cls in FORECASTER_CLASSES.items() if cls.in_auto or n == rec.forecast.model}
+    timed = [n for n, cls in run.items() if n != "seasonal_naive" and not getattr(cls, "combines", ())]
+    for name, cls in run.items():
         t0 = time.monotonic()
         if getattr(cls, "combines", ()):  # a mean of others: their windows' forecasts, averaged (no fitting)
             members = [results[m].get("records", []) for m in cls.combines]

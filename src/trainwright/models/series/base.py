@@ -17,6 +17,7 @@ class Forecaster:
 
     name = "forecaster"
     description = ""
+    in_auto = True  # backtested by every run (False: only when forecast.model names it)
 
     def __init__(self, season: int = 1, horizon: int = 1) -> None:
         self.season = season

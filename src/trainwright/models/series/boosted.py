@@ -103,10 +103,13 @@ class BoostedForecaster(Forecaster):
         return np.vstack(xs), np.concatenate(ys), np.concatenate(late)
 
     # --- fitting and forecasting ---------------------------------------------------------------------------
-    def fit(self, series, *, deadline: float | None = None) -> "BoostedForecaster":
-        from trainwright.models.tabular.gbdt import LightGBMLearner
+    def _windows(self, series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_rows`` of the series with the lags resolved (from the median length: one young series does not
+        shorten every window; it is padded when forecast), at most ``_MAX_ROWS`` of them (seeded).
 
-        # the median length: one young series does not shorten every window (it is padded when forecast)
+        Raises:
+            ValueError: fewer than 20 windows to learn from.
+        """
         self.lags_ = resolve_lags(self.lags, self.season, self.horizon, int(np.median([len(s.values) for s in series])))
         X, y, late = self._rows(series)
         if len(y) < 20:
@@ -115,6 +118,12 @@ class BoostedForecaster(Forecaster):
         if len(y) > _MAX_ROWS:
             keep = np.sort(np.random.default_rng(self.seed).choice(len(y), _MAX_ROWS, replace=False))
             X, y, late = X[keep], y[keep], late[keep]
+        return X, y, late
+
+    def fit(self, series, *, deadline: float | None = None) -> "BoostedForecaster":
+        from trainwright.models.tabular.gbdt import LightGBMLearner
+
+        X, y, late = self._windows(series)
         rounds = 300
         if late.any() and (~late).sum() >= 20:  # early stopping on the last horizon, then every row
             probe = LightGBMLearner(task="regression", seed=self.seed, min_child_samples=20)

@@ -38,16 +38,18 @@ class ForecastConfig(Section):
     season: Union[Annotated[int, Field(ge=1, le=10_000)], Literal["auto"]] = Field(
         "auto", description="Steps in one season; 'auto': 12 for months, 4 for quarters, 7 for days, 24 for hours, "
                             "52 for weeks, 1 (none) for years and plain numbers.")
-    model: Literal["auto", "combined", "gbdt", "ets", "seasonal_naive"] = Field(
-        "auto", description="The forecaster kept: 'auto' keeps the one with the lowest backtest MASE; 'combined' is "
-                            "the mean of the ets and gbdt forecasts. Seasonal naive and exponential smoothing are "
-                            "always backtested alongside as baselines.")
+    model: Literal["auto", "combined", "gbdt", "ets", "seasonal_naive", "gru"] = Field(
+        "auto", description="The forecaster kept: 'auto' keeps the one with the lowest backtest MASE among "
+                            "seasonal_naive, ets, gbdt and combined (the mean of the ets and gbdt forecasts); 'gru' "
+                            "a recurrent network on the windows gbdt learns from (recursive; backtested only when "
+                            "asked for). Seasonal naive and exponential smoothing are always backtested alongside "
+                            "as baselines.")
     strategy: Literal["recursive", "direct"] = Field(
-        "recursive", description="gbdt: 'recursive' learns one step and feeds its forecasts back in (the default: "
+        "recursive", description="gbdt ('gru' is always recursive): 'recursive' learns one step and feeds its forecasts back in (the default: "
                                  "lower backtest MASE on 4 of the 7 series in docs/benchmarks.md, mean 0.915 against "
                                  "0.947); 'direct' learns every horizon step at once (the step is a feature).")
     lags: Union[Annotated[int, Field(ge=1, le=10_000)], Literal["auto"]] = Field(
-        "auto", description="gbdt: past steps it sees; 'auto': two seasons, at least the horizon and 8, at most a "
+        "auto", description="gbdt and gru: past steps they see; 'auto': two seasons, at least the horizon and 8, at most a "
                             "third of the median series length (a shorter series is padded).")
     interval: float = Field(0.9, gt=0, lt=1, description="Level of the prediction intervals (conformal, from the "
                                                          "backtest errors at each horizon step; with a backtest "

@@ -121,7 +121,8 @@ class TextEncoderLearner(TokenLearner):
         if not self.fine_tune_epochs or (deadline is not None and time.monotonic() > deadline):
             result.history = history
             return result
-        return self._phased(fit, tensors, device, fit_kwargs, self._fine_tune_phases(), history=history)
+        return self._phased(fit, tensors, device, fit_kwargs, self._fine_tune_phases(), history=history,
+                            best=self._best_of(None, result, 0))
 
     def _fine_tune_phases(self) -> list:
         """(name, epochs, trainable groups from the top, train settings) of each fine-tuning phase."""
@@ -137,11 +138,13 @@ class TextEncoderLearner(TokenLearner):
     def decisions(self) -> list[Decision]:
         how = ("one more share of the layer groups per epoch from the top (all by the last)" if self.unfreeze == "gradual"
                else "every layer group at once")
+        tuned = len(self.history_) - self.head_epochs_
+        cut = f" (of {self.fine_tune_epochs}: the time budget ended it)" if tuned < self.fine_tune_epochs else ""
         return [*super().decisions(), Decision(
             "model.type", "text_encoder",
             f"all-MiniLM-L6-v2 (pretrained): the head trained {self.head_epochs_} epochs on the frozen encoder's "
-            f"vectors, then {self.fine_tune_epochs} fine-tuning epochs unfreezing {how}, the top layer at lr "
-            f"{self.lr:g} and each group below x{self.unfreeze_lr_decay}, batches of {self.batch_size}")]
+            f"vectors, then {tuned} fine-tuning epochs{cut} unfreezing {how}, the top layer at lr {self.lr:g} and "
+            f"each group below x{self.unfreeze_lr_decay}, batches of {self.batch_size}")]
 
     def _state(self):
         extra, files = super()._state()
