@@ -148,6 +148,7 @@ class NeuralLearner(Learner):
             if result is not None and deadline is not None and time.monotonic() > deadline:
                 phases = phases[:i]  # the time budget is spent: the phases done are the training
                 history = history[:len(history) - len(result.history)]
+                result.stopped_by = "time_budget"
                 break
             for g, group in enumerate(groups):
                 group.requires_grad_(g >= len(groups) - trainable)

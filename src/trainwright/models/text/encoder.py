@@ -139,7 +139,8 @@ class TextEncoderLearner(TokenLearner):
         how = ("one more share of the layer groups per epoch from the top (all by the last)" if self.unfreeze == "gradual"
                else "every layer group at once")
         tuned = len(self.history_) - self.head_epochs_
-        cut = f" (of {self.fine_tune_epochs}: the time budget ended it)" if tuned < self.fine_tune_epochs else ""
+        ended = "the time budget" if self.stopped_by_ == "time_budget" else "early stopping"
+        cut = f" (of {self.fine_tune_epochs}: {ended} ended them)" if tuned < self.fine_tune_epochs else ""
         return [*super().decisions(), Decision(
             "model.type", "text_encoder",
             f"all-MiniLM-L6-v2 (pretrained): the head trained {self.head_epochs_} epochs on the frozen encoder's "
