@@ -102,7 +102,7 @@ def test_many_series_from_python(series_dir, tmp_path):
 def test_the_gru_forecaster_is_backtested_when_asked_for(series_dir, tmp_path):
     run = trainwright.train(series_dir / "macro.csv", target="value", task="forecast", out=tmp_path / "gru",
                             overrides=["split.time_column=quarter_start", "forecast.series_column=series",
-                                       "forecast.backtest.windows=2", "forecast.model=gru"])
+                                       "forecast.backtest.windows=1", "forecast.model=gru"])
     assert run.info["model"] == "gru" and set(run.metrics["backtest"]) == {"seasonal_naive", "ets", "gbdt",
                                                                            "combined", "gru"}
     out = run.predict(pd.read_csv(series_dir / "macro.csv"))
