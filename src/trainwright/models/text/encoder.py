@@ -62,13 +62,8 @@ class TextEncoderConfig(Section):
 
 @register_learner(TextEncoderConfig)
 class TextEncoderLearner(TokenLearner):
-    """all-MiniLM-L6-v2 fine-tuned on token ids of its own tokenizer (PyTorch), trained by trainwright's loop.
-
-    Example:
-        >>> learner = TextEncoderLearner(fine_tune_epochs=1)  # doctest: +SKIP
-        >>> learner.fit(X_ids, y).predict_proba(X_ids[:2]).shape  # doctest: +SKIP
-        (2, 5)
-    """
+    """all-MiniLM-L6-v2 fine-tuned on token ids of its own tokenizer (PyTorch), trained by trainwright's loop
+    (tests/models/test_text_encoder.py shows it on BBC News articles)."""
 
     capabilities = Capabilities(explanation="none", iteration="epoch", learning_curve=True, uses_loop=True,
                                 reports_iterations=True, parameters="weights and biases", inputs="encoder_tokens")
@@ -162,10 +157,11 @@ def build_text_encoder(config: dict, n_out: int, dropout: float = 0.1, pretraine
     the head), with the shipped weights when ``pretrained`` (otherwise untrained: a saved run loads its own).
 
     Example:
-        >>> from trainwright.data.features.sentence_encoder import model_folder  # doctest: +SKIP
-        >>> net = build_text_encoder(json.loads((model_folder() / "config.json").read_text()), 3)  # doctest: +SKIP
-        >>> [name for name, _ in net.named_children()][-2:]  # doctest: +SKIP
-        ['layer5', 'head']
+        >>> tiny = {"vocab_size": 50, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 16,
+        ...         "num_hidden_layers": 2, "max_position_embeddings": 16, "type_vocab_size": 2, "layer_norm_eps": 1e-12}
+        >>> import torch; net = build_text_encoder(tiny, 3, pretrained=False)
+        >>> [name for name, _ in net.named_children()], net(torch.tensor([[5.0, 7.0, 0.0]])).shape
+        (['drop', 'embeddings', 'layer0', 'layer1', 'head'], torch.Size([1, 3]))
     """
     import torch
     from torch import nn
