@@ -100,6 +100,50 @@ def test_data_parallel_edge_cases_and_worker_errors():
         MLPLearner(hidden_sizes=[8], train={"epochs": 1, "nproc": 2, "gradient_checkpointing": True}).fit(X, y)
 
 
+def _abort_rank1(when: str):
+    """A model builder for the test below: rank 1 dies by SIGABRT right away, or when its process exits."""
+    def build(**kwargs):
+        import atexit
+        import os
+        import signal
+
+        import torch.distributed as dist
+
+        from trainwright.models.neural.layers import build_mlp
+
+        if dist.is_initialized() and dist.get_rank() == 1:
+            if when == "now":
+                os.kill(os.getpid(), signal.SIGABRT)
+            atexit.register(os.kill, os.getpid(), signal.SIGABRT)
+        return build_mlp(**kwargs)
+    return build
+
+
+abort_rank1_now, abort_rank1_at_exit = _abort_rank1("now"), _abort_rank1("at_exit")
+
+
+@pytest.mark.parametrize("when", ["now", "at_exit"])
+def test_a_rank_killed_after_the_last_barrier_loses_nothing(when):
+    """gloo can abort a rank while it tears down (seen on CI under load): the fit stands when every rank had passed
+    the final barrier, and fails when a rank died before finishing."""
+    import torch.multiprocessing as mp
+
+    from trainwright.models.tabular.mlp import MLPLearner
+
+    class Learner(MLPLearner):
+        builder = f"{__name__}:abort_rank1_{when}"
+
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    y = (X[:, 0] > 0).astype(int)
+    learner = Learner(hidden_sizes=[8], train={"epochs": 2, "batch_size": 16, "nproc": 2,
+                                               "checkpoint": {"enabled": False}})
+    if when == "now":
+        with pytest.raises(mp.ProcessExitedException, match="SIGABRT"):
+            learner.fit(X, y)
+    else:
+        assert learner.fit(X, y).predict(X).shape == (40,)
+
+
 def test_batches_and_checkpoint_names(tmp_path):
     from trainwright.training.batches import TensorBatches
     from trainwright.training.checkpoint import list_checkpoints, save_checkpoint
