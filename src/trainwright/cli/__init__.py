@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trainwright.cli import data, predict, report, runs, train
+from trainwright.cli import data, deploy, predict, report, runs, train
 
 __all__ = ["main"]
 
-_GROUPS = (train, data, predict, report, runs)
+_GROUPS = (train, data, predict, deploy, report, runs)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -104,6 +104,7 @@ def save(writer, *, recipe, selection, members, predictor, evaluated: Evaluated,
     for i, member in enumerate(members):
         member.learner.save(layout.member_dir(writer.path, i, len(members)))
     writer.write_json(layout.METRICS, evaluated.metrics)
+    writer.write_json(layout.REFERENCE, _reference(predictor, evaluated))
     writer.write_json(layout.LEADERBOARD, {"metric": selection.metric, "candidates": selection.board})
     learner = selection.member.learner
     caps = learner.capabilities
@@ -116,6 +117,24 @@ def save(writer, *, recipe, selection, members, predictor, evaluated: Evaluated,
     writer.write_text(layout.RESOLVED_RECIPE, resolved)
     writer.write_json(layout.DECISIONS, [d.as_dict() for d in decisions])
     writer.write_json(layout.ENVIRONMENT, environment(recipe.seed))
+
+
+def _reference(predictor, evaluated: Evaluated) -> dict[str, Any]:
+    """The drift reference: the training rows' input columns, the test rows' predictions and, for classification,
+    the accuracy their probabilities promise beside the accuracy measured (``trainwright drift`` compares)."""
+    from trainwright.evaluate.drift import estimated_accuracy, profile
+
+    test = evaluated.outputs["test"]
+    if predictor.task == "classification":
+        picked = predictor.decide(test)
+        predictions = predictor.classes_[picked] if len(test) else []
+    else:
+        predictions = test
+    reference = profile(evaluated.rows["train"], predictor.members[0][0].kinds, predictions, task=predictor.task)
+    if predictor.task == "classification" and len(test):
+        reference["test_accuracy"] = {"measured": evaluated.metrics["test"].get("accuracy"),
+                                      "estimated": estimated_accuracy(test, picked)}
+    return reference
 
 
 def write_inputs(writer, *, given: dict, fingerprint: dict, row_ids: np.ndarray, splits, report) -> None:

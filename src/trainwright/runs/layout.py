@@ -15,6 +15,7 @@
                             model/member-i/ per imputation
     checkpoints/<model>/    neural checkpoints (last k, best.safetensors) for --resume
     metrics.json            {"train", "validation", "test": {...}} (+ "cross_validation"); threshold applied
+    reference.json          the drift reference: input columns' and test predictions' statistics (no raw rows)
     evaluation.json         everything the report shows (``trainwright report`` re-renders from it)
     report.html             the evaluation report: one self-contained HTML file
     history.json            per-iteration / per-epoch training and validation loss, and the overfitting point
@@ -34,7 +35,7 @@ from pathlib import Path
 from trainwright.errors import DataError, OutputError
 
 __all__ = ["RUN_FORMAT_VERSION", "RUN_JSON", "RECIPE", "RESOLVED_RECIPE", "DECISIONS", "FINGERPRINT", "SPLITS",
-           "AUDIT_JSON", "AUDIT_HTML", "CLEANING_LOG", "PREPROCESSOR", "MODEL_DIR", "CHECKPOINTS", "METRICS",
+           "AUDIT_JSON", "AUDIT_HTML", "CLEANING_LOG", "PREPROCESSOR", "MODEL_DIR", "CHECKPOINTS", "METRICS", "REFERENCE",
            "EVALUATION", "REPORT", "HISTORY", "LEADERBOARD", "STUDY", "ENVIRONMENT", "LOG", "member_dir", "new_run_dir", "check_new_run_dir", "check_output"]
 
 RUN_FORMAT_VERSION = 2  # 2: learner capabilities in history.json, tagged optimizer/schedule settings
@@ -52,6 +53,7 @@ PREPROCESSOR = "preprocessor.json"
 MODEL_DIR = "model"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.json"
+REFERENCE = "reference.json"
 EVALUATION = "evaluation.json"
 REPORT = "report.html"
 HISTORY = "history.json"

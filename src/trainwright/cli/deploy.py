@@ -1,0 +1,163 @@
+"""``trainwright serve`` (a trained run behind HTTP) and ``drift`` (new rows against the run's reference)."""
+
+from __future__ import annotations
+
+import os
+
+from pathlib import Path
+
+from trainwright.cli.common import fmt, refuse_overwrite, say
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub) -> None:
+    """The ``serve`` and ``drift`` commands."""
+    s = sub.add_parser("serve", help="answer predictions over HTTP (FastAPI under uvicorn)",
+                       description="Serve a trained table or text run: POST /predict (one row as a JSON object), "
+                                   "POST /predict/batch (a JSON array or CSV), GET /health, /ready, /metadata, "
+                                   "/metrics, the Open Inference Protocol v2 routes, and the API's own "
+                                   "documentation at /docs. Stop it with Ctrl-C (requests in flight finish).")
+    s.add_argument("run", help="run directory written by `trainwright train`")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--workers", type=int, default=1,
+                   help="processes answering requests (default 1); each loads the model and keeps its own /metrics")
+    s.add_argument("--api-key-env", metavar="VAR",
+                   help="name of the environment variable holding the API key every request but the health "
+                        "probes must send in the X-API-Key header")
+    s.add_argument("--max-body-mb", type=float, default=10.0,
+                   help="largest request body accepted, in MB (default 10; larger bodies get 413)")
+    s.add_argument("--name", help="the model's name in the v2 routes (default: the run folder's name)")
+    s.set_defaults(handler=_serve)
+
+    d = sub.add_parser("drift", help="compare new rows with what a run was trained on (exit 3 on drift)",
+                       description="Test every input column and the predictions of NEW rows against the reference "
+                                   "statistics the run kept, estimate accuracy from the probabilities, and score "
+                                   "the rows when they hold the target. Exit code: 0 no drift, 3 drift, 2 an error.")
+    d.add_argument("run", help="run directory written by `trainwright train`")
+    d.add_argument("data", help="new rows (CSV, Parquet or JSON Lines), with or without the target column")
+    d.add_argument("-o", "--output", help="write the HTML page here (e.g. drift.html)")
+    d.add_argument("--json", dest="json_out", metavar="FILE", help="write the result as JSON here ('-': stdout)")
+    d.add_argument("--share", type=float, default=0.5,
+                   help="declare drift when at least this share of the columns drifted (default 0.5), or the "
+                        "predictions did")
+    d.add_argument("--force", action="store_true", help="replace the output files if they exist")
+    d.set_defaults(handler=_drift)
+
+
+def _drift(args) -> int:
+    import json
+
+    import trainwright
+    from trainwright.data.sources import read_table
+    from trainwright.deploy.drift import DRIFT_EXIT_CODE, check_drift
+    from trainwright.errors import DataError
+
+    outputs = [Path(p) for p in (args.output, args.json_out) if p and p != "-"]
+    refuse_overwrite(outputs, args.force)
+    run = trainwright.load(args.run)
+    run.run.require_completed()
+    frame = read_table(args.data, allow_empty=True)
+    try:
+        result = check_drift(run, frame, share=args.share)
+    except DataError as exc:
+        raise DataError(f"{args.data}: {exc}", column=exc.column, file=args.data) from None
+    if args.json_out:
+        from trainwright.runs import store
+
+        text = json.dumps(result, indent=2, default=str)
+        if args.json_out == "-":
+            print(text)
+        else:
+            store.write_text(args.json_out, text)
+    if args.output:
+        from trainwright.report.drift import render_drift
+        from trainwright.runs import store
+
+        store.write_text(args.output, render_drift(result, run=str(args.run), data=args.data, task=run.task))
+    if args.json_out != "-":
+        _print_drift(result, args)
+    return DRIFT_EXIT_CODE if result["drift"] else 0
+
+
+def _print_drift(result, args) -> None:
+    s = result["summary"]
+    say(f"{'Drift' if result['drift'] else 'No drift'} in {args.data} ({result['rows']} rows): "
+        f"{len(s['drifted'])} of {s['columns']} columns drifted"
+        + (f" ({', '.join(s['drifted'][:8])})" if s["drifted"] else "")
+        + f"; predictions {'drifted' if s['prediction_drift'] else 'steady'}")
+    perf = result["performance"]
+    if "estimated_accuracy" in perf:
+        est, ref = perf["estimated_accuracy"], perf.get("reference") or {}
+        say(f"Estimated accuracy without labels: {fmt(est['value'])} ({fmt(est['low'])}-{fmt(est['high'])}); on the "
+            f"run's test rows {fmt((ref.get('estimated') or {}).get('value'))}, measured {fmt(ref.get('measured'))}")
+    if "measured" in perf:
+        say(f"Measured {perf['metric']} on {perf['labelled_rows']} labelled rows: {fmt(perf['measured'].get(perf['metric']))}"
+            f" (test: {fmt(perf['test'])})" + (" — outside the test interval" if perf.get("outside_test_interval") else ""))
+    for path in (args.output, args.json_out):
+        if path and path != "-":
+            say(f"Written: {path}")
+
+
+def _serve(args) -> int:
+    from trainwright.errors import ConfigError
+
+    try:
+        import uvicorn
+
+        from trainwright.deploy.server import _ENV, build_app
+    except ImportError as exc:
+        raise ConfigError(f"`trainwright serve` needs the serve extra ({exc.name} is missing): "
+                          "pip install 'trainwright[serve]'") from None
+    key = _api_key(args.api_key_env)
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: give 1 or more processes", path="--workers")
+    if args.max_body_mb <= 0:
+        raise ConfigError(f"--max-body-mb {args.max_body_mb}: give a positive size", path="--max-body-mb")
+    _check_port(args.host, args.port)
+    max_body = int(args.max_body_mb * 2**20)
+    app = build_app(args.run, api_key=key, max_body=max_body, name=args.name)  # checks the run before listening
+    say(f"Serving {args.run} at http://{args.host}:{args.port} (API documentation: /docs; stop with Ctrl-C)")
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, timeout_graceful_shutdown=10)
+        return 0
+    os.environ.update({_ENV["run"]: str(args.run), _ENV["max_body"]: str(max_body)})
+    if args.api_key_env:
+        os.environ[_ENV["key_env"]] = args.api_key_env
+    if args.name:
+        os.environ[_ENV["name"]] = args.name
+    uvicorn.run("trainwright.deploy.server:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, access_log=False, timeout_graceful_shutdown=10)
+    return 0
+
+
+def _api_key(variable: str | None) -> str | None:
+    from trainwright.errors import ConfigError
+
+    if variable is None:
+        return None
+    key = os.environ.get(variable, "")
+    if not key:
+        raise ConfigError(f"--api-key-env {variable}: the environment variable {variable} is not set or empty; "
+                          f"set it to the key first (export {variable}=...)", path="--api-key-env")
+    return key
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse, before loading anything, an address that cannot be listened on."""
+    import socket
+
+    from trainwright.errors import ConfigError
+
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port {port}: give a port between 1 and 65535", path="--port")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another program may use the "
+                          "port; choose another with --port, or another address with --host", path="--port") from None

@@ -1,0 +1,208 @@
+"""What the prediction server serves, without the web framework: a run's input columns with their JSON types,
+rows and columns turned into the frame the predictor reads, predictions as JSON, and the Open Inference
+Protocol (v2) tensors. ``deploy/server.py`` puts HTTP around it.
+
+Example:
+    >>> import tempfile, trainwright
+    >>> from importlib import resources
+    >>> data = resources.files("trainwright") / "datasets" / "penguins.csv"
+    >>> run = trainwright.train(str(data), target="species", out=tempfile.mkdtemp() + "/run",
+    ...                         overrides=["evaluate.report=false", "model.type=linear"])
+    >>> service = ModelService(run)
+    >>> [c.name for c in service.columns][:3]
+    ['island', 'bill_length_mm', 'bill_depth_mm']
+    >>> service.predict_rows([{"island": "Biscoe", "bill_length_mm": 50.0, "flipper_length_mm": 220}])[0]["prediction"]
+    'Gentoo'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainwright.deploy.model import TrainedModel
+from trainwright.errors import ArtifactError, DataError
+
+__all__ = ["Column", "ModelService", "V2Error"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column of a served run.
+
+    Attributes:
+        name: the column's name, as in the training data.
+        kind: how the model reads it: numeric, categorical, text, date, ...
+        json: the JSON type a request gives: "number" or "string"; "any" for a category whose training values
+            were not text (numbers or booleans).
+    """
+
+    name: str
+    kind: str
+    json: str
+
+    @property
+    def datatype(self) -> str:
+        """The Open Inference Protocol datatype of its tensor."""
+        return "FP64" if self.json == "number" else "BYTES"
+
+
+class V2Error(ValueError):
+    """A request the Open Inference Protocol answers with 400 (or 404 for ``status=404``) and ``{"error": ...}``."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ModelService:
+    """A completed table or text run, ready to answer requests.
+
+    Args:
+        model: the trained run (``trainwright.load(path)``).
+        name: the model's name in the v2 routes (default: the run folder's name).
+
+    Raises:
+        ArtifactError: the run is a forecast or reads images, which the server does not take yet.
+    """
+
+    def __init__(self, model: TrainedModel, name: str | None = None) -> None:
+        if model.task == "forecast":
+            raise ArtifactError(f"{model.path} is a forecasting run; `serve` answers table and text runs. Forecast "
+                                "with `trainwright predict RUN HISTORY.csv`.")
+        self.model = model
+        self.predictor = model.predictor
+        kinds = self.predictor.members[0][0].kinds
+        if "image" in kinds.values():
+            raise ArtifactError(f"{model.path} reads images; `serve` answers table and text runs (a request naming a "
+                                "file on the server would let any client read the server's files). Predict images "
+                                "with `trainwright predict`.")
+        dtypes = {c["name"]: c.get("dtype", "") for c in model.run.read_json("fingerprint.json", {})
+                  .get("schema", {}).get("columns", [])}
+        self.columns = [Column(col, kind, _json_type(kind, dtypes.get(col, ""))) for col, kind in kinds.items()]
+        self.by_name = {c.name: c for c in self.columns}
+        self.name = name or model.path.name
+        self.classes = self.predictor.classes
+
+    def metadata(self) -> dict[str, Any]:
+        """Task, target, classes, input schema and lineage (the run, its data's hash, the model), for ``/metadata``."""
+        info, fingerprint = self.model.info, self.model.run.read_json("fingerprint.json", {})
+        return {"name": self.name, "task": self.model.task, "target": self.model.target, "classes": self.classes,
+                "model": info.get("model"), "backend": "python",
+                "inputs": [{"name": c.name, "kind": c.kind, "type": c.json} for c in self.columns],
+                "run": {"path": str(self.model.path), "started": info.get("started"),
+                        "trainwright": info.get("trainwright"),
+                        "data": {k: fingerprint.get(k) for k in ("file", "sha256", "rows")}},
+                "test_metrics": self.model.metrics.get("test", {})}
+
+    def frame(self, columns: dict[str, list]) -> pd.DataFrame:
+        """The frame the predictor reads from column values (absent columns and None are missing values)."""
+        n = len(next(iter(columns.values()))) if columns else 0
+        data = {}
+        for col in self.columns:
+            values = columns.get(col.name, [None] * n)
+            data[col.name] = (np.array([np.nan if v is None else v for v in values], dtype=float)
+                              if col.json == "number" else pd.Series(values, dtype=object))
+        return pd.DataFrame(data, index=pd.RangeIndex(n))
+
+    def predict_frame(self, frame: pd.DataFrame) -> tuple[list, np.ndarray | None]:
+        """(predictions, class probabilities or None) of the rows of ``frame``, whose numeric columns hold numbers
+        (the routes check types first); an output that is not finite is a ``DataError``."""
+        raw = self.predictor.output(frame)
+        if raw.size and not np.isfinite(raw).all():
+            raise DataError("the inputs are too far outside the training data for the model to give a finite "
+                            "prediction; check the numeric columns' units and magnitudes.")
+        if self.classes is None:
+            return raw.tolist(), None
+        return self.predictor.classes_[self.predictor.decide(raw)].tolist(), raw
+
+    def predict_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``{"prediction": ..., "probabilities": {class: p}}`` (classification) or ``{"prediction": x}``, per row."""
+        columns = {c.name: [row.get(c.name) for row in rows] for c in self.columns}
+        return self.as_json(*self.predict_frame(self.frame(columns)))
+
+    def as_json(self, predictions: list, proba: np.ndarray | None) -> list[dict[str, Any]]:
+        """Predictions (and probabilities) as one JSON object per row."""
+        if proba is None:
+            return [{"prediction": p} for p in predictions]
+        keys = [str(c) for c in self.classes]
+        return [{"prediction": p, "probabilities": dict(zip(keys, row))} for p, row in zip(predictions, proba.tolist())]
+
+    def v2_model(self) -> dict[str, Any]:
+        """The v2 model metadata: inputs and outputs as tensors of one value per row."""
+        outputs = [{"name": "prediction", "datatype": "BYTES" if self._text_classes() else "FP64", "shape": [-1]}]
+        outputs += [{"name": f"proba_{c}", "datatype": "FP64", "shape": [-1]} for c in self.classes or []]
+        return {"name": self.name, "versions": [], "platform": "trainwright",
+                "inputs": [{"name": c.name, "datatype": c.datatype, "shape": [-1]} for c in self.columns],
+                "outputs": outputs}
+
+    def v2_infer(self, body: Any) -> dict[str, Any]:
+        """Answer a v2 inference request: one tensor per input column (any absent column is missing)."""
+        predictions, proba = self.predict_frame(self.frame(_v2_columns(body, self.by_name)))
+        n = len(predictions)
+        tensors = [{"name": "prediction", "datatype": "BYTES" if self._text_classes() else "FP64", "shape": [n],
+                    "data": predictions}]
+        tensors += [{"name": f"proba_{c}", "datatype": "FP64", "shape": [n], "data": proba[:, i].tolist()}
+                    for i, c in enumerate(self.classes or [])]
+        answer = {"model_name": self.name, "outputs": tensors}
+        if isinstance(body.get("id"), str):
+            answer["id"] = body["id"]
+        return answer
+
+    def _text_classes(self) -> bool:
+        return any(isinstance(c, str) for c in self.classes or [])
+
+
+def _json_type(kind: str, dtype: str) -> str:
+    if kind == "numeric":
+        return "number"
+    if kind == "categorical" and dtype not in ("str", "object", "string", "category"):
+        return "any"
+    return "string"
+
+
+_V2_NUMBER = {"FP64", "FP32", "FP16", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32", "UINT16", "UINT8",
+              "BOOL"}
+
+
+def _v2_columns(body: Any, by_name: dict[str, Column]) -> dict[str, list]:
+    """Column values from a v2 request's input tensors, checked: known names, one value per row, right types."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
+        raise V2Error('the request needs "inputs": a list of tensors {"name", "shape", "datatype", "data"}')
+    columns, rows = {}, None
+    for tensor in body["inputs"]:
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+            raise V2Error('every input needs a "name" (a column of the model)')
+        name = tensor["name"]
+        column = by_name.get(name)
+        if column is None:
+            raise V2Error(f"input '{name}' is not a column of the model; its inputs are: {', '.join(by_name)}")
+        data, shape = tensor.get("data"), tensor.get("shape")
+        if not isinstance(data, list) or not isinstance(shape, list) or math.prod(shape) != len(data) \
+                or len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise V2Error(f"input '{name}': \"data\" must be a flat list with one value per row and \"shape\" "
+                          f"[rows] or [rows, 1] (got shape {shape!r})")
+        _check_v2_type(column, tensor.get("datatype"), data)
+        if rows is not None and len(data) != rows:
+            raise V2Error(f"input '{name}' has {len(data)} values where the others have {rows}: one per row")
+        columns[name], rows = data, len(data)
+    return columns
+
+
+def _check_v2_type(column: Column, datatype: Any, data: list) -> None:
+    numbers = datatype in _V2_NUMBER
+    if datatype != "BYTES" and not numbers:
+        raise V2Error(f"input '{column.name}': datatype {datatype!r} is not one of BYTES, FP64, FP32, INT64, ...")
+    if column.json == "number" and not numbers:
+        raise V2Error(f"input '{column.name}' is numeric: send it as FP64 (or another number type), not {datatype}")
+    if column.json == "string" and numbers:
+        raise V2Error(f"input '{column.name}' is text: send it as BYTES, not {datatype}")
+    kind = (int, float) if numbers else str
+    bad = next((v for v in data if v is not None and (not isinstance(v, kind) or isinstance(v, bool) != (datatype == "BOOL"))), None)
+    if bad is not None:
+        raise V2Error(f"input '{column.name}' ({datatype}) holds {bad!r}, which is not a "
+                      f"{'number' if numbers else 'string'}")
