@@ -28,6 +28,8 @@ class Predictor:
             reaches this (chosen on validation rows, ``evaluate.threshold``); None: the most probable class.
         weights: each member's weight in the pooled output (summing to 1); None: equal weights.
         pooling: what the members are, in words: "multiple imputation" or "ensemble".
+        calibrator: classification only: maps the pooled probabilities to calibrated ones
+            (``evaluate.calibrate``, fitted on validation rows); None: the probabilities as pooled.
 
     Example:
         >>> from trainwright.data.features import Preprocessor
@@ -41,13 +43,14 @@ class Predictor:
 
     def __init__(self, members: list[tuple[Any, Any]], task: str, frame_steps: dict[str, Any] | None = None,
                  threshold: float | None = None, weights: list[float] | None = None,
-                 pooling: str = "multiple imputation") -> None:
+                 pooling: str = "multiple imputation", calibrator=None) -> None:
         self.members = members
         self.task = task
         self.frame_steps = frame_steps or {}
         self.threshold = threshold
         self.weights = np.full(len(members), 1.0 / len(members)) if weights is None else np.asarray(weights, float)
         self.pooling = pooling
+        self.calibrator = calibrator
 
     @property
     def classes_(self) -> np.ndarray:
@@ -78,7 +81,7 @@ class Predictor:
         total = 0.0
         for (pre, learner), weight in zip(self.members, self.weights):
             total = total + weight * learner.output(pre.transform(frame))
-        return total
+        return total if self.calibrator is None else self.calibrator.transform(total)
 
     def invalid_numbers(self, frame: pd.DataFrame) -> dict[str, pd.Index]:
         """Values of numeric input columns that are not numbers (text such as 'old'), as row labels by column.
@@ -181,4 +184,18 @@ class Predictor:
             raise ArtifactError(f"{run.path / layout.PREPROCESSOR} is damaged (its weights do not match its "
                                 f"{len(members)} members); train the run again.")
         return cls(members, run.task, run.info.get("frame_steps"), chosen.get("threshold"), weights,
-                   data.get("pooling", "multiple imputation"))
+                   data.get("pooling", "multiple imputation"), _calibrator(run))
+
+
+def _calibrator(run):
+    """The run's calibrator (``calibration.json``), or None when it has none."""
+    from trainwright.evaluate.calibration import Calibrator
+    from trainwright.runs import layout
+
+    data = run.read_json(layout.CALIBRATION, None)
+    if data is None:
+        return None
+    try:
+        return Calibrator.from_dict(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ArtifactError(f"{run.path / layout.CALIBRATION} is damaged ({exc}); train the run again.") from None

@@ -146,7 +146,11 @@ class Experiment:
         with journal.stage("evaluate"):
             predictor = Predictor([(m.preprocessor, m.learner) for m in members], task, steps, weights=weights,
                                   pooling="ensemble" if len(selection.pooled) > 1 else "multiple imputation")
+            calibration, decided = outputs.calibrate(rec, predictor, frame, y, positions)
+            journal.decide(*decided)
             evaluated = outputs.evaluate(rec, predictor, frame, y, positions)
+            if calibration:
+                evaluated.metrics["calibration"] = calibration
             journal.decide(*evaluated.decisions)
             predictor.threshold = evaluated.threshold["threshold"] if evaluated.threshold else None
         if rec.split.cv.method != "none":

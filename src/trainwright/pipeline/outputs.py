@@ -17,7 +17,7 @@ from trainwright.config.base import Decision
 from trainwright.evaluate.scoring import score_output
 from trainwright.runs import layout
 
-__all__ = ["PARTS", "Evaluated", "evaluate", "save", "write_inputs", "write_report", "resolved_recipe", "completed_info"]
+__all__ = ["PARTS", "Evaluated", "calibrate", "evaluate", "save", "write_inputs", "write_report", "resolved_recipe", "completed_info"]
 
 PARTS = ("train", "validation", "test")
 
@@ -48,6 +48,40 @@ def evaluate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.nd
     if tta is not None:
         metrics["tta"] = tta
     return Evaluated(rows, targets, outputs, threshold, metrics, (*tta_decisions, *decisions))
+
+
+def calibrate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.ndarray]) -> tuple[dict | None, tuple[Decision, ...]]:
+    """``evaluate.calibrate``: fit the calibrator on the validation rows and set it on the predictor; returns
+    what the report shows (ECE and log loss before and after on validation and test rows, the test rows'
+    reliability before) and the decision. Nothing is chosen on the test rows."""
+    from trainwright.evaluate.calibration import choose_calibrator
+    from trainwright.evaluate.curves import calibration_bins
+    from trainwright.evaluate.metrics import classification_metrics
+    from trainwright.evaluate.scoring import encode_targets
+
+    method = recipe.evaluate.calibrate
+    if method == "none" or predictor.task != "classification" or getattr(predictor, "calibrator", None) is not None:
+        return None, ()
+    parts = ("validation", "test")
+    raw = {p: predictor.output(frame.iloc[positions[p]], prepared=True) for p in parts}
+    codes = {p: encode_targets("classification", y[positions[p]], predictor.classes) for p in parts}
+    calibrator, losses = choose_calibrator(method, raw["validation"], codes["validation"], seed=recipe.seed)
+    chosen = calibrator.method if calibrator else "none"
+    k = len(predictor.classes)
+    summary: dict[str, Any] = {"asked": method, "method": chosen, "cv_log_loss": losses,
+                               "validation_rows": int(len(codes["validation"]))}
+    for p in parts:
+        after = calibrator.transform(raw[p]) if calibrator else raw[p]
+        before_m, after_m = (classification_metrics(codes[p], out, k) for out in (raw[p], after))
+        summary[p] = {f"{m}_{when}": scores[m] for m in ("ece", "log_loss") for when, scores in
+                      (("before", before_m), ("after", after_m))}
+    summary["reliability_before"] = calibration_bins(codes["test"], raw["test"], n_bins=10)
+    predictor.calibrator = calibrator
+    v = summary["validation"]
+    why = (f"on {summary['validation_rows']} validation rows: ECE {v['ece_before']:.4f} -> {v['ece_after']:.4f}, "
+           f"log loss {v['log_loss_before']:.4f} -> {v['log_loss_after']:.4f}"
+           + (f"; 5-fold log loss {', '.join(f'{m} {x:.4f}' for m, x in losses.items() if x is not None)}" if losses else ""))
+    return summary, (Decision("evaluate.calibrate", chosen, why),)
 
 
 def _test_time_augmentation(recipe, predictor, rows, targets, outputs) -> tuple[dict | None, tuple[Decision, ...]]:
@@ -104,6 +138,8 @@ def save(writer, *, recipe, selection, members, predictor, evaluated: Evaluated,
     for i, member in enumerate(members):
         member.learner.save(layout.member_dir(writer.path, i, len(members)))
     writer.write_json(layout.METRICS, evaluated.metrics)
+    if getattr(predictor, "calibrator", None) is not None:
+        writer.write_json(layout.CALIBRATION, predictor.calibrator.to_dict())
     writer.write_json(layout.REFERENCE, _reference(predictor, evaluated))
     writer.write_json(layout.LEADERBOARD, {"metric": selection.metric, "candidates": selection.board})
     learner = selection.member.learner
@@ -120,20 +156,19 @@ def save(writer, *, recipe, selection, members, predictor, evaluated: Evaluated,
 
 
 def _reference(predictor, evaluated: Evaluated) -> dict[str, Any]:
-    """The drift reference: the training rows' input columns, the test rows' predictions and, for classification,
-    the accuracy their probabilities promise beside the accuracy measured (``trainwright drift`` compares)."""
+    """The drift reference: the training rows' input columns, the predictions of the validation and test rows
+    (rows no model trained on) and, for classification, the accuracy the test rows' probabilities promise beside
+    the accuracy measured (``trainwright drift`` compares)."""
     from trainwright.evaluate.drift import estimated_accuracy, profile
 
-    test = evaluated.outputs["test"]
-    if predictor.task == "classification":
-        picked = predictor.decide(test)
-        predictions = predictor.classes_[picked] if len(test) else []
-    else:
-        predictions = test
+    held = np.concatenate([evaluated.outputs["validation"], evaluated.outputs["test"]])  # not trained on
+    classification = predictor.task == "classification"
+    predictions = (predictor.classes_[predictor.decide(held)] if len(held) else []) if classification else held
     reference = profile(evaluated.rows["train"], predictor.members[0][0].kinds, predictions, task=predictor.task)
-    if predictor.task == "classification" and len(test):
+    test = evaluated.outputs["test"]
+    if classification and len(test):
         reference["test_accuracy"] = {"measured": evaluated.metrics["test"].get("accuracy"),
-                                      "estimated": estimated_accuracy(test, picked)}
+                                      "estimated": estimated_accuracy(test, predictor.decide(test))}
     return reference
 
 

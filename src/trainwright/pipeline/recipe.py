@@ -138,6 +138,16 @@ class EvaluateConfig(Section):
             "(a proper scoring rule, so no ties) and rmse for regression."
         ),
     )
+    calibrate: Literal["none", "auto", "platt", "isotonic", "temperature"] = Field(
+        "none",
+        description=(
+            "Classification: recalibrate the probabilities on the validation rows (never the test rows). "
+            "'temperature' one temperature for all classes (keeps the predicted class), 'platt' a sigmoid per "
+            "class, 'isotonic' a step function per class, 'auto' the one (or none) with the lowest 5-fold "
+            "cross-validated log loss on the validation rows. Saved with the model, used by predict, serve and "
+            "drift; the report shows the reliability and ECE before and after."
+        ),
+    )
     threshold: ThresholdConfig = Field(default_factory=ThresholdConfig, description="Decision threshold (binary).")
     bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples of the test rows for confidence intervals "
                                                    "of the headline metrics (0: none).")

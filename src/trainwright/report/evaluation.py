@@ -90,6 +90,7 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     log(f"report: metrics and intervals in {time.monotonic() - t0:.2f}s")
     saved = store.read_json(run_dir / "metrics.json", {}) or {}
     out["cross_validation"], out["tta"] = saved.get("cross_validation"), saved.get("tta")
+    out["calibration"] = saved.get("calibration")
     out["data_section"] = _data_section(run_dir, info, parts, task, classes)
     out["training"] = _training_section(run_dir)
 

@@ -184,6 +184,9 @@ def _charts(ev: dict[str, Any]) -> dict[str, Any]:
             out["pr"] = ch.pr_curves(perf["pr"])
         cal = perf["calibration"]
         out["reliability"] = ch.reliability(cal["bins"], ece=cal["ece"], title="Reliability")
+        before = (ev.get("calibration") or {}).get("reliability_before")
+        if before:
+            out["reliability_before"] = ch.reliability(before["bins"], ece=before["ece"], title="Before calibration")
         tc = (perf.get("threshold_curve") or {}).get("test")
         if tc:
             chosen = (ev.get("threshold") or {}).get("threshold")

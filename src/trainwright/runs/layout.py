@@ -15,6 +15,7 @@
                             model/member-i/ per imputation
     checkpoints/<model>/    neural checkpoints (last k, best.safetensors) for --resume
     metrics.json            {"train", "validation", "test": {...}} (+ "cross_validation"); threshold applied
+    calibration.json        the probability calibrator (evaluate.calibrate), when one was fitted
     reference.json          the drift reference: input columns' and test predictions' statistics (no raw rows)
     evaluation.json         everything the report shows (``trainwright report`` re-renders from it)
     report.html             the evaluation report: one self-contained HTML file
@@ -35,7 +36,7 @@ from pathlib import Path
 from trainwright.errors import DataError, OutputError
 
 __all__ = ["RUN_FORMAT_VERSION", "RUN_JSON", "RECIPE", "RESOLVED_RECIPE", "DECISIONS", "FINGERPRINT", "SPLITS",
-           "AUDIT_JSON", "AUDIT_HTML", "CLEANING_LOG", "PREPROCESSOR", "MODEL_DIR", "CHECKPOINTS", "METRICS", "REFERENCE",
+           "AUDIT_JSON", "AUDIT_HTML", "CLEANING_LOG", "PREPROCESSOR", "MODEL_DIR", "CHECKPOINTS", "METRICS", "REFERENCE", "CALIBRATION",
            "EVALUATION", "REPORT", "HISTORY", "LEADERBOARD", "STUDY", "ENVIRONMENT", "LOG", "member_dir", "new_run_dir", "check_new_run_dir", "check_output"]
 
 RUN_FORMAT_VERSION = 2  # 2: learner capabilities in history.json, tagged optimizer/schedule settings
@@ -54,6 +55,7 @@ MODEL_DIR = "model"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.json"
 REFERENCE = "reference.json"
+CALIBRATION = "calibration.json"
 EVALUATION = "evaluation.json"
 REPORT = "report.html"
 HISTORY = "history.json"
