@@ -72,3 +72,22 @@ def test_bad_input_is_exit_2_naming_the_problem(auto_run, files, tmp_path, capsy
     capsys.readouterr()
     assert main(["drift", str(old), str(files / "same.csv")]) == 2
     assert "reference.json" in capsys.readouterr().err
+
+
+def test_hostile_inputs_found_by_review(auto_run, files, tmp_path, capsys):
+    """The run's own data is no drift; text in a numeric column and labels never seen are; a run's folder is not
+    an output folder."""
+    assert main(["drift", str(auto_run.path), str(PENGUINS)]) == 0
+    rows = pd.read_csv(PENGUINS)
+    rows.assign(bill_length_mm="abc").to_csv(tmp_path / "text.csv", index=False)
+    assert main(["drift", str(auto_run.path), str(tmp_path / "text.csv"), "--json", "-", "--share", "0.1"]) == 3
+    result = json.loads(capsys.readouterr().out)
+    assert "bill_length_mm" in result["summary"]["drifted"]
+    assert result["columns"]["bill_length_mm"]["not_numbers"] == 1.0
+    rows.assign(species=["Emperor"] * 10 + rows["species"].tolist()[10:]).to_csv(tmp_path / "new.csv", index=False)
+    assert main(["drift", str(auto_run.path), str(tmp_path / "new.csv")]) == 3
+    err = capsys.readouterr().err
+    assert "never saw, in 10 rows: Emperor" in err
+    assert main(["drift", str(auto_run.path), str(files / "same.csv"), "-o", str(auto_run.path / "page.html")]) == 2
+    assert not (auto_run.path / "page.html").exists()
+    assert main(["drift", str(auto_run.path), str(files / "same.csv"), "-o", "-"]) == 2

@@ -125,6 +125,20 @@ def test_bad_requests_are_4xx_naming_the_field(server):
     assert status == 422 and "'colour'" in answer["detail"]
     status, answer = call(base, "/predict", b"x" * (2 * 2**20), KEY)  # over --max-body-mb 1
     assert status == 413 and "--max-body-mb" in answer["detail"]
+    # found by hostile testing: each was a 500 or a wrong answer
+    for body in (b'{"bill_length_mm": 1e309}', b'{"bill_length_mm": NaN}', b'[{"bill_length_mm": Infinity}]'):
+        route = "/predict/batch" if body.startswith(b"[") else "/predict"
+        status, answer = call(base, route, body, KEY)
+        assert status == 422 and answer["detail"][0]["loc"][-1] == "bill_length_mm", (body, answer)
+    status, answer = call(base, "/predict", {"bill_length_mm": 1e308}, KEY)  # finite, beyond float32
+    assert status == 422 and "'bill_length_mm'" in answer["detail"]
+    status, answer = call(base, "/predict", b'{"island": "\\ud800"}', KEY)  # half an emoji
+    assert status == 422 and "'island'" in answer["detail"]
+    status, answer = call(base, "/predict/batch", b"island,bill_length_mm\nBiscoe,40,1,2\n", KEY, content_type="text/csv")
+    assert status == 422 and "fields" in answer["detail"]  # a ragged row, not columns shifted into the index
+    assert call(base, "/predict/batch", b"island\nDream\n", KEY, content_type="text/plain")[0] == 415
+    status, answer = call(base, "/predict", {"island": "x" * 100_000, "sex": 3}, KEY)
+    assert status == 422 and len(json.dumps(answer)) < 2_000  # the invalid input is echoed short
 
 
 def test_api_key(server):
@@ -168,13 +182,18 @@ def test_open_inference_protocol_v2(server, auto_run):
     assert outputs["prediction"] == expected["prediction"].tolist()
     assert np.allclose(outputs["proba_Gentoo"], expected["proba_Gentoo"], atol=1e-12)
     bad = [({"inputs": [{**inputs[0], "name": "islnd"}]}, 400, "'islnd'"),
+           ({"inputs": [{**inputs[0], "shape": [None]}]}, 400, "shape"),
+           ({"inputs": [{**inputs[0], "datatype": ["BYTES"]}]}, 400, "datatype"),
+           ({"inputs": [inputs[0], inputs[0]]}, 400, "twice"),
+           ({"inputs": [{**inputs[1], "datatype": "INT64", "data": [10**400, 1]}]}, 400, "finite"),
            ({"inputs": [{**inputs[1], "datatype": "BYTES", "data": ["a", "b"]}]}, 400, "numeric"),
            ({"inputs": [inputs[0], {**inputs[1], "shape": [1], "data": [3.0]}]}, 400, "one per row"),
            ({"inputs": []}, 400, "inputs")]
     for body, code, word in bad:
         status, answer = call(base, "/v2/models/auto/infer", body, KEY)
         assert status == code and word in answer["error"], answer
-    assert call(base, "/v2/models/other/infer", {"inputs": inputs}, KEY)[0] == 404
+    status, answer = call(base, "/v2/models/other/infer", {"inputs": inputs}, KEY)
+    assert status == 404 and "'other'" in answer["error"]
 
 
 def test_metrics_count_requests_and_errors(server):

@@ -1,4 +1,5 @@
-"""``trainwright serve`` (a trained run behind HTTP) and ``drift`` (new rows against the run's reference)."""
+"""``trainwright serve`` (a trained run behind HTTP), ``drift`` (new rows against the run's reference) and
+``retrain`` (a challenger on old and new rows, promoted only when better)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(sub) -> None:
-    """The ``serve`` and ``drift`` commands."""
+    """The ``serve``, ``drift`` and ``retrain`` commands."""
     s = sub.add_parser("serve", help="answer predictions over HTTP (FastAPI under uvicorn)",
                        description="Serve a trained table or text run: POST /predict (one row as a JSON object), "
                                    "POST /predict/batch (a JSON array or CSV), GET /health, /ready, /metadata, "
@@ -46,6 +47,36 @@ def add_parsers(sub) -> None:
     d.add_argument("--force", action="store_true", help="replace the output files if they exist")
     d.set_defaults(handler=_drift)
 
+    r = sub.add_parser("retrain", help="train a challenger on old and new rows; promote it only when it is better",
+                       description="Train a challenger with the champion's recipe on its data file and the new "
+                                   "labelled rows, compare both on the newest rows of NEW (held out from "
+                                   "training), promote the challenger only when its loss is lower beyond the 95% "
+                                   "interval, and record it all in registry.json beside the run.")
+    r.add_argument("run", help="the champion: a run directory written by `trainwright train`")
+    r.add_argument("data", help="new labelled rows, oldest first (CSV, Parquet or JSON Lines)")
+    r.add_argument("--time-budget", type=float, metavar="SECONDS", help="wall-time bound for the challenger")
+    r.add_argument("--holdout", type=float, default=0.3,
+                   help="share of the new rows (the newest) kept out of training to compare the models (default 0.3)")
+    r.add_argument("--window", type=int, metavar="ROWS",
+                   help="train on only the most recent ROWS rows of old and new together (default: all)")
+    r.add_argument("--out", help="the challenger's run directory (default: beside the champion)")
+    r.add_argument("--seed", type=int, help="seed of the challenger and the bootstrap (default: the champion's)")
+    r.set_defaults(handler=_retrain)
+
+
+def _retrain(args) -> int:
+    import trainwright
+    from trainwright.cli.common import RichReporter
+
+    entry = trainwright.retrain(args.run, args.data, time_budget=args.time_budget, holdout=args.holdout,
+                                window=args.window, out=args.out, seed=args.seed, reporter=RichReporter())
+    say(f"Challenger: {entry['challenger']}")
+    say(("Promoted: " if entry["promoted"] else "Not promoted: ") + entry["reason"])
+    say(f"{entry['metric']}: champion {fmt(entry['champion_metric'])}, challenger {fmt(entry['challenger_metric'])}"
+        f" on the {entry['holdout_rows']} held-out rows")
+    say(f"Recorded in {Path(entry['champion']).parent / 'registry.json'}")
+    return 0
+
 
 def _drift(args) -> int:
     import json
@@ -53,9 +84,16 @@ def _drift(args) -> int:
     import trainwright
     from trainwright.data.sources import read_table
     from trainwright.deploy.drift import DRIFT_EXIT_CODE, check_drift
-    from trainwright.errors import DataError
+    from trainwright.errors import ConfigError, DataError
 
+    if args.output == "-":
+        raise ConfigError("-o -: the page is written to a file (e.g. -o drift.html); --json - prints the result",
+                          path="-o")
     outputs = [Path(p) for p in (args.output, args.json_out) if p and p != "-"]
+    for path in outputs:
+        if (path.resolve().parent / "run.json").exists():
+            raise ConfigError(f"{path} is inside a run directory ({path.parent}); write the drift page and JSON "
+                              "elsewhere, a run's files are its own", path="-o")
     refuse_overwrite(outputs, args.force)
     run = trainwright.load(args.run)
     run.run.require_completed()
@@ -93,6 +131,8 @@ def _print_drift(result, args) -> None:
         est, ref = perf["estimated_accuracy"], perf.get("reference") or {}
         say(f"Estimated accuracy without labels: {fmt(est['value'])} ({fmt(est['low'])}-{fmt(est['high'])}); on the "
             f"run's test rows {fmt((ref.get('estimated') or {}).get('value'))}, measured {fmt(ref.get('measured'))}")
+    if perf.get("new_labels"):
+        say(f"Labels the model never saw, in {perf['new_label_rows']} rows: {', '.join(perf['new_labels'])}")
     if "measured" in perf:
         say(f"Measured {perf['metric']} on {perf['labelled_rows']} labelled rows: {fmt(perf['measured'].get(perf['metric']))}"
             f" (test: {fmt(perf['test'])})" + (" — outside the test interval" if perf.get("outside_test_interval") else ""))
@@ -114,8 +154,9 @@ def _serve(args) -> int:
     key = _api_key(args.api_key_env)
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: give 1 or more processes", path="--workers")
-    if args.max_body_mb <= 0:
-        raise ConfigError(f"--max-body-mb {args.max_body_mb}: give a positive size", path="--max-body-mb")
+    if not 0.001 <= args.max_body_mb < 1e6:  # nan and inf fail too
+        raise ConfigError(f"--max-body-mb {args.max_body_mb}: give a size in MB between 0.001 and 1000000",
+                          path="--max-body-mb")
     _check_port(args.host, args.port)
     max_body = int(args.max_body_mb * 2**20)
     app = build_app(args.run, api_key=key, max_body=max_body, name=args.name)  # checks the run before listening
@@ -123,6 +164,10 @@ def _serve(args) -> int:
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, access_log=False, timeout_graceful_shutdown=10)
         return 0
+    del app  # each worker loads its own model; the parent only supervises them
+    import gc
+
+    gc.collect()
     os.environ.update({_ENV["run"]: str(args.run), _ENV["max_body"]: str(max_body)})
     if args.api_key_env:
         os.environ[_ENV["key_env"]] = args.api_key_env
@@ -155,6 +200,10 @@ def _check_port(host: str, port: int) -> None:
         raise ConfigError(f"--port {port}: give a port between 1 and 65535", path="--port")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise ConfigError(f"--host {host}: no such address on this machine; give an address such as 127.0.0.1 "
+                          "or 0.0.0.0", path="--host") from None
+    try:
         with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(infos[0][4])

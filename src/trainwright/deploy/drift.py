@@ -20,7 +20,8 @@ def check_drift(model: TrainedModel, frame: pd.DataFrame, *, share: float = 0.5)
     probabilities promise (classification) and, when ``frame`` holds the target, the accuracy measured.
 
     Args:
-        share: drift is declared when the predictions drifted or at least this share of the columns did.
+        share: drift is declared when the predictions drifted, labels appear that the model never saw, or at least
+            this share of the columns drifted.
 
     Returns:
         ``compare``'s result (``columns``, ``prediction``, ``summary``) with ``performance`` and ``drift``.
@@ -42,7 +43,7 @@ def check_drift(model: TrainedModel, frame: pd.DataFrame, *, share: float = 0.5)
     from trainwright.evaluate.drift import compare, estimated_accuracy
     from trainwright.runs import layout
 
-    if not 0 < share <= 1:
+    if not 0 < share <= 1:  # (nan fails too)
         raise ConfigError(f"--share {share}: give a share of the columns between 0 (exclusive) and 1", path="--share")
     if model.task == "forecast":
         raise DataError(f"{model.path} is a forecasting run; `drift` compares table and text runs' inputs. A "
@@ -67,26 +68,43 @@ def check_drift(model: TrainedModel, frame: pd.DataFrame, *, share: float = 0.5)
     result["performance"] = performance
     summary = result["summary"]
     summary["share_threshold"] = share
-    result["drift"] = bool(summary["prediction_drift"] or (summary["columns"] and summary["share"] >= share))
+    summary["new_labels"] = performance.get("new_labels", [])
+    result["drift"] = bool(summary["prediction_drift"] or summary["new_labels"]
+                           or (summary["columns"] and summary["share"] >= share))
     return result
 
 
 def _measured(model: TrainedModel, predictor, prepared: pd.DataFrame) -> dict[str, Any]:
-    """With labels: the metrics measured on the new rows, against the test set's interval of the run's metric."""
+    """With labels: the metrics measured on the new rows, against the test set's interval of the run's metric.
+    Labels the model never saw are reported (``new_labels``) and left out of the scores."""
     target = model.target
     if target not in prepared.columns or prepared[target].notna().sum() == 0:
         return {}
     labelled = prepared[prepared[target].notna()]
-    y = labelled[target].to_numpy()
+    out: dict[str, Any] = {}
     if model.task == "regression":
-        from trainwright.data.schema import numeric_target
+        y = pd.to_numeric(labelled[target], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(y).all():
+            bad = labelled[target][~np.isfinite(y)].iloc[0]
+            raise DataError(f"the target column '{target}' holds values that are not numbers (e.g. {bad!r}); fix them, "
+                            "or drop the column to check drift without labels", column=target)
+    else:
+        from trainwright.data.labels import align_labels
 
-        y = numeric_target(labelled[target], target, "the new data").to_numpy()
+        y = align_labels(labelled[target].to_numpy(), predictor.classes_)
+        known = np.array([v in set(predictor.classes_.tolist()) for v in y.tolist()], dtype=bool)
+        if not known.all():
+            out["new_labels"] = sorted({str(v) for v in y[~known].tolist()})[:20]
+            out["new_label_rows"] = int((~known).sum())
+            labelled, y = labelled[known], y[known]
+        if len(y) == 0:
+            return out
     metrics = predictor.score(labelled, y, prepared=True)
     key = model.info.get("metric")
-    interval = model.run.read_json("evaluation.json", {}).get("performance", {}).get("intervals", {}).get(key)
-    out: dict[str, Any] = {"labelled_rows": int(len(labelled)), "measured": metrics, "metric": key,
-                           "test": model.metrics.get("test", {}).get(key), "test_interval": interval}
-    if interval and key in metrics and np.isfinite(metrics[key]):
+    performance = model.run.read_json("evaluation.json", {}).get("performance") or {}
+    interval = (performance.get("intervals") or {}).get(key)  # none with evaluate.bootstrap=0 or no report
+    out.update({"labelled_rows": int(len(labelled)), "measured": metrics, "metric": key,
+                "test": model.metrics.get("test", {}).get(key), "test_interval": interval})
+    if interval and key in metrics and metrics[key] is not None and np.isfinite(metrics[key]):
         out["outside_test_interval"] = not (interval["low"] <= metrics[key] <= interval["high"])
     return out

@@ -20,9 +20,14 @@ from trainwright.deploy.service import ModelService, V2Error
 # No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations (the row model is built at
 # run time) as objects.
 
-__all__ = ["build_app", "app_from_environment", "OPEN_PATHS"]
+__all__ = ["build_app", "app_from_environment", "key_matches", "OPEN_PATHS"]
 
 OPEN_PATHS = ("/health", "/ready", "/v2/health/live", "/v2/health/ready")  # probes never need the API key
+_V2_TENSOR = {"type": "object", "required": ["name", "shape", "datatype", "data"],
+              "properties": {"name": {"type": "string"}, "datatype": {"type": "string"},
+                             "shape": {"type": "array", "items": {"type": "integer"}}, "data": {"type": "array"}}}
+_V2_INFER = {"type": "object", "required": ["inputs"],
+             "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "items": _V2_TENSOR}}}
 _ENV = {"run": "TRAINWRIGHT_SERVE_RUN", "key_env": "TRAINWRIGHT_SERVE_API_KEY_ENV",
         "max_body": "TRAINWRIGHT_SERVE_MAX_BODY", "name": "TRAINWRIGHT_SERVE_NAME"}
 
@@ -45,8 +50,13 @@ def build_app(run: str, *, api_key: str | None = None, max_body: int = 10 * 2**2
     """
     import trainwright
 
+    from trainwright.errors import DataError
+
     service = ModelService(trainwright.load(run), name=name)
-    service.predict_rows([{}])  # the first request should not pay for lazy imports and warm-up
+    try:
+        service.predict_rows([{}])  # the first request should not pay for lazy imports and warm-up
+    except DataError:  # a model that cannot answer an all-missing row is still served
+        pass
     app = _app(service, api_key)
     app.add_middleware(_Bounded, limit=max_body, metrics=app.state.metrics)
     return app
@@ -59,7 +69,7 @@ def _app(service: ModelService, api_key: str | None):
     header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the key given to the server")
 
     def check_key(given: str | None = Security(header)) -> None:
-        if api_key is not None and not (given and hmac.compare_digest(given.encode(), api_key.encode())):
+        if api_key is not None and not (given and key_matches(given, api_key)):
             from fastapi import HTTPException
 
             raise HTTPException(401, "missing or wrong X-API-Key header", headers={"WWW-Authenticate": "APIKey"})
@@ -68,12 +78,42 @@ def _app(service: ModelService, api_key: str | None):
                   description=f"Predicts '{service.model.target}' ({service.model.task}) with the run "
                               f"{service.model.path.name}.")
     app.state.metrics = _Metrics()
+    _validation_answers(app)
     keyed = [Depends(check_key)] if api_key else []
     lock = threading.Lock() if _needs_lock(service) else None
     _prediction_routes(app, service, lock, keyed)
     _info_routes(app, service, keyed)
     _v2_routes(app, service, lock, keyed)
     return app
+
+
+def key_matches(given: str, key: str) -> bool:
+    """Whether an ``X-API-Key`` header is the key, in constant time. The server decodes header bytes as latin-1:
+    a client that sent the key's UTF-8 bytes (curl, most libraries) or its latin-1 bytes both match.
+
+    Example:
+        >>> key_matches("clÃ©", "clé"), key_matches("clé", "clé"), key_matches("cle", "clé")
+        (True, True, False)
+    """
+    expected = key.encode()
+    sent = [given.encode("utf-8")]
+    try:
+        sent.append(given.encode("latin-1"))  # the raw bytes on the wire
+    except UnicodeEncodeError:
+        pass
+    return any([hmac.compare_digest(s, expected) for s in sent])
+
+
+def _validation_answers(app) -> None:
+    """422 answers that always encode: inputs echoed short (200 characters), non-finite numbers as text."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc: RequestValidationError):
+        errors = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg"),
+                   "input": _shown(e.get("input"))} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
 
 def _needs_lock(service: ModelService) -> bool:
@@ -89,7 +129,7 @@ def _call(lock, fn, *args):
 
 
 def _prediction_routes(app, service: ModelService, lock, keyed: list) -> None:
-    from fastapi import Request
+    from fastapi import HTTPException, Request
     from fastapi.concurrency import run_in_threadpool
 
     Row = _row_model(service)
@@ -106,7 +146,10 @@ def _prediction_routes(app, service: ModelService, lock, keyed: list) -> None:
                   "text/csv": {"schema": {"type": "string"}}}}})
     async def predict_batch(request: Request) -> dict:
         body = await request.body()
-        if "csv" in request.headers.get("content-type", ""):
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if kind not in ("application/json", "text/csv", "application/csv"):
+            raise HTTPException(415, f"Content-Type {kind!r}: send application/json (an array of rows) or text/csv")
+        if kind != "application/json":
             frame = _csv_frame(body, service)
             answers = await run_in_threadpool(_guarded, lock, lambda f: service.as_json(*service.predict_frame(f)), frame)
         else:
@@ -151,16 +194,20 @@ def _info_routes(app, service: ModelService, keyed: list) -> None:
 def _v2_routes(app, service: ModelService, lock, keyed: list) -> None:
     from typing import Annotated
 
-    from fastapi import HTTPException, Path, Request
+    from fastapi import Path, Request
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse
 
     # The one model's name, in the document (clients and fuzzers see it); another name still reaches model_or_404.
     Name = Annotated[str, Path(description="the model's name", json_schema_extra={"enum": [service.name]})]
 
+    @app.exception_handler(V2Error)
+    async def v2_error(request, exc: V2Error):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
     def model_or_404(name: str) -> None:
         if name != service.name:
-            raise HTTPException(404, f"no model '{name}' here; this server serves '{service.name}'")
+            raise V2Error(f"no model '{name}' here; this server serves '{service.name}'", status=404)
 
     @app.get("/v2", dependencies=keyed, summary="Open Inference Protocol: server metadata")
     def server() -> dict:
@@ -185,12 +232,7 @@ def _v2_routes(app, service: ModelService, lock, keyed: list) -> None:
         return {"name": name, "ready": True}
 
     @app.post("/v2/models/{name}/infer", dependencies=keyed, summary="Open Inference Protocol: inference, one tensor per column",
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-                  "type": "object", "required": ["inputs"], "properties": {"id": {"type": "string"}, "inputs": {
-                      "type": "array", "items": {"type": "object", "required": ["name", "shape", "datatype", "data"],
-                                                 "properties": {"name": {"type": "string"}, "datatype": {"type": "string"},
-                                                                "shape": {"type": "array", "items": {"type": "integer"}},
-                                                                "data": {"type": "array"}}}}}}}}}})
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _V2_INFER}}}})
     async def infer(name: Name, request: Request):
         import json
 
@@ -203,8 +245,8 @@ def _v2_routes(app, service: ModelService, lock, keyed: list) -> None:
             return JSONResponse({"error": f"the body is not JSON: {exc}"}, status_code=400)
         try:
             return await run_in_threadpool(_call, lock, service.v2_infer, body)
-        except (V2Error, DataError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=getattr(exc, "status", 400))
+        except DataError as exc:
+            raise V2Error(str(exc)) from None
 
 
 def _row_model(service: ModelService):
@@ -238,15 +280,24 @@ def _json_rows(body: bytes, Row) -> list[dict[str, Any]]:
     try:
         rows = TypeAdapter(list[Row]).validate_json(body)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"]), "input": _shown(e.get("input"))}
-                                      for e in exc.errors(include_url=False)]) from None
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None
     return [_values(row) for row in rows]
 
 
 def _shown(value: Any) -> Any:
-    """An invalid input as the answer echoes it: bytes that are not text are described, not decoded."""
+    """An invalid input as a 422 echoes it: text at most 200 characters, bytes decoded, numbers that JSON cannot
+    write (inf, nan) and containers as short text."""
+    import math
+
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")[:200]
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (dict, list, tuple)):
+        value = repr(value)
+    if isinstance(value, str):
+        value = value.encode("utf-8", errors="replace").decode("utf-8")  # a lone surrogate cannot be written
+        return value if len(value) <= 200 else value[:200] + "..."
     return value
 
 
@@ -255,10 +306,15 @@ def _csv_frame(body: bytes, service: ModelService):
     import pandas as pd
     from fastapi import HTTPException
 
+    import warnings
+
     try:
-        frame = pd.read_csv(io.BytesIO(body))
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise HTTPException(422, f"the body is not CSV with a header line: {str(exc)[:200]}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # more fields than the header: refused
+            frame = pd.read_csv(io.BytesIO(body), index_col=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise HTTPException(422, f"the body is not CSV with a header line and as many fields in every row: "
+                                 f"{str(exc)[:200]}") from None
     unknown = [c for c in frame.columns if c not in service.by_name and c != service.model.target]
     if unknown:
         raise HTTPException(422, f"column(s) {', '.join(map(repr, unknown))} are not inputs of the model; its "
@@ -324,19 +380,23 @@ class _Bounded:
                 status[0] = message["status"]
             await send(message)
 
-        body = await self._body(receive)
-        if body is None:
-            await _answer(recording, 413, f"the request body is over the server's bound of {self.limit} bytes; "
-                                          "send fewer rows per request (or start the server with a larger --max-body-mb)")
-        else:
+        try:
+            body = await self._body(receive)
+            if body is None:
+                await _answer(recording, 413, f"the request body is over the server's bound of {self.limit} bytes; "
+                                              "send fewer rows per request (or a larger --max-body-mb)")
+                return
             replay = [{"type": "http.request", "body": body, "more_body": False}]
 
             async def again():
                 return replay.pop() if replay else await receive()
 
             await self.app(scope, again, recording)
-        route = scope.get("route")
-        self.metrics.observe(getattr(route, "path", "other"), status[0], time.perf_counter() - started)
+        except Exception:
+            status[0] = 500  # uvicorn answers it; the metrics count it
+            raise
+        finally:
+            self.metrics.observe(getattr(scope.get("route"), "path", "other"), status[0], time.perf_counter() - started)
 
     async def _body(self, receive) -> bytes | None:
         chunks, size, more = [], 0, True

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,14 +90,16 @@ class ModelService:
         self.classes = self.predictor.classes
 
     def metadata(self) -> dict[str, Any]:
-        """Task, target, classes, input schema and lineage (the run, its data's hash, the model), for ``/metadata``."""
+        """Task, target, classes, input schema and lineage (the run, its data file's name and hash, the model), for
+        ``/metadata``."""
         info, fingerprint = self.model.info, self.model.run.read_json("fingerprint.json", {})
         return {"name": self.name, "task": self.model.task, "target": self.model.target, "classes": self.classes,
                 "model": info.get("model"), "backend": "python",
                 "inputs": [{"name": c.name, "kind": c.kind, "type": c.json} for c in self.columns],
                 "run": {"path": str(self.model.path), "started": info.get("started"),
                         "trainwright": info.get("trainwright"),
-                        "data": {k: fingerprint.get(k) for k in ("file", "sha256", "rows")}},
+                        "data": {"file": Path(str(fingerprint.get("file", ""))).name,
+                                 **{k: fingerprint.get(k) for k in ("sha256", "rows")}}},
                 "test_metrics": self.model.metrics.get("test", {})}
 
     def frame(self, columns: dict[str, list]) -> pd.DataFrame:
@@ -105,6 +108,7 @@ class ModelService:
         data = {}
         for col in self.columns:
             values = columns.get(col.name, [None] * n)
+            _check_text(col.name, values)
             data[col.name] = (np.array([np.nan if v is None else v for v in values], dtype=float)
                               if col.json == "number" else pd.Series(values, dtype=object))
         return pd.DataFrame(data, index=pd.RangeIndex(n))
@@ -112,6 +116,9 @@ class ModelService:
     def predict_frame(self, frame: pd.DataFrame) -> tuple[list, np.ndarray | None]:
         """(predictions, class probabilities or None) of the rows of ``frame``, whose numeric columns hold numbers
         (the routes check types first); an output that is not finite is a ``DataError``."""
+        for col in self.columns:
+            if col.json == "number" and col.name in frame.columns:
+                _check_range(col.name, pd.to_numeric(frame[col.name], errors="coerce").to_numpy(dtype=float))
         raw = self.predictor.output(frame)
         if raw.size and not np.isfinite(raw).all():
             raise DataError("the inputs are too far outside the training data for the model to give a finite "
@@ -157,11 +164,35 @@ class ModelService:
         return any(isinstance(c, str) for c in self.classes or [])
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_text(name: str, values: list) -> None:
+    """Text the model can read: a lone surrogate (half of an emoji) in a JSON string cannot be encoded."""
+    for v in values:
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError(f"column '{name}' holds text that is not valid Unicode (a lone surrogate, "
+                                f"{v.encode('utf-8', 'backslashreplace')[:40]!r}); send whole characters",
+                                column=name) from None
+
+
+def _check_range(name: str, numbers: np.ndarray) -> None:
+    """Numbers the model reads as float32: infinite or beyond +-3.4e38 values are refused, naming the column."""
+    bad = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > _FLOAT32_MAX)
+    if bad.any():
+        raise DataError(f"column '{name}' holds {numbers[bad][0]!r}, beyond the range the model computes in "
+                        f"(+-{_FLOAT32_MAX:.3g}); send a finite number in the column's units, or null for missing",
+                        column=name)
+
+
 def _json_type(kind: str, dtype: str) -> str:
     if kind == "numeric":
         return "number"
-    if kind == "categorical" and dtype not in ("str", "object", "string", "category"):
-        return "any"
+    if kind == "boolean" or (kind == "categorical" and dtype not in ("str", "object", "string", "category")):
+        return "any"  # true/false, 0/1 or "yes"/"no" alike
     return "string"
 
 
@@ -181,9 +212,12 @@ def _v2_columns(body: Any, by_name: dict[str, Column]) -> dict[str, list]:
         column = by_name.get(name)
         if column is None:
             raise V2Error(f"input '{name}' is not a column of the model; its inputs are: {', '.join(by_name)}")
+        if name in columns:
+            raise V2Error(f"input '{name}' is given twice; give each column once")
         data, shape = tensor.get("data"), tensor.get("shape")
-        if not isinstance(data, list) or not isinstance(shape, list) or math.prod(shape) != len(data) \
-                or len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        counts = isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)
+        if not isinstance(data, list) or not counts or len(shape) not in (1, 2) or math.prod(shape) != len(data) \
+                or (len(shape) == 2 and shape[1] != 1):
             raise V2Error(f"input '{name}': \"data\" must be a flat list with one value per row and \"shape\" "
                           f"[rows] or [rows, 1] (got shape {shape!r})")
         _check_v2_type(column, tensor.get("datatype"), data)
@@ -194,7 +228,7 @@ def _v2_columns(body: Any, by_name: dict[str, Column]) -> dict[str, list]:
 
 
 def _check_v2_type(column: Column, datatype: Any, data: list) -> None:
-    numbers = datatype in _V2_NUMBER
+    numbers = isinstance(datatype, str) and datatype in _V2_NUMBER
     if datatype != "BYTES" and not numbers:
         raise V2Error(f"input '{column.name}': datatype {datatype!r} is not one of BYTES, FP64, FP32, INT64, ...")
     if column.json == "number" and not numbers:
@@ -206,3 +240,8 @@ def _check_v2_type(column: Column, datatype: Any, data: list) -> None:
     if bad is not None:
         raise V2Error(f"input '{column.name}' ({datatype}) holds {bad!r}, which is not a "
                       f"{'number' if numbers else 'string'}")
+    if numbers and not all(v is None or (abs(v) < 1e308 and math.isfinite(v)) for v in data):
+        raise V2Error(f"input '{column.name}' holds a number that is not finite or beyond 1e308; use null for "
+                      "a missing value")
+    if datatype.startswith(("INT", "UINT")) and any(isinstance(v, float) for v in data):
+        raise V2Error(f"input '{column.name}' is {datatype} but holds fractions; send FP64")

@@ -3,15 +3,16 @@ compared with them.
 
 The reference (``profile``) holds, per input column, its missing rate and either 101 quantiles and the shares of
 20 quantile bins (numbers; text columns by their word counts) or the shares of its 50 most frequent values
-(categories, and numeric columns of 20 distinct values or fewer), and the same for the predictions on the test rows: a few kilobytes.
+(categories, and numeric columns of 20 distinct values or fewer), and the same for the predictions on the validation and
+test rows: a few kilobytes.
 
 ``compare`` tests each column by its type and the number of new rows, as Evidently does: up to 1,000 new rows,
-a Kolmogorov-Smirnov test against the reference's distribution (numbers) or a chi-squared test of the category
-counts, drift at p < 0.05; above that, where any small difference is significant, the Wasserstein distance
+a two-sample Kolmogorov-Smirnov test against the reference's distribution (numbers; its p-value counts the
+reference's rows too) or a chi-squared test of the two samples' category counts, drift at p < 0.05; above that, where any small difference is significant, the Wasserstein distance
 (between the 1st and 99th percentiles, from the quantiles) divided by the reference's standard deviation (numbers) or the Jensen-Shannon distance (categories), drift at
 0.1. The population stability index (PSI) of the same bins is reported beside them (0.1-0.2: moderate, above
 0.2: large). A missing rate that moved by 10 points or more, and values never seen in training, are findings
-of their own.
+of their own; values of a numeric column that are not numbers count as missing (the model reads them so).
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -114,8 +115,11 @@ def compare(reference: dict[str, Any], frame: pd.DataFrame, predictions=None) ->
 
 
 def _compare(ref: dict[str, Any], values: pd.Series) -> dict[str, Any]:
-    missing = float(values.isna().mean()) if len(values) else 0.0
+    numeric = ref.get("of") == "value" or ref.get("levels_of") == "numbers"
+    missing, not_numbers = _missing(values, numeric)
     out: dict[str, Any] = {"type": ref["type"], "missing_rate": missing, "reference_missing_rate": ref["missing_rate"]}
+    if not_numbers:
+        out["not_numbers"] = not_numbers  # counted as missing, as the model reads them
     if ref["type"] == "numeric":
         out.update(_numeric(ref, _numbers(values, "text" if ref.get("of") == "word count" else "numeric")))
     elif ref["type"] == "categorical":
@@ -128,6 +132,17 @@ def _compare(ref: dict[str, Any], values: pd.Series) -> dict[str, Any]:
     return out
 
 
+def _missing(values: pd.Series, numeric: bool) -> tuple[float, float]:
+    """(share missing, share of present values that are not numbers) of a column, the second only for numbers."""
+    if len(values) == 0:
+        return 0.0, 0.0
+    absent = values.isna()
+    if not numeric or pd.api.types.is_numeric_dtype(values):
+        return float(absent.mean()), 0.0
+    bad = ~absent & ~np.isfinite(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+    return float((absent | bad).mean()), float(bad.mean())
+
+
 def _numeric(ref: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
     if len(x) == 0:
         return {"n": 0}
@@ -138,9 +153,10 @@ def _numeric(ref: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
     if len(x) <= SMALL:
         from scipy import stats
 
-        result = stats.kstest(x, lambda v: _reference_cdf(q, v))
-        out.update(test="Kolmogorov-Smirnov", statistic=float(result.statistic), p_value=float(result.pvalue),
-                   threshold=THRESHOLDS["p_value"], distribution_drift=bool(result.pvalue < THRESHOLDS["p_value"]))
+        d = _ks_statistic(q, np.sort(x))
+        p = float(stats.kstwo.sf(d, max(1, round(ref["n"] * len(x) / (ref["n"] + len(x))))))
+        out.update(test="Kolmogorov-Smirnov", statistic=d, p_value=p, threshold=THRESHOLDS["p_value"],
+                   distribution_drift=p < THRESHOLDS["p_value"])
     else:
         gap = np.abs(np.quantile(x, QUANTILES) - q)[1:-1]  # between the 1st and 99th percentiles: the extremes
         distance = float((gap[:-1] + gap[1:]).sum() / 2 * 0.01) / max(ref["std"], 1e-12)  # are single rows
@@ -149,15 +165,29 @@ def _numeric(ref: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _reference_cdf(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The reference's distribution function, linear between its 101 quantiles (a tied run: its middle)."""
+def _ks_statistic(q: np.ndarray, x: np.ndarray) -> float:
+    """The two-sample Kolmogorov-Smirnov statistic of sorted new values ``x`` against the reference known by its
+    quantiles ``q``: both distribution functions right-continuous, compared at every jump of either (ties in
+    either sample count as the steps they are) and just before each new value."""
+    points = np.union1d(x, q)
+    new_right = np.searchsorted(x, points, side="right") / len(x)
+    new_left = np.searchsorted(x, x, side="left") / len(x)
+    gaps = np.abs(new_right - _reference_cdf(q, points))
+    return float(max(gaps.max(), np.max(_reference_cdf(q, x, left=True) - new_left, initial=0.0)))
+
+
+def _reference_cdf(q: np.ndarray, v: np.ndarray, *, left: bool = False) -> np.ndarray:
+    """The reference's distribution function from its 101 quantiles: a step at a value several quantiles share
+    (a tie), linear between distinct ones; ``left``: the limit from below."""
     v = np.asarray(v, dtype=float)
-    lo = np.searchsorted(q, v, side="left")
-    hi = np.searchsorted(q, v, side="right")
-    inside = np.interp(v, q, QUANTILES)
-    tied = hi > lo  # v equals one or more quantiles exactly
-    mid = (np.clip(lo, 0, 100) + np.clip(hi - 1, 0, 100)) / 2 / 100
-    return np.where(tied, mid, inside)
+    side = "left" if left else "right"
+    idx = np.searchsorted(q, v, side=side)  # quantiles <= v (right) or < v (left)
+    below = QUANTILES[np.clip(idx - 1, 0, 100)]
+    lo, hi = q[np.clip(idx - 1, 0, 100)], q[np.clip(idx, 0, 100)]
+    inside = (idx > 0) & (idx <= 100) & (hi > lo)
+    slope = np.where(inside, (v - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
+    f = np.where(idx == 0, 0.0, below + 0.01 * np.clip(slope, 0, 1))
+    return np.where(idx > 100, 1.0, f)
 
 
 def _psi(ref: np.ndarray, new: np.ndarray, eps: float = 1e-4) -> float:
@@ -179,10 +209,14 @@ def _categorical(ref: dict[str, Any], values: pd.Series) -> dict[str, Any]:
     if n <= SMALL:
         from scipy import stats
 
-        smoothed = np.clip(expected, 1e-4, None)
-        result = stats.chisquare(observed, smoothed / smoothed.sum() * n)
-        out.update(test="chi-squared", statistic=float(result.statistic), p_value=float(result.pvalue),
-                   threshold=THRESHOLDS["p_value"], distribution_drift=bool(result.pvalue < THRESHOLDS["p_value"]))
+        table = np.array([expected * ref["n"], observed])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:  # one value on both sides: nothing can differ
+            stat, p = 0.0, 1.0
+        else:
+            stat, p = (float(v) for v in stats.chi2_contingency(table, correction=False)[:2])
+        out.update(test="chi-squared", statistic=stat, p_value=p, threshold=THRESHOLDS["p_value"],
+                   distribution_drift=p < THRESHOLDS["p_value"])
     else:
         from scipy.spatial.distance import jensenshannon
 
