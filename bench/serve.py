@@ -1,6 +1,6 @@
 """Serving: one-row latency of a trained run in-process and over HTTP (``trainwright serve``), with load.
 
-    .venv/bin/python bench/serve.py                    # 10,000 requests per concurrency level (about 15 minutes)
+    .venv/bin/python bench/serve.py                    # 10,000 requests per concurrency level (about 25 minutes)
     .venv/bin/python bench/serve.py --requests 2000    # quicker
     .venv/bin/python bench/serve.py --markdown-only    # the table again from bench/results/serve.json
 
@@ -15,7 +15,9 @@ Two runs on the bundled penguins table, trained from the CLI as a user would: ``
   latency, requests per second, the server's resident memory before and after, and errors. The client runs on the
   same 2 cores as the server, so the throughput is a floor.
 
-onnxruntime is not in the table: ``trainwright export`` does not exist yet (issue 14), so there is no graph to run.
+- onnxruntime: the run exported (``trainwright export``) and run alone on one row's inputs (whole graph:
+  preprocessing, models, pooling, labels), in-process through the server's code (``ModelService(onnx=...)``),
+  and over HTTP with ``trainwright serve RUN --onnx FILE``.
 
 Writes bench/results/serve.json and bench/results/serve.md.
 """
@@ -55,14 +57,22 @@ def train(model: str) -> Path:
 
 def in_process(run: Path, repeats: int = 2000) -> dict:
     import trainwright
+    from trainwright.deploy.export import export_onnx
     from trainwright.deploy.service import ModelService
 
-    service = ModelService(trainwright.load(run))
+    model = trainwright.load(run)
+    service = ModelService(model)
     frame = service.frame({k: [v] for k, v in ROW.items()})
     members = [(learner, pre.transform(frame)) for pre, learner in service.predictor.members]
     bare = _timed(lambda: [learner.output(X) for learner, X in members], repeats)
     full = _timed(lambda: service.predict_rows([ROW]), repeats)
-    return {"members": len(members), "bare_model_p50_ms": bare, "in_process_p50_ms": full}
+    graph = run / "bench.onnx"
+    export_onnx(model, graph)
+    onnx = ModelService(model, onnx=str(graph))
+    feeds = {c: [ROW.get(c)] for c in onnx.graph.inputs}
+    return {"members": len(members), "bare_model_p50_ms": bare, "in_process_p50_ms": full, "onnx": str(graph),
+            "onnx_graph_p50_ms": _timed(lambda: onnx.graph.run(feeds), repeats),
+            "onnx_in_process_p50_ms": _timed(lambda: onnx.predict_rows([ROW]), repeats)}
 
 
 def _timed(fn, repeats: int) -> float:
@@ -111,11 +121,11 @@ def load(port: int, requests: int, concurrency: int) -> tuple[list[float], int, 
     return latencies, errors[0], time.perf_counter() - started
 
 
-def over_http(run: Path, requests: int) -> list[dict]:
+def over_http(run: Path, requests: int, *extra: str) -> list[dict]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "trainwright", "serve", str(run), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "trainwright", "serve", str(run), "--port", str(port), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(port)
@@ -152,13 +162,21 @@ def _wait(port: int) -> None:
 
 def markdown(results: dict) -> str:
     lines = [f"Serving one penguins row ({results['when']}, {results['machine']}; `{results['command']}`)", "",
-             "| model | members | bare model p50 ms | in-process p50 ms | HTTP concurrency | p50 ms | p99 ms | "
-             "requests/s | RSS before → after MB | errors |", "|" + "---|" * 10]
+             "In-process, one row, p50 ms:", "",
+             "| model | members | bare model(s), eager | onnxruntime, whole graph | in-process, Python predictor | "
+             "in-process, ONNX graph |", "|" + "---|" * 6]
     for model, r in results["models"].items():
-        for h in r["http"]:
-            lines.append(f"| {model} | {r['members']} | {r['bare_model_p50_ms']} | {r['in_process_p50_ms']} | "
-                         f"{h['concurrency']} | {h['p50_ms']} | {h['p99_ms']} | {h['requests_per_s']} | "
-                         f"{h['rss_before_mb']} → {h['rss_after_mb']} ({h['rss_growth_pct']:+}%) | {h['errors']} |")
+        lines.append(f"| {model} | {r['members']} | {r['bare_model_p50_ms']} | {r['onnx_graph_p50_ms']} | "
+                     f"{r['in_process_p50_ms']} | {r['onnx_in_process_p50_ms']} |")
+    lines += ["", "Over HTTP (`trainwright serve`, one worker):", "",
+              "| model | backend | concurrency | p50 ms | p99 ms | requests/s | RSS before → after MB | errors |",
+              "|" + "---|" * 8]
+    for model, r in results["models"].items():
+        for backend, key in (("Python", "http"), ("ONNX", "http_onnx")):
+            for h in r[key]:
+                lines.append(f"| {model} | {backend} | {h['concurrency']} | {h['p50_ms']} | {h['p99_ms']} | "
+                             f"{h['requests_per_s']} | {h['rss_before_mb']} → {h['rss_after_mb']} "
+                             f"({h['rss_growth_pct']:+}%) | {h['errors']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -175,7 +193,9 @@ def main() -> None:
         for model in ("linear", "auto"):
             run = train(model)
             print(model, flush=True)
-            results["models"][model] = {**in_process(run), "http": over_http(run, args.requests)}
+            timings = in_process(run)
+            results["models"][model] = {**timings, "http": over_http(run, args.requests),
+                                        "http_onnx": over_http(run, args.requests, "--onnx", timings["onnx"])}
             print(f"  in-process: {results['models'][model]}", flush=True)
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "serve.json").write_text(json.dumps(results, indent=2))

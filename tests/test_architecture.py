@@ -15,13 +15,14 @@ PKG = "trainwright"
 # What each top-level part may import (besides itself). The layers: cli -> pipeline -> search -> fitting ->
 # {models -> training, evaluate -> data} -> {config, runs, errors, registry, runtime}; report -> evaluate;
 # deploy -> {runs, data, models, evaluate}.
-BASE = {"errors", "exports", "config", "registry", "runtime", "runs"}
+BASE = {"errors", "exports", "config", "registry", "runtime", "runs", "onnxgraph"}
 ALLOWED = {
     "errors": set(),
     "exports": set(),
     "config": {"errors"},
     "registry": {"errors", "config"},
     "runtime": {"errors"},
+    "onnxgraph": set(),
     "runs": {"errors", "runtime"},
     "data": BASE,
     "evaluate": BASE | {"data"},

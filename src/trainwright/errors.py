@@ -12,6 +12,7 @@ __all__ = [
     "TrainwrightError",
     "ConfigError",
     "DataError",
+    "ExportError",
     "DataFileNotFoundError",
     "NotFittedError",
     "ArtifactError",
@@ -90,6 +91,11 @@ class ArtifactError(TrainwrightError, ValueError):
         ...
         trainwright.errors.ArtifactError: runs/x is not a trainwright run directory (no run.json)
     """
+
+
+class ExportError(TrainwrightError, ValueError):
+    """A run, or a step of it, that ``trainwright export`` cannot express in the requested format, or a graph that
+    failed the parity gate; the message names the step and what to change."""
 
 
 class OutputError(TrainwrightError, OSError):

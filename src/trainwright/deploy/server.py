@@ -29,7 +29,7 @@ _V2_TENSOR = {"type": "object", "required": ["name", "shape", "datatype", "data"
 _V2_INFER = {"type": "object", "required": ["inputs"],
              "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "items": _V2_TENSOR}}}
 _ENV = {"run": "TRAINWRIGHT_SERVE_RUN", "key_env": "TRAINWRIGHT_SERVE_API_KEY_ENV",
-        "max_body": "TRAINWRIGHT_SERVE_MAX_BODY", "name": "TRAINWRIGHT_SERVE_NAME"}
+        "max_body": "TRAINWRIGHT_SERVE_MAX_BODY", "name": "TRAINWRIGHT_SERVE_NAME", "onnx": "TRAINWRIGHT_SERVE_ONNX"}
 
 
 def app_from_environment():
@@ -37,22 +37,25 @@ def app_from_environment():
     ``trainwright serve`` sets."""
     key_env = os.environ.get(_ENV["key_env"])
     return build_app(os.environ[_ENV["run"]], api_key=os.environ.get(key_env) if key_env else None,
-                     max_body=int(os.environ.get(_ENV["max_body"], 10 * 2**20)), name=os.environ.get(_ENV["name"]))
+                     max_body=int(os.environ.get(_ENV["max_body"], 10 * 2**20)), name=os.environ.get(_ENV["name"]),
+                     onnx=os.environ.get(_ENV["onnx"]))
 
 
-def build_app(run: str, *, api_key: str | None = None, max_body: int = 10 * 2**20, name: str | None = None):
+def build_app(run: str, *, api_key: str | None = None, max_body: int = 10 * 2**20, name: str | None = None,
+              onnx: str | None = None):
     """The FastAPI app serving the run at ``run``; the model loads once, before the app is returned.
 
     Args:
         api_key: when set, the ``X-API-Key`` header every route but the probes must carry.
         max_body: the largest request body accepted, in bytes (a 413 above it).
         name: the model's name in the v2 routes (default: the run folder's name).
+        onnx: a graph exported from the run: answered by onnxruntime instead of the Python predictor.
     """
     import trainwright
 
     from trainwright.errors import DataError
 
-    service = ModelService(trainwright.load(run), name=name)
+    service = ModelService(trainwright.load(run), name=name, onnx=onnx)
     try:
         service.predict_rows([{}])  # the first request should not pay for lazy imports and warm-up
     except DataError:  # a model that cannot answer an all-missing row is still served

@@ -71,7 +71,7 @@ class ModelService:
         ArtifactError: the run is a forecast or reads images, which the server does not take yet.
     """
 
-    def __init__(self, model: TrainedModel, name: str | None = None) -> None:
+    def __init__(self, model: TrainedModel, name: str | None = None, onnx: str | None = None) -> None:
         if model.task == "forecast":
             raise ArtifactError(f"{model.path} is a forecasting run; `serve` answers table and text runs. Forecast "
                                 "with `trainwright predict RUN HISTORY.csv`.")
@@ -88,13 +88,32 @@ class ModelService:
         self.by_name = {c.name: c for c in self.columns}
         self.name = name or model.path.name
         self.classes = self.predictor.classes
+        self.graph = self._graph(onnx) if onnx else None
+
+    def _graph(self, path: str):
+        """The exported graph, checked against the Python predictor on an all-missing row before it answers."""
+        from trainwright.deploy.export import OnnxGraph
+
+        types = {"number": "double"}
+        graph = OnnxGraph(path, {c.name: types.get(c.json, "string") for c in self.columns})
+        probe = {c.name: [None] for c in self.columns}
+        got, expected = graph.run(probe), self._python(self.frame(probe))
+        if self.model.task == "regression":
+            gap = abs(got[0][0] - expected[0][0]) / max(1.0, abs(expected[0][0]))
+        else:
+            gap = float(np.max(np.abs(got[1] - expected[1]))) if got[0] == expected[0] else float("inf")
+        if not gap <= 1e-5:
+            raise ArtifactError(f"{path} does not predict as the run {self.model.path} does (an all-missing row: "
+                                f"{got[0]} against {expected[0]}, outputs {gap:.3g} apart); export this run again")
+        return graph
 
     def metadata(self) -> dict[str, Any]:
         """Task, target, classes, input schema and lineage (the run, its data file's name and hash, the model), for
         ``/metadata``."""
         info, fingerprint = self.model.info, self.model.run.read_json("fingerprint.json", {})
         return {"name": self.name, "task": self.model.task, "target": self.model.target, "classes": self.classes,
-                "model": info.get("model"), "backend": "python",
+                "model": info.get("model"),
+                "backend": f"onnx ({self.graph.path.name}, onnxruntime)" if self.graph is not None else "python",
                 "inputs": [{"name": c.name, "kind": c.kind, "type": c.json} for c in self.columns],
                 "run": {"path": str(self.model.path), "started": info.get("started"),
                         "trainwright": info.get("trainwright"),
@@ -119,6 +138,11 @@ class ModelService:
         for col in self.columns:
             if col.json == "number" and col.name in frame.columns:
                 _check_range(col.name, pd.to_numeric(frame[col.name], errors="coerce").to_numpy(dtype=float))
+        if self.graph is not None:
+            return self.graph.run({c.name: frame[c.name].tolist() for c in self.columns if c.name in frame.columns})
+        return self._python(frame)
+
+    def _python(self, frame: pd.DataFrame) -> tuple[list, np.ndarray | None]:
         raw = self.predictor.output(frame)
         if raw.size and not np.isfinite(raw).all():
             raise DataError("the inputs are too far outside the training data for the model to give a finite "
@@ -130,6 +154,12 @@ class ModelService:
     def predict_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``{"prediction": ..., "probabilities": {class: p}}`` (classification) or ``{"prediction": x}``, per row."""
         columns = {c.name: [row.get(c.name) for row in rows] for c in self.columns}
+        if self.graph is not None:  # no frame: the graph takes the values as they are
+            for c in self.columns:
+                _check_text(c.name, columns[c.name])
+                if c.json == "number":
+                    _check_range(c.name, np.array([np.nan if v is None else v for v in columns[c.name]], dtype=float))
+            return self.as_json(*self.graph.run(columns))
         return self.as_json(*self.predict_frame(self.frame(columns)))
 
     def as_json(self, predictions: list, proba: np.ndarray | None) -> list[dict[str, Any]]:

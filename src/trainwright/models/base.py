@@ -301,6 +301,15 @@ class Learner:
         """How many learned numbers the model holds (``capabilities.parameters`` says which), or None."""
         return None
 
+    def onnx_nodes(self, g, features: str) -> str:
+        """Add this fitted model to ONNX graph ``g`` (``trainwright.onnxgraph.Graph``) reading the float feature
+        matrix ``features``; return its output: double probabilities (rows, classes) or values (rows,). Learners
+        that can be exported override it; the export names the others."""
+        from trainwright.errors import ExportError
+
+        raise ExportError(f"the {self.name} model cannot be exported to ONNX yet (linear and lightgbm runs can); "
+                          f"train with --set model.type=linear or lightgbm to export the run")
+
     def attributions(self, X: np.ndarray, **options: Any) -> Attributions:
         """Additive attributions of the first rows of ``X`` (for ``capabilities.explanation`` tree_shap or
         integrated_gradients)."""

@@ -36,6 +36,19 @@ def retrain(run, new_data, *, time_budget: float | None = None, holdout: float =
     Raises:
         DataError: the new rows lack the target or are too few; the champion's data file is gone or changed.
         ConfigError: ``holdout`` or ``window`` out of range.
+
+    Example:
+        >>> import tempfile, trainwright, pandas as pd
+        >>> from importlib import resources
+        >>> folder = tempfile.mkdtemp()
+        >>> rows = pd.read_csv(resources.files("trainwright") / "datasets" / "penguins.csv")  # by species
+        >>> rows.iloc[:200].to_csv(folder + "/old.csv", index=False)  # Adelie and some Gentoo
+        >>> rows.iloc[200:].to_csv(folder + "/new.csv", index=False)  # Gentoo and Chinstrap, never seen
+        >>> champion = trainwright.train(folder + "/old.csv", target="species", out=folder + "/runs/champion",
+        ...                              overrides=["model.type=linear", "evaluate.report=false"])
+        >>> entry = retrain(champion.path, folder + "/new.csv")
+        >>> entry["promoted"], entry["holdout_rows"], entry["challenger_loss"] < entry["champion_loss"]
+        (True, 43, True)
     """
     import trainwright
     from trainwright.data.sources import read_table
@@ -136,7 +149,7 @@ def _judge(champion, challenger, recent, seed: int) -> dict[str, Any]:
     means = np.array([diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(1000)])
     low, high = np.quantile(means, [0.025, 0.975])
     metric = champion.info.get("metric")
-    scores = {name: model.evaluate(recent).get(metric) for name, model in (("champion", champion), ("challenger", challenger))}
+    scores = {name: _metric(model, recent, metric) for name, model in (("champion", champion), ("challenger", challenger))}
     promoted = bool(high < 0)
     loss = "log loss" if champion.task == "classification" else "squared error"
     reason = (f"mean {loss} on {len(recent)} held-out recent rows: champion {losses['champion'].mean():.5g}, "
@@ -148,6 +161,16 @@ def _judge(champion, challenger, recent, seed: int) -> dict[str, Any]:
             "difference": {"value": float(diff.mean()), "low": float(low), "high": float(high)},
             "metric": metric, "champion_metric": scores["champion"], "challenger_metric": scores["challenger"],
             "promoted": promoted, "reason": reason}
+
+
+def _metric(model, rows, metric: str):
+    """The run's metric on the rows, or None when the model cannot be scored on them (a class it never saw)."""
+    from trainwright.errors import DataError
+
+    try:
+        return model.evaluate(rows).get(metric)
+    except DataError:
+        return None
 
 
 def _row_losses(model, rows) -> np.ndarray:

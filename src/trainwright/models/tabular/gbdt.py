@@ -171,6 +171,23 @@ class LightGBMLearner(Learner):
             return raw.reshape(len(X), len(self.classes_))
         return raw
 
+    def onnx_nodes(self, g, features: str) -> str:
+        """The booster as onnxmltools converts it (ai.onnx.ml tree ensembles, computed in float32), absorbed into
+        ``g``; its float output cast to double."""
+        import numpy as np
+        from onnxmltools import convert_lightgbm
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        width = self.booster_.num_feature()
+        converted = convert_lightgbm(self.booster_, initial_types=[("features", FloatTensorType([None, width]))],
+                                     zipmap=False, target_opset=15)
+        _exact_float32_thresholds(converted, self.booster_)
+        outputs = g.absorb(converted, {"features": features}, prefix=g.fresh("lgbm") + "_")
+        if self.task == "regression":
+            (values,) = outputs.values()
+            return g.op("Cast", g.op("Squeeze", values, g.const(np.array([1], dtype=np.int64))), to=11)
+        return g.op("Cast", outputs["probabilities"], to=11)
+
     def _state(self) -> tuple[dict, dict[str, bytes]]:
         return {"model_file": "model.txt"}, {"model.txt": self.booster_.model_to_string().encode("utf-8")}
 
@@ -259,3 +276,61 @@ def _deadline_callback(deadline: float, learner: LightGBMLearner):
 
     callback.order = 40  # after record_evaluation (20) and early stopping (30)
     return callback
+
+
+def _split_thresholds(booster) -> dict[tuple[int, int], float]:
+    """Every node's threshold (0.0 for a leaf; NaN for a categorical split) by (tree, node id), the ids given as
+    onnxmltools gives them: the root 0, then each split's two children the next free ids when it is read, the
+    left subtree read before the right."""
+    out: dict[tuple[int, int], float] = {}
+    for t, tree in enumerate(booster.dump_model()["tree_info"]):
+        count = [0]
+
+        def walk(node: dict, nid: int) -> None:
+            if "left_child" not in node:
+                out[(t, nid)] = 0.0
+                return
+            threshold = node["threshold"]
+            out[(t, nid)] = float("nan") if isinstance(threshold, str) and "|" in threshold else float(threshold)
+            left, right = count[0] + 1, count[0] + 2
+            count[0] += 2
+            walk(node["left_child"], left)
+            walk(node["right_child"], right)
+
+        walk(tree["tree_structure"], 0)
+    return out
+
+
+def _exact_float32_thresholds(converted, booster) -> None:
+    """Make the float32 tree ensemble route every float32 feature value as LightGBM routes it. LightGBM compares
+    with double thresholds; the converter rounds them to the nearest float32, which can fall on the other side
+    of a feature value. For float32 x, ``x <= t`` equals ``x <= the largest float32 not above t`` (and ``x < t``:
+    ``x <= the largest float32 below t``), so those thresholds replace the rounded ones."""
+    import numpy as np
+    from onnx import helper
+
+    from trainwright.errors import ExportError
+
+    node = next(n for n in converted.graph.node if n.op_type.startswith("TreeEnsemble"))
+    attrs = {a.name: a for a in node.attribute}
+    modes = [m.decode() if isinstance(m, bytes) else m for m in helper.get_attribute_value(attrs["nodes_modes"])]
+    rounded = np.asarray(helper.get_attribute_value(attrs["nodes_values"]), dtype=np.float32)
+    by_id = _split_thresholds(booster)
+    keys = zip(helper.get_attribute_value(attrs["nodes_treeids"]), helper.get_attribute_value(attrs["nodes_nodeids"]))
+    exact = np.array([by_id.get(k, np.inf) for k in keys], dtype=np.float64)  # inf: a node we do not know
+    known = ~np.isnan(exact)
+    if len(by_id) != len(rounded) or np.isinf(exact).any() or \
+            not np.array_equal(exact.astype(np.float32)[known], rounded[known]):
+        raise ExportError("the LightGBM converter laid the trees out in an order this version of trainwright does "
+                          "not know, so its thresholds cannot be made exact; nothing was exported")
+    fixed = exact.astype(np.float32)
+    for i, mode in enumerate(modes):
+        if mode in ("BRANCH_LEQ", "BRANCH_LT") and np.isfinite(exact[i]):
+            limit = np.float32(exact[i])
+            if limit > exact[i] or (mode == "BRANCH_LT" and limit == exact[i]):
+                limit = np.nextafter(limit, np.float32(-np.inf))
+            fixed[i] = limit
+            if mode == "BRANCH_LT":
+                modes[i] = "BRANCH_LEQ"
+    attrs["nodes_values"].CopyFrom(helper.make_attribute("nodes_values", fixed.tolist()))
+    attrs["nodes_modes"].CopyFrom(helper.make_attribute("nodes_modes", modes))

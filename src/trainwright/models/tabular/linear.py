@@ -129,6 +129,17 @@ class LinearLearner(Learner):
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
+    def onnx_nodes(self, g, features: str) -> str:
+        """The linear model in ONNX, in double precision as ``_predict_raw`` computes it."""
+        z = g.op("Add", g.op("MatMul", g.op("Cast", features, to=11), g.const(self.coef_.T.astype(np.float64))),
+                 g.const(self.intercept_.astype(np.float64)))
+        if self.task == "regression":
+            return g.op("Squeeze", z, g.const(np.array([1], dtype=np.int64)))
+        if self.coef_.shape[0] == 1:  # binary: [1 - sigmoid(z), sigmoid(z)]
+            p1 = g.op("Sigmoid", z)
+            return g.op("Concat", g.op("Sub", g.const(np.array(1.0)), p1), p1, axis=1)
+        return g.op("Softmax", z, axis=1)
+
     def fixed_params(self) -> dict:
         """The strength chosen on validation, fixed."""
         return {"alpha": self.alpha_}
