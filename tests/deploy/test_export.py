@@ -162,3 +162,27 @@ def test_serve_answers_with_the_graph(tmp_path):
         stop(proc)
     other = train(PENGUINS, "species", tmp_path, "linear", "model.type=linear")
     assert main(["serve", str(other.path), "--onnx", str(tmp_path / "m.onnx")]) == 2
+
+
+def test_the_readme_deploy_walkthrough(tmp_path):
+    """README "Deploy": train, export, serve the graph, POST a row, drift, retrain, as a newcomer types them."""
+    from tests.conftest import run_cli
+    from tests.deploy.test_serve import call, start, stop
+
+    shutil.copy(PENGUINS, tmp_path / "penguins.csv")
+    rows = pd.read_csv(PENGUINS)
+    rows.sample(120, random_state=5).drop(columns="species").to_csv(tmp_path / "this_week.csv", index=False)
+    rows.sample(120, random_state=6).to_csv(tmp_path / "this_week_labelled.csv", index=False)
+    run_cli("train", "penguins.csv", "--target", "species", "--set", "model.type=lightgbm", "--out", "runs/lgbm",
+            cwd=tmp_path, check=True)
+    run_cli("export", "runs/lgbm", "-o", "penguins.onnx", cwd=tmp_path, check=True)
+    proc, base = start(tmp_path / "runs" / "lgbm", "--onnx", str(tmp_path / "penguins.onnx"), cwd=tmp_path)
+    try:
+        status, answer = call(base, "/predict", {"island": "Dream", "bill_length_mm": 48})
+        assert status == 200 and answer["prediction"] in ("Adelie", "Chinstrap", "Gentoo")
+    finally:
+        stop(proc)
+    drift = run_cli("drift", "runs/lgbm", "this_week.csv", "-o", "drift.html", cwd=tmp_path)
+    assert drift.returncode == 0 and (tmp_path / "drift.html").exists(), drift.stderr
+    retrain = run_cli("retrain", "runs/lgbm", "this_week_labelled.csv", cwd=tmp_path)
+    assert retrain.returncode == 0 and "promoted" in retrain.stderr.lower(), retrain.stderr
