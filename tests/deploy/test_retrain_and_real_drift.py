@@ -74,6 +74,15 @@ def test_retrain_refuses_what_it_cannot_use(fair, tmp_path):
                         (("runs/young", "older.csv", "--window", "3"), "--window")]:
         proc = run_cli("retrain", *args, cwd=fair)
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    older = pd.read_csv(fair / "older.csv")
+    # found by a hostile review: each was trained and promoted before
+    older.drop(columns="age").to_csv(tmp_path / "no_age.csv", index=False)
+    older.assign(age="old").to_csv(tmp_path / "text_age.csv", index=False)
+    older.assign(had_affair=(older["had_affair"] == "yes").astype(int)).to_csv(tmp_path / "numbers.csv", index=False)
+    for file, words in [("no_age.csv", "input column(s) 'age'"), ("text_age.csv", "column 'age' holds values"),
+                        ("numbers.csv", "are numbers where the champion's classes are")]:
+        proc = run_cli("retrain", "runs/young", str(tmp_path / file), cwd=fair)
+        assert proc.returncode == 2 and words in proc.stderr and file in proc.stderr, proc.stderr
     pd.read_csv(fair / "older.csv").head(30).to_csv(tmp_path / "few.csv", index=False)
     proc = run_cli("retrain", "runs/young", str(tmp_path / "few.csv"), cwd=fair)
     assert proc.returncode == 2 and "at least" in proc.stderr

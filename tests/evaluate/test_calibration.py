@@ -44,13 +44,28 @@ def test_temperature_keeps_the_predicted_class():
 
 def test_auto_calibrates_overconfident_probabilities_and_leaves_calibrated_ones():
     p, y = overconfident(2000, 3)
-    chosen, losses = choose_calibrator("auto", p, y)
-    assert chosen is not None and losses[chosen.method] < losses["none"]
+    chosen, measured = choose_calibrator("auto", p, y)
+    losses = measured["cv_log_loss"]
+    assert chosen is not None and losses[chosen.method] < 0.99 * losses["none"] and "isotonic" in losses
     rng = np.random.default_rng(4)
     q = rng.uniform(0.02, 0.98, 2000)
     honest = np.column_stack([1 - q, q])
-    chosen, losses = choose_calibrator("auto", honest, (rng.uniform(size=2000) < q).astype(int))
-    assert chosen is None or losses[chosen.method] <= losses["none"]  # only kept when it beats none
+    chosen, measured = choose_calibrator("auto", honest, (rng.uniform(size=2000) < q).astype(int))
+    assert chosen is None  # calibrated already: nothing beats none by 1%
+    small_p, small_y = overconfident(300, 5)
+    assert "isotonic" not in choose_calibrator("auto", small_p, small_y)[1]["cv_log_loss"]  # needs 1,000 rows
+
+
+def test_no_calibrator_without_every_class_and_isotonic_never_says_certain():
+    """Found by a hostile review: isotonic fitted on validation rows of one class predicted that class for every
+    row (test accuracy 0.98 -> 0.51); on 69 rows it set probabilities to exactly 0 for true classes."""
+    p, y = overconfident(200, 6)
+    for method in ("temperature", "platt", "isotonic", "auto"):
+        chosen, measured = choose_calibrator(method, p, np.ones_like(y))
+        assert chosen is None and "every class" in measured["why"]
+    cal = Calibrator.fit("isotonic", p[:69], y[:69])
+    out = cal.transform(p)
+    assert out.min() > 0 and out.max() < 1
 
 
 def test_calibration_end_to_end_is_saved_used_and_reported(data_dir, tmp_path):

@@ -83,7 +83,8 @@ def _retrain_parser(sub) -> None:
     r.add_argument("--window", type=int, metavar="ROWS",
                    help="train on only the most recent ROWS rows of old and new together (default: all)")
     r.add_argument("--out", help="the challenger's run directory (default: beside the champion)")
-    r.add_argument("--seed", type=int, help="seed of the challenger and the bootstrap (default: the champion's)")
+    r.add_argument("--seed", type=int, help="seed of the challenger (default: the champion's recipe's) and of the "
+                                            "bootstrap (default 0)")
     r.set_defaults(handler=_retrain)
 
 

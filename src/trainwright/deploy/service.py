@@ -126,11 +126,19 @@ class ModelService:
         n = len(next(iter(columns.values()))) if columns else 0
         data = {}
         for col in self.columns:
-            values = columns.get(col.name, [None] * n)
-            _check_text(col.name, values)
+            values = self._values(col, columns.get(col.name, [None] * n))
             data[col.name] = (np.array([np.nan if v is None else v for v in values], dtype=float)
                               if col.json == "number" else pd.Series(values, dtype=object))
         return pd.DataFrame(data, index=pd.RangeIndex(n))
+
+    @staticmethod
+    def _values(col: Column, values: list) -> list:
+        """A column's values, checked (valid Unicode); an empty or blank category is missing, as an empty CSV cell
+        is (both backends read it so)."""
+        _check_text(col.name, values)
+        if col.kind != "categorical":
+            return values
+        return [None if isinstance(v, str) and not v.strip() else v for v in values]
 
     def predict_frame(self, frame: pd.DataFrame) -> tuple[list, np.ndarray | None]:
         """(predictions, class probabilities or None) of the rows of ``frame``, whose numeric columns hold numbers
@@ -156,7 +164,7 @@ class ModelService:
         columns = {c.name: [row.get(c.name) for row in rows] for c in self.columns}
         if self.graph is not None:  # no frame: the graph takes the values as they are
             for c in self.columns:
-                _check_text(c.name, columns[c.name])
+                columns[c.name] = self._values(c, columns[c.name])
                 if c.json == "number":
                     _check_range(c.name, np.array([np.nan if v is None else v for v in columns[c.name]], dtype=float))
             return self.as_json(*self.graph.run(columns))

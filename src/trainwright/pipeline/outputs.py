@@ -65,11 +65,12 @@ def calibrate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.n
     parts = ("validation", "test")
     raw = {p: predictor.output(frame.iloc[positions[p]], prepared=True) for p in parts}
     codes = {p: encode_targets("classification", y[positions[p]], predictor.classes) for p in parts}
-    calibrator, losses = choose_calibrator(method, raw["validation"], codes["validation"], seed=recipe.seed)
+    calibrator, measured = choose_calibrator(method, raw["validation"], codes["validation"], seed=recipe.seed)
+    losses = measured.get("cv_log_loss", {})
     chosen = calibrator.method if calibrator else "none"
     k = len(predictor.classes)
     summary: dict[str, Any] = {"asked": method, "method": chosen, "cv_log_loss": losses,
-                               "validation_rows": int(len(codes["validation"]))}
+                               "validation_rows": int(len(codes["validation"])), "why_none": measured.get("why")}
     for p in parts:
         after = calibrator.transform(raw[p]) if calibrator else raw[p]
         before_m, after_m = (classification_metrics(codes[p], out, k) for out in (raw[p], after))
@@ -80,7 +81,8 @@ def calibrate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.n
     v = summary["validation"]
     why = (f"on {summary['validation_rows']} validation rows: ECE {v['ece_before']:.4f} -> {v['ece_after']:.4f}, "
            f"log loss {v['log_loss_before']:.4f} -> {v['log_loss_after']:.4f}"
-           + (f"; 5-fold log loss {', '.join(f'{m} {x:.4f}' for m, x in losses.items() if x is not None)}" if losses else ""))
+           + (f"; 5-fold log loss {', '.join(f'{m} {x:.4f}' for m, x in losses.items())}" if losses else "")
+           + (f"; none fitted: {measured['why']}" if measured.get("why") else ""))
     return summary, (Decision("evaluate.calibrate", chosen, why),)
 
 

@@ -14,11 +14,13 @@ a new run, the data files it trained on are written next to it.
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["retrain", "REGISTRY"]
 
@@ -59,10 +61,11 @@ def retrain(run, new_data, *, time_budget: float | None = None, holdout: float =
     started = time.monotonic()
     old_file, old = _old_rows(champion)
     new = read_table(new_data)
+    _check_like_champion(champion, new, new_data)
     recent, fit_rows = _split_new(new, champion.target, holdout, new_data)
     training = _concat(old, fit_rows, window)
     folder = Path(champion.path).resolve().parent
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = f"{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"  # two retrains in one second stay apart
     files = _write_data(folder / "retrain-data", stamp, training, recent)
     budget = None if time_budget is None else max(1.0, time_budget - (time.monotonic() - started))
     out = Path(out) if out is not None else folder / f"{stamp}-challenger-of-{Path(champion.path).name}"
@@ -99,6 +102,31 @@ def _old_rows(champion):
                         f"{champion.path} was trained (SHA-256 {fingerprint['sha256'][:12]}...): retraining adds the "
                         "new rows to it. Put the original file back at that path.", file=str(path))
     return path, read_table(path)
+
+
+def _check_like_champion(champion, new, name) -> None:
+    """Refuse, before training anything, new rows the champion could not read: an input column missing, text in
+    a numeric column, or class labels of another type (numbers for text classes, or the reverse)."""
+    from trainwright.errors import DataError
+
+    predictor = champion.predictor
+    missing = [c for c in predictor.members[0][0].required_columns if c not in new.columns]
+    if missing:
+        raise DataError(f"{name}: the new rows lack the champion's input column(s) {', '.join(map(repr, missing))}; "
+                        "retraining needs the same columns", column=missing[0], file=str(name))
+    try:
+        predictor.refuse_invalid(new)
+    except DataError as exc:
+        raise DataError(f"{name}: {exc}", column=exc.column, file=str(name)) from None
+    if champion.task != "classification" or champion.target not in new.columns:
+        return
+    labels = new[champion.target].dropna()
+    numbers = pd.to_numeric(labels.astype(str), errors="coerce").notna()
+    classes_are_numbers = pd.to_numeric(pd.Series(predictor.classes_).astype(str), errors="coerce").notna().all()
+    if len(labels) and bool(numbers.all()) != bool(classes_are_numbers):
+        raise DataError(f"{name}: the labels of '{champion.target}' are {'numbers' if numbers.all() else 'text'} "
+                        f"where the champion's classes are {list(predictor.classes_)[:5]}; relabel the new rows "
+                        "the way the champion's were", column=champion.target, file=str(name))
 
 
 def _split_new(new, target: str, holdout: float, name):
@@ -156,6 +184,8 @@ def _judge(champion, challenger, recent, seed: int) -> dict[str, Any]:
               f"challenger {losses['challenger'].mean():.5g}; difference {diff.mean():+.5g} (95% interval "
               f"{low:+.5g} to {high:+.5g}): " + ("the challenger is better beyond the interval" if promoted else
                                                  "not better beyond the interval, the champion stays"))
+    if champion.task == "classification" and recent[champion.target].nunique() == 1:
+        reason += f" (note: every held-out row is of one class, {recent[champion.target].iloc[0]!r})"
     return {"holdout_rows": int(len(recent)), "loss": loss, "champion_loss": float(losses["champion"].mean()),
             "challenger_loss": float(losses["challenger"].mean()),
             "difference": {"value": float(diff.mean()), "low": float(low), "high": float(high)},
@@ -189,8 +219,17 @@ def _row_losses(model, rows) -> np.ndarray:
 
 
 def _record(path: Path, entry: dict[str, Any]) -> None:
-    """Append the entry to the registry. Runs descending from one first champion form a lineage (named by that
-    run); ``champions`` holds each lineage's current champion, the challenger when it was promoted."""
+    """Append the entry to the registry, holding a lock so that two retrains never lose each other's entries.
+    Runs descending from one first champion form a lineage (named by that run); ``champions`` holds each
+    lineage's current champion, the challenger when it was promoted."""
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _append(path, entry)
+
+
+def _append(path: Path, entry: dict[str, Any]) -> None:
     from trainwright.runs import store
 
     registry = store.read_json(path, {"format_version": 1, "champions": {}, "entries": []})
