@@ -36,7 +36,7 @@ def export_onnx(model: TrainedModel, out: str | Path, *, bound: float = PARITY_B
 
     predictor = _exportable(model)
     graph, inputs = _graph(predictor, model)
-    rows = _test_rows(model, list(inputs))
+    rows = _test_rows(model)
     difference = _parity(graph, predictor, rows, inputs, model.task)
     if not difference <= bound:
         raise ExportError(f"the ONNX graph differs from trainwright's predictions on the run's {len(rows)} test rows "
@@ -124,17 +124,14 @@ def onnx_feeds(rows: pd.DataFrame, inputs: dict[str, str]) -> dict[str, np.ndarr
     return feeds
 
 
-def _test_rows(model: TrainedModel, columns: list[str]) -> pd.DataFrame:
-    from trainwright.data.sources import file_sha256, read_table
+def _test_rows(model: TrainedModel) -> pd.DataFrame:
+    from trainwright.errors import DataError
 
-    fingerprint = model.run.read_json("fingerprint.json")
-    path = Path(fingerprint["file"])
-    if not path.is_file() or file_sha256(path) != fingerprint["sha256"]:
-        raise ExportError(f"the parity gate runs the graph on the run's test rows, read from {path}, which is "
-                          f"{'gone' if not path.is_file() else 'changed'} since training; put it back to export")
-    frame = read_table(path)
-    rows = frame.loc[model.run.read_json("splits.json")["test"]]
-    return rows
+    try:
+        _, frame = model.training_rows()
+    except DataError as exc:
+        raise ExportError(f"the parity gate runs the graph on the run's test rows: {exc}") from None
+    return frame.loc[model.run.read_json("splits.json")["test"]]
 
 
 def _parity(graph, predictor, rows: pd.DataFrame, inputs: dict[str, str], task: str) -> float:

@@ -80,6 +80,22 @@ class TrainedModel:
                 self._predictor = Predictor.load(self.run)
         return self._predictor
 
+    def training_rows(self):
+        """(the path, the rows) of the file the run was trained on, read again.
+
+        Raises:
+            DataError: the file is gone or changed since training (its SHA-256 is checked).
+        """
+        from trainwright.data.sources import file_sha256, read_table
+
+        fingerprint = self.run.read_json("fingerprint.json")
+        path = Path(fingerprint["file"])
+        if not path.is_file() or file_sha256(path) != fingerprint["sha256"]:
+            raise DataError(f"the run's data file {path} is {'gone' if not path.is_file() else 'changed'} since "
+                            f"{self.path} was trained (SHA-256 {fingerprint['sha256'][:12]}...); put the original "
+                            "file back at that path", file=str(path))
+        return path, read_table(path)
+
     def predict(self, frame, *, invalid: str = "error"):
         """Predictions for raw rows: a DataFrame with ``prediction`` and, for classification, one
         ``proba_<class>`` column per class. Columns may come in any order; extra ones are ignored. A value

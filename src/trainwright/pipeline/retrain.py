@@ -92,16 +92,12 @@ def _check_settings(holdout: float, window: int | None) -> None:
 
 def _old_rows(champion):
     """The champion's training file and its rows, refused when the file changed since it was trained."""
-    from trainwright.data.sources import file_sha256, read_table
     from trainwright.errors import DataError
 
-    fingerprint = champion.run.read_json("fingerprint.json")
-    path = Path(fingerprint["file"])
-    if not path.is_file() or file_sha256(path) != fingerprint["sha256"]:
-        raise DataError(f"the champion's data file {path} is {'gone' if not path.is_file() else 'changed'} since "
-                        f"{champion.path} was trained (SHA-256 {fingerprint['sha256'][:12]}...): retraining adds the "
-                        "new rows to it. Put the original file back at that path.", file=str(path))
-    return path, read_table(path)
+    try:
+        return champion.training_rows()
+    except DataError as exc:
+        raise DataError(f"{exc}: retraining adds the new rows to it", file=exc.file) from None
 
 
 def _check_like_champion(champion, new, name) -> None:
