@@ -66,9 +66,11 @@ class ModelService:
     Args:
         model: the trained run (``trainwright.load(path)``).
         name: the model's name in the v2 routes (default: the run folder's name).
+        onnx: a graph exported from this run (``trainwright export``): it answers instead of the Python predictor.
 
     Raises:
-        ArtifactError: the run is a forecast or reads images, which the server does not take yet.
+        ArtifactError: the run is a forecast or reads images, which the server does not take yet; the graph is
+            not this run's.
     """
 
     def __init__(self, model: TrainedModel, name: str | None = None, onnx: str | None = None) -> None:
