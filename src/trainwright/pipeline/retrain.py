@@ -218,10 +218,9 @@ def _record(path: Path, entry: dict[str, Any]) -> None:
     """Append the entry to the registry, holding a lock so that two retrains never lose each other's entries.
     Runs descending from one first champion form a lineage (named by that run); ``champions`` holds each
     lineage's current champion, the challenger when it was promoted."""
-    import fcntl
+    from trainwright.runs import store
 
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with store.locked(path):
         _append(path, entry)
 
 

@@ -7,6 +7,7 @@ would make it 0600, and a server running as another user could not read the mode
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -15,7 +16,7 @@ from typing import Any
 
 from trainwright.errors import ArtifactError, OutputError
 
-__all__ = ["write_bytes", "write_text", "write_json", "append_text", "read_json", "file_mode", "fsync_dir"]
+__all__ = ["write_bytes", "write_text", "write_json", "append_text", "read_json", "file_mode", "fsync_dir", "locked"]
 
 
 def file_mode() -> int:
@@ -129,3 +130,24 @@ def fsync_dir(directory: str | Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(path: str | Path):
+    """Hold an exclusive lock on ``path`` + ".lock" (created empty) while the block runs: processes that update
+    the same file one after another (``retrain``'s registry) never lose each other's changes.
+
+    Example:
+        >>> import tempfile
+        >>> with locked(Path(tempfile.mkdtemp()) / "registry.json"):
+        ...     pass
+    """
+    import fcntl
+
+    lock = Path(path).with_name(Path(path).name + ".lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
