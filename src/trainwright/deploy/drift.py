@@ -92,7 +92,8 @@ def _measured(model: TrainedModel, predictor, prepared: pd.DataFrame) -> dict[st
         from trainwright.data.labels import align_labels
 
         y = align_labels(labelled[target].to_numpy(), predictor.classes_)
-        known = np.array([v in set(predictor.classes_.tolist()) for v in y.tolist()], dtype=bool)
+        classes = set(predictor.classes_.tolist())
+        known = np.array([v in classes for v in y.tolist()], dtype=bool)
         if not known.all():
             out["new_labels"] = sorted({str(v) for v in y[~known].tolist()})[:20]
             out["new_label_rows"] = int((~known).sum())
