@@ -26,6 +26,7 @@ _EXPORTS = {
     "train": "trainwright.pipeline.api",
     "tune": "trainwright.pipeline.tuning",
     "retrain": "trainwright.pipeline.retrain",
+    "compress": "trainwright.pipeline.compress",
     "audit": "trainwright.pipeline.api",
     "lr_find": "trainwright.pipeline.api",
     "Experiment": "trainwright.pipeline.experiment",
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # for editors and type checkers; at run time names load lazil
     from trainwright.errors import ArtifactError, ConfigError, DataError, NotFittedError, TrainwrightError
     from trainwright.pipeline.api import audit, lr_find, train
     from trainwright.pipeline.experiment import Experiment
+    from trainwright.pipeline.compress import compress
     from trainwright.pipeline.retrain import retrain
     from trainwright.pipeline.tuning import tune
     from trainwright.pipeline.recipe import Recipe

@@ -81,10 +81,29 @@ def test_integer_classes_are_int64_labels(data_dir, tmp_path):
     assert got["prediction"].tolist() == run.predict(frame)["prediction"].tolist()
 
 
+def test_mlp_networks_export_for_both_tasks(data_dir, tmp_path):
+    """torch's exporter writes the network; the softmax or the target's scale follow in double."""
+    from trainwright.deploy.export import export_onnx
+
+    penguins = train(PENGUINS, "species", tmp_path, "mlp", "model.type=mlp", "model.norm=batch", "model.dropout=0.2")
+    export_onnx(penguins, tmp_path / "p.onnx")
+    rows = pd.read_csv(PENGUINS).drop(columns="species")
+    got, expected = run_graph(tmp_path / "p.onnx", rows, inputs_of(tmp_path / "p.onnx")), penguins.predict(rows)
+    assert got["prediction"].tolist() == expected["prediction"].tolist()
+    proba = expected[[f"proba_{c}" for c in penguins.predictor.classes]].to_numpy()
+    assert np.max(np.abs(got["probabilities"] - proba)) < 1e-5
+    diabetes = train(data_dir / "diabetes.csv", "target", tmp_path, "mlpreg", "model.type=mlp")
+    export_onnx(diabetes, tmp_path / "d.onnx")
+    rows = pd.read_csv(data_dir / "diabetes.csv").drop(columns="target")
+    got = run_graph(tmp_path / "d.onnx", rows, inputs_of(tmp_path / "d.onnx"))["prediction"]
+    expected = diabetes.predict(rows)["prediction"].to_numpy()
+    assert np.max(np.abs(got.reshape(-1) - expected) / np.abs(expected)) < 1e-5
+
+
 def test_what_cannot_be_expressed_is_named_and_nothing_is_written(bbc_csv, tmp_path, capsys):
     from trainwright.cli import main
 
-    cases = [(train(PENGUINS, "species", tmp_path, "mlp", "model.type=mlp", "train.epochs=3"), "mlp model"),
+    cases = [(train(PENGUINS, "species", tmp_path, "knn", "model.type=kneighbors"), "kneighbors model"),
              (train(bbc_csv, "topic", tmp_path, "bbc", "model.type=linear"), "column 'text'"),
              (train(PENGUINS, "species", tmp_path, "iso", "model.type=linear", "evaluate.calibrate=isotonic"),
               "isotonic calibration")]

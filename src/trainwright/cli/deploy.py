@@ -1,4 +1,4 @@
-"""``trainwright export`` (the predictor as one ONNX graph), ``serve`` (a trained run behind HTTP), ``drift`` (new
+"""``trainwright export`` (the predictor as one ONNX graph), ``compress`` (a smaller copy of a run), ``serve`` (a trained run behind HTTP), ``drift`` (new
 rows against the run's reference) and ``retrain`` (a challenger on old and new rows, promoted only when better)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(sub) -> None:
-    """The ``export``, ``serve``, ``drift`` and ``retrain`` commands."""
-    for add in (_export_parser, _serve_parser, _drift_parser, _retrain_parser):
+    """The ``export``, ``compress``, ``serve``, ``drift`` and ``retrain`` commands."""
+    for add in (_export_parser, _compress_parser, _serve_parser, _drift_parser, _retrain_parser):
         add(sub)
 
 
@@ -28,6 +28,43 @@ def _export_parser(sub) -> None:
     e.add_argument("-o", "--output", default="model.onnx", help="the graph's file (default model.onnx)")
     e.add_argument("--force", action="store_true", help="replace the output file if it exists")
     e.set_defaults(handler=_export)
+
+
+def _compress_parser(sub) -> None:
+    c = sub.add_parser("compress", help="write a smaller copy of a run (int8, pruned, or a distilled student)",
+                       description="Write a new run, beside the parent unless --out says where, holding a smaller "
+                                   "model: quantize (neural networks' Linear weights as int8), prune (the smallest "
+                                   "weights, or a LightGBM model's last rounds, removed and the rest fine-tuned on "
+                                   "the training rows) or distill (a small student trained on the parent's "
+                                   "predictions). Its run.json and report compare size, latency and test score with "
+                                   "the parent's.")
+    c.add_argument("run", help="run directory written by `trainwright train`")
+    c.add_argument("--method", choices=["quantize", "prune", "distill"], required=True, help="how to compress")
+    c.add_argument("--amount", type=float, default=0.5, help="prune: the share removed (default 0.5)")
+    c.add_argument("--student", choices=["lightgbm", "linear", "mlp"], default="lightgbm",
+                   help="distill: the student's model type (default lightgbm)")
+    c.add_argument("--synthetic", type=int, metavar="ROWS",
+                   help="distill: synthetic rows the parent labels (default 3 per training row, at most 50,000)")
+    c.add_argument("--time-budget", type=float, metavar="SECONDS", help="bound for the fine-tune or the student")
+    c.add_argument("--out", help="the new run's directory (default: beside the parent, <time>-<parent>-<method>)")
+    c.add_argument("--seed", type=int, help="seed (default: the parent's recipe's)")
+    c.set_defaults(handler=_compress)
+
+
+def _compress(args) -> int:
+    import trainwright
+    from trainwright.cli.common import RichReporter
+
+    done = trainwright.compress(args.run, args.method, out=args.out, amount=args.amount, student=args.student,
+                                synthetic=args.synthetic, time_budget=args.time_budget, seed=args.seed,
+                                reporter=RichReporter())
+    z = done.info["compression"]
+    say(f"Compressed run: {done.path}")
+    say(f"{z['what'][:1].upper()}{z['what'][1:]}")
+    say(z["summary"])
+    if (done.path / "report.html").is_file():
+        say(f"Report: {done.path / 'report.html'}")
+    return 0
 
 
 def _serve_parser(sub) -> None:

@@ -19,7 +19,8 @@ import numpy as np
 from trainwright.config.base import Decision
 from trainwright.errors import ConfigError
 
-__all__ = ["MemberSpec", "Balancing", "Training", "Member", "prepare_training", "fit_member", "import_requirements"]
+__all__ = ["MemberSpec", "Balancing", "Training", "Member", "prepare_training", "transformed_rows", "fit_member",
+           "import_requirements"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class Member:
         return self.learner.classes_.tolist() if self.learner.task == "classification" else None
 
 
-def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *, seed: int) -> Training:
+def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *, seed: int,
+                     weights: np.ndarray | None = None, fit_rows: np.ndarray | None = None) -> Training:
     """Fit the preprocessor on ``rows`` of ``frame`` and balance them: the training rows a learner sees (with
     ``features.text_augment.copies``, followed by augmented copies of them, transformed by the preprocessor fitted
     on the real rows: vocabularies count real texts only).
@@ -130,6 +132,10 @@ def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *
         frame: the cleaned rows (raw columns); ``rows`` are positions into it.
         y: targets of every row of ``frame``.
         seed: seed of the preprocessor (target encoding folds, imputation noise) and of resampling.
+        weights: per-row weights of every row of ``frame`` (a distilled student's soft labels); they replace
+            balancing, which must be "none".
+        fit_rows: positions of the rows the preprocessor is fitted on, when they are not ``rows`` (a distilled
+            student learns from the teacher's labels, its preprocessing from the true ones of the training rows).
 
     Example:
         >>> import pandas as pd
@@ -147,11 +153,42 @@ def prepare_training(spec: MemberSpec, frame, y: np.ndarray, rows: np.ndarray, *
                        sample_posterior=spec.posterior)
     texts = [c for c, kind in spec.kinds.items() if kind == "text"]
     rows_frame, rows_y = augment_rows(frame.iloc[rows], y[rows], texts, spec.features.text_augment, seed=seed)
-    X = pre.fit_transform(rows_frame.iloc[: len(rows)], rows_y[: len(rows)])  # vocabularies from the real rows
+    if fit_rows is not None:
+        X = pre.fit(frame.iloc[fit_rows], y[fit_rows]).transform(rows_frame.iloc[: len(rows)])
+    else:
+        X = pre.fit_transform(rows_frame.iloc[: len(rows)], rows_y[: len(rows)])  # vocabularies from the real rows
     if len(rows_frame) > len(rows):
         X = np.vstack([X, pre.transform(rows_frame.iloc[len(rows):])])
     X, yb, weight, balancing = _balance(spec, X, rows_y, pre, seed)
+    if weights is not None:
+        if balancing is not None:
+            raise ConfigError(f"row weights replace balancing: set balance.method=none (not {spec.balance})",
+                              path="balance.method")
+        weight = np.resize(np.asarray(weights, dtype=float)[rows], len(X))  # augmented copies weigh as their rows
     return Training(pre, X, yb, weight, balancing)
+
+
+def transformed_rows(pre, frame, y: np.ndarray, rows: np.ndarray, *, balance: str, seed: int) -> Training:
+    """``rows`` of ``frame`` through an already fitted preprocessor, balanced by the resolved method ``balance``
+    ("none", "class_weight", "oversample", ...): what a fitted member is fine-tuned on (``compress --method
+    prune``), balanced as it was trained.
+
+    Example:
+        >>> import pandas as pd
+        >>> from trainwright.data.features import Preprocessor
+        >>> frame = pd.DataFrame({"x": np.arange(10.0)})
+        >>> pre = Preprocessor({"x": "numeric"}).fit(frame)
+        >>> y = np.array(["a"] * 8 + ["b"] * 2)
+        >>> transformed_rows(pre, frame, y, np.arange(10), balance="class_weight", seed=0).sample_weight.round(2)[-2:]
+        array([2.5, 2.5])
+    """
+    from trainwright.data.balance import balance as resample
+
+    X, yt = pre.transform(frame.iloc[rows]), y[rows]
+    if balance in ("none", "auto"):
+        return Training(pre, X, yt, None, None)
+    out = resample(X, yt, balance, seed=seed, categorical_groups=pre.categorical_groups())
+    return Training(pre, out.X, out.y, out.sample_weight, Balancing(balance, None, out.counts_before, out.counts_after))
 
 
 def _balance(spec: MemberSpec, X, y, pre, seed: int):
@@ -184,7 +221,8 @@ def import_requirements(learner) -> None:
 
 def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid: np.ndarray | None = None, *,
                seed: int, deadline: float | None = None, early_stopping: bool = True,
-               fit_options: Mapping[str, Any] | None = None) -> Member:
+               fit_options: Mapping[str, Any] | None = None, weights: np.ndarray | None = None,
+               fit_rows: np.ndarray | None = None) -> Member:
     """Preprocess and balance ``train`` rows, fit a clone of the spec's learner, predict the ``valid`` rows.
 
     Args:
@@ -195,6 +233,8 @@ def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid:
         early_stopping: the learner may watch the ``valid`` rows to stop and keep its best iteration
             (False for a refit whose iterations are fixed, e.g. a cross-validation fold).
         fit_options: learner-specific fit arguments (checkpoints, resume, loop callbacks).
+        weights, fit_rows: per-row weights of every row of ``frame``, and the rows the preprocessor is fitted on
+            when not ``train`` (``prepare_training``).
 
     Returns:
         The ``Member``; ``valid_output`` holds its predictions of the ``valid`` rows.
@@ -213,7 +253,7 @@ def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid:
     """
     import_requirements(spec.learner)
     t0 = time.monotonic()
-    training = prepare_training(spec, frame, y, train, seed=seed)
+    training = prepare_training(spec, frame, y, train, seed=seed, weights=weights, fit_rows=fit_rows)
     learner = spec.learner.clone(seed=seed)
     X_valid = training.preprocessor.transform(frame.iloc[valid]) if valid is not None else None
     watch = {"X_valid": X_valid, "y_valid": y[valid]} if early_stopping and valid is not None else {}

@@ -307,8 +307,29 @@ class Learner:
         that can be exported override it; the export names the others."""
         from trainwright.errors import ExportError
 
-        raise ExportError(f"the {self.name} model cannot be exported to ONNX yet (linear and lightgbm runs can); "
-                          f"train with --set model.type=linear or lightgbm to export the run")
+        raise ExportError(f"the {self.name} model cannot be exported to ONNX yet (linear, lightgbm and mlp runs can); "
+                          "train with --set model.type=linear, lightgbm or mlp, or distill the run into one "
+                          "(trainwright compress RUN --method distill), to export it")
+
+    def quantized(self) -> "Learner":
+        """A copy of this fitted model with int8 weights (``trainwright compress --method quantize``). Learners
+        with weights to quantise override it; the others say what to use instead."""
+        from trainwright.errors import ConfigError
+
+        raise ConfigError(f"the {self.name} model has no network weights to quantise to int8 (neural models have: "
+                          "mlp, text and image networks); use --method prune (lightgbm, neural models) or --method "
+                          "distill (any model)", path="--method")
+
+    def pruned(self, amount: float, X: np.ndarray, y, *, X_valid=None, y_valid=None, deadline: float | None = None,
+               sample_weight=None, seed: int = 0) -> "Learner":
+        """A copy of this fitted model with the ``amount`` share of it removed, then fine-tuned on the training
+        rows ``X``, ``y`` (raw targets, balanced as in training: ``sample_weight``; the validation rows choose when
+        to stop) (``compress --method prune``). Learners that can be pruned override it; the others say what to
+        use instead."""
+        from trainwright.errors import ConfigError
+
+        raise ConfigError(f"the {self.name} model cannot be pruned (neural networks and lightgbm can); use --method "
+                          "distill", path="--method")
 
     def attributions(self, X: np.ndarray, **options: Any) -> Attributions:
         """Additive attributions of the first rows of ``X`` (for ``capabilities.explanation`` tree_shap or

@@ -119,6 +119,9 @@ def _resume(run_dir: Path, started: float, reporter, nproc, *, out=None, same: d
         raise ArtifactError(f"--resume {run_dir}: not a trainwright run directory (no run.json / recipe.yaml)")
     if Run(run_dir).status == "completed":
         raise ArtifactError(f"--resume {run_dir}: the run already completed; there is nothing to resume")
+    if Run(run_dir).info.get("parent"):  # only `trainwright compress` writes a parent
+        raise ArtifactError(f"--resume {run_dir}: the run was made by `trainwright compress` and did not finish; "
+                            f"delete it and compress its parent ({Run(run_dir).info.get('parent')}) again")
     if Run(run_dir).info.get("task") == "forecast":
         raise ArtifactError(f"--resume {run_dir}: a forecasting run cannot be resumed (it keeps no checkpoints); "
                             "train it again, with the same command without --resume")

@@ -146,13 +146,7 @@ class Experiment:
         with journal.stage("evaluate"):
             predictor = Predictor([(m.preprocessor, m.learner) for m in members], task, steps, weights=weights,
                                   pooling="ensemble" if len(selection.pooled) > 1 else "multiple imputation")
-            calibration, decided = outputs.calibrate(rec, predictor, frame, y, positions)
-            journal.decide(*decided)
-            evaluated = outputs.evaluate(rec, predictor, frame, y, positions)
-            if calibration:
-                evaluated.metrics["calibration"] = calibration
-            journal.decide(*evaluated.decisions)
-            predictor.threshold = evaluated.threshold["threshold"] if evaluated.threshold else None
+            evaluated = outputs.evaluate_calibrated(rec, predictor, frame, y, positions, journal)
         if rec.split.cv.method != "none":
             with journal.stage("cross-validate"):
                 evaluated.metrics["cross_validation"] = fit.cross_validation(
@@ -162,7 +156,7 @@ class Experiment:
             dropped = [*cleaned.dropped, *refined.dropped]
             resolved = outputs.resolved_recipe(rec, task=task, selection=selection, split_method=split.method,
                                                dropped=dropped, decisions=journal.decisions)
-            outputs.save(writer, recipe=rec, selection=selection, members=members, predictor=predictor,
+            outputs.save(writer, recipe=rec, selection=selection, predictor=predictor,
                          evaluated=evaluated, cleaning_log=log, decisions=journal.decisions, resolved=resolved)
             writer.write_info(saved=True, **outputs.completed_info(
                 task=task, selection=selection, predictor=predictor, kinds=refined.kinds, positions=positions,

@@ -17,7 +17,7 @@ from trainwright.config.base import Decision
 from trainwright.evaluate.scoring import score_output
 from trainwright.runs import layout
 
-__all__ = ["PARTS", "Evaluated", "calibrate", "evaluate", "save", "write_inputs", "write_report", "resolved_recipe", "completed_info"]
+__all__ = ["PARTS", "Evaluated", "calibrate", "evaluate", "evaluate_calibrated", "save", "save_model", "write_history", "write_inputs", "write_report", "resolved_recipe", "completed_info", "peak_rss_mb", "version"]
 
 PARTS = ("train", "validation", "test")
 
@@ -48,6 +48,20 @@ def evaluate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.nd
     if tta is not None:
         metrics["tta"] = tta
     return Evaluated(rows, targets, outputs, threshold, metrics, (*tta_decisions, *decisions))
+
+
+def evaluate_calibrated(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.ndarray],
+                        journal) -> Evaluated:
+    """The predictor calibrated (``calibrate``), every part evaluated (``evaluate``) and its threshold set: the
+    evaluation of a finished model, its decisions recorded in ``journal``."""
+    calibration, decided = calibrate(recipe, predictor, frame, y, positions)
+    journal.decide(*decided)
+    evaluated = evaluate(recipe, predictor, frame, y, positions)
+    if calibration:
+        evaluated.metrics["calibration"] = calibration
+    journal.decide(*evaluated.decisions)
+    predictor.threshold = evaluated.threshold["threshold"] if evaluated.threshold else None
+    return evaluated
 
 
 def calibrate(recipe, predictor, frame, y: np.ndarray, positions: dict[str, np.ndarray]) -> tuple[dict | None, tuple[Decision, ...]]:
@@ -128,33 +142,43 @@ def _choose_threshold(cfg, proba, y, classes) -> tuple[dict | None, tuple[Decisi
     return chosen, (Decision("evaluate.threshold", round(chosen["threshold"], 6), reason),)
 
 
-def save(writer, *, recipe, selection, members, predictor, evaluated: Evaluated, cleaning_log,
+def save(writer, *, recipe, selection, predictor, evaluated: Evaluated, cleaning_log,
          decisions: list[Decision], resolved: str) -> None:
     """Write the model and every output file of the run (the report comes after)."""
     from trainwright.runs import environment
-    from trainwright.training.callbacks import overfitting_point
 
-    pres = [m.preprocessor.to_dict() for m in members]
+    save_model(writer, predictor, evaluated)
+    writer.write_json(layout.LEADERBOARD, {"metric": selection.metric, "candidates": selection.board})
+    write_history(writer, selection.member.learner)
+    writer.write_json(layout.CLEANING_LOG, cleaning_log.to_dict())
+    writer.write_text(layout.RESOLVED_RECIPE, resolved)
+    writer.write_json(layout.DECISIONS, [d.as_dict() for d in decisions])
+    writer.write_json(layout.ENVIRONMENT, environment(recipe.seed))
+
+
+def save_model(writer, predictor, evaluated: Evaluated) -> None:
+    """The predictor's preprocessors, learners, weights and calibrator, the metrics and the drift reference."""
+    pres = [pre.to_dict() for pre, _ in predictor.members]
     pooled = {"members": pres, "weights": [float(w) for w in predictor.weights], "pooling": predictor.pooling}
     writer.write_json(layout.PREPROCESSOR, pres[0] if len(pres) == 1 else pooled)
-    for i, member in enumerate(members):
-        member.learner.save(layout.member_dir(writer.path, i, len(members)))
+    for i, (_, learner) in enumerate(predictor.members):
+        learner.save(layout.member_dir(writer.path, i, len(predictor.members)))
     writer.write_json(layout.METRICS, evaluated.metrics)
     if getattr(predictor, "calibrator", None) is not None:
         writer.write_json(layout.CALIBRATION, predictor.calibrator.to_dict())
     writer.write_json(layout.REFERENCE, _reference(predictor, evaluated))
-    writer.write_json(layout.LEADERBOARD, {"metric": selection.metric, "candidates": selection.board})
-    learner = selection.member.learner
+
+
+def write_history(writer, learner) -> None:
+    """history.json: the learner's training curve (or candidates tried) and where it started to overfit."""
+    from trainwright.training.callbacks import overfitting_point
+
     caps = learner.capabilities
     writer.write_json(layout.HISTORY, {
         "model": learner.name, "iteration": caps.iteration, "learning_curve": caps.learning_curve,
         "best": getattr(learner, "best_iteration_", None), "stopped_by": learner.stopped_by_,
         "overfitting_from": overfitting_point(learner.history_) if caps.learning_curve else None,
         "entries": learner.history_})
-    writer.write_json(layout.CLEANING_LOG, cleaning_log.to_dict())
-    writer.write_text(layout.RESOLVED_RECIPE, resolved)
-    writer.write_json(layout.DECISIONS, [d.as_dict() for d in decisions])
-    writer.write_json(layout.ENVIRONMENT, environment(recipe.seed))
 
 
 def _reference(predictor, evaluated: Evaluated) -> dict[str, Any]:
@@ -229,7 +253,7 @@ def completed_info(*, task: str, selection, predictor, kinds, positions, members
         task=task, model="auto" if len(selection.pooled) > 1 else learner.name, metric=selection.metric, classes=predictor.classes, features=list(kinds),
         n_features=len(selection.member.preprocessor.feature_names_), splits={p: len(positions[p]) for p in PARTS},
         members=len(members), frame_steps=predictor.frame_steps, seconds=round(time.monotonic() - started, 3),
-        threshold=threshold, split_method=split_method, peak_rss_mb=_peak_rss_mb(), trainwright=_version(),
+        threshold=threshold, split_method=split_method, peak_rss_mb=peak_rss_mb(), trainwright=version(),
     )
 
 
@@ -250,7 +274,7 @@ def write_report(writer, journal, *, recipe, predictor, evaluated: Evaluated, de
     journal.log(f"report written to {writer.path / layout.REPORT}")
 
 
-def _peak_rss_mb() -> float | None:
+def peak_rss_mb() -> float | None:
     """Peak resident memory of this process so far (MiB); None where the platform does not say."""
     try:
         import resource
@@ -262,7 +286,8 @@ def _peak_rss_mb() -> float | None:
         return None
 
 
-def _version() -> str:
+def version() -> str:
+    """The installed trainwright's version ("unknown" when it is not installed as a package)."""
     from importlib import metadata
 
     try:

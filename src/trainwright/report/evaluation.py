@@ -18,7 +18,7 @@ import numpy as np
 
 from trainwright.runs import store
 
-__all__ = ["build_evaluation", "EVALUATION_FORMAT_VERSION", "HEADLINE", "cost", "read_evaluation"]
+__all__ = ["build_evaluation", "EVALUATION_FORMAT_VERSION", "HEADLINE", "cost", "latency", "read_evaluation"]
 
 EVALUATION_FORMAT_VERSION = 2  # 2: history carries the learner's iteration unit and learning_curve
 HEADLINE = {
@@ -89,8 +89,9 @@ def build_evaluation(run_dir: Path, info: dict, predictor, parts: dict[str, tupl
     out["performance"] = _performance(task, classes, enc, outputs, predicted, t, config, seed)
     log(f"report: metrics and intervals in {time.monotonic() - t0:.2f}s")
     saved = store.read_json(run_dir / "metrics.json", {}) or {}
-    out["cross_validation"], out["tta"] = saved.get("cross_validation"), saved.get("tta")
-    out["calibration"] = saved.get("calibration")
+    out.update({k: saved.get(k) for k in ("cross_validation", "tta", "calibration")})
+    out["compression"] = ({**info["compression"], "parent_path": info.get("parent")}  # `trainwright compress`
+                          if info.get("compression") else None)
     out["data_section"] = _data_section(run_dir, info, parts, task, classes)
     out["training"] = _training_section(run_dir)
 
@@ -312,11 +313,11 @@ def cost(run_dir: Path, info: dict, predictor, rows, board: dict | None = None,
         "fit_seconds": fit,
         "run_seconds": info.get("seconds"),
         "peak_rss_mb": info.get("peak_rss_mb"),
-        **_latency(predictor, rows, seconds=3.0 if seconds is None else min(3.0, seconds)),
+        **latency(predictor, rows, seconds=3.0 if seconds is None else min(3.0, seconds)),
     }
 
 
-def _latency(predictor, rows, *, repeats: int = 30, seconds: float = 3.0) -> dict[str, Any]:
+def latency(predictor, rows, *, repeats: int = 30, seconds: float = 3.0) -> dict[str, Any]:
     """Median wall time of ``predict`` on one raw row and on a batch of up to 1,000 raw rows, measured for
     about ``seconds`` (a third on single rows, the rest on batches). A slow model gets a smaller batch, what
     a warm-up batch of 32 rows says fits in the batches' share (at least 10 rows): 1,000 news articles through a fine-tuned

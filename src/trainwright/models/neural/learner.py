@@ -21,6 +21,7 @@ __all__ = ["NeuralLearner", "reporter"]
 # (16,384 rows of 30 columns; 1,537 rows of 5,202 TF-IDF terms, where batches of 16,384 rows took an MLP run on BBC
 # News to a peak of 1,111 MB, against 754 MB now).
 IG_CELLS = 8_000_000
+PRUNE_EPOCHS = 5  # fine-tuning epochs after pruning (fewer when the run trained fewer)
 
 
 def reporter(report) -> tuple:
@@ -73,7 +74,9 @@ class NeuralLearner(Learner):
 
         if isinstance(self.train, LoopConfig):
             return self.train
-        return LoopConfig.model_validate(self.train or {})
+        saved = dict(self.train or {})
+        saved.pop("time_budget", None)  # the recipe's run-wide bound, saved with the loop settings it extends
+        return LoopConfig.model_validate(saved)
 
     def _fit(self, X, y, valid, deadline, sample_weight) -> None:
         import torch
@@ -90,14 +93,9 @@ class NeuralLearner(Learner):
             valid = None if valid is None else (valid[0], (valid[1] - self.y_mean_) / self.y_std_)
         else:
             self.y_mean_, self.y_std_ = 0.0, 1.0
-        y_dtype = torch.long if self.task == "classification" else torch.float32
         on = "cpu" if cfg.nproc > 1 else device
         self._set_inputs(X)
-        tensors = {"X": self._inputs(torch.as_tensor(X, dtype=torch.float32, device=on)),
-                   "y": torch.as_tensor(y, dtype=y_dtype, device=on)}
-        if valid is not None:
-            tensors.update(X_valid=self._inputs(torch.as_tensor(valid[0], dtype=torch.float32, device=on)),
-                           y_valid=torch.as_tensor(valid[1], dtype=y_dtype, device=on))
+        tensors = self._tensors(X, y, valid, on)
         if sample_weight is not None:
             tensors["sample_weight"] = torch.as_tensor(sample_weight / sample_weight.mean(), dtype=torch.float32, device=on)
         self.batch_size_ = resolve_batch_size(cfg, len(X))
@@ -125,6 +123,116 @@ class NeuralLearner(Learner):
         self.history_, self.best_iteration_, self.stopped_by_ = result.history, result.best_epoch, result.stopped_by
         self.resumed_from_step_ = result.resumed_from_step
         self.net_ = self.net_.cpu().eval()
+
+    def _tensors(self, X, y, valid, on: str) -> dict:
+        """Rows and encoded targets (class positions, or standardised values) as the loop takes them, on ``on``."""
+        import torch
+
+        y_dtype = torch.long if self.task == "classification" else torch.float32
+        tensors = {"X": self._inputs(torch.as_tensor(X, dtype=torch.float32, device=on)),
+                   "y": torch.as_tensor(y, dtype=y_dtype, device=on)}
+        if valid is not None:
+            tensors.update(X_valid=self._inputs(torch.as_tensor(valid[0], dtype=torch.float32, device=on)),
+                           y_valid=torch.as_tensor(valid[1], dtype=y_dtype, device=on))
+        return tensors
+
+    def quantized(self) -> "NeuralLearner":
+        """A copy whose ``Linear`` layers hold int8 weights (torch's dynamic quantisation, one scale per output
+        unit; other layers stay float). It predicts on the CPU; integrated gradients need float layers, so the
+        copy is explained by permutation importance instead."""
+        import copy
+        from dataclasses import replace
+
+        from trainwright.errors import ConfigError
+        from trainwright.models.neural.compress import quantize
+
+        self._check_fitted()
+        if getattr(self, "compression_", None) == "int8":
+            raise ConfigError("the model is already quantised to int8", path="--method")
+        out = copy.copy(self)
+        out.net_, out.compression_ = quantize(self.net_), "int8"
+        out.parameters_ = self.n_parameters()
+        out.capabilities = replace(type(self).capabilities, explanation="none")
+        return out
+
+    def pruned(self, amount: float, X, y, *, X_valid=None, y_valid=None, deadline=None, sample_weight=None,
+               seed: int = 0) -> "NeuralLearner":
+        """A copy with the ``amount`` share of its Linear/Conv weights zeroed by magnitude (ranked together), then
+        fine-tuned for up to ``PRUNE_EPOCHS`` epochs at a tenth of the learning rate with the zeros held, keeping
+        the best epoch on the validation rows. Saved as a bit mask and the weights kept."""
+        import copy
+
+        import torch
+
+        from trainwright.errors import ConfigError
+        from trainwright.models.neural.compress import finish_pruning, prune_weights
+        from trainwright.training.loop import fit
+
+        self._check_fitted()
+        if getattr(self, "compression_", None) == "int8":
+            raise ConfigError("the model is quantised to int8; prune the run it was quantised from", path="--method")
+        out = copy.deepcopy(self)
+        zeroed = prune_weights(out.net_, amount)
+        cfg = self.loop_config().model_copy(deep=True)
+        cfg.epochs, cfg.nproc = max(1, min(PRUNE_EPOCHS, cfg.epochs)), 1
+        lr = self.lr_found_["lr"] if getattr(self, "lr_found_", None) else cfg.optimizer.lr
+        cfg.optimizer.lr = (lr if isinstance(lr, float) else 1e-3) / 10
+        encode = self.encode_labels if self.task == "classification" else lambda v: (np.asarray(v, float) - self.y_mean_) / self.y_std_
+        valid = None if X_valid is None else (X_valid, encode(y_valid))
+        tensors = self._tensors(X, encode(y), valid, "cpu")
+        weight = None if sample_weight is None else torch.as_tensor(sample_weight / np.mean(sample_weight),
+                                                                    dtype=torch.float32)
+        torch.manual_seed(seed)
+        result = fit(out.net_, tensors["X"], tensors["y"], tensors.get("X_valid"), tensors.get("y_valid"), config=cfg,
+                     task=self.task, n_classes=self._n_out(), seed=seed, deadline=deadline, sample_weight=weight,
+                     eval_batch_size=self.predict_rows)
+        finish_pruning(out.net_)
+        out.net_ = out.net_.cpu().eval()
+        out.history_, out.best_iteration_, out.stopped_by_ = result.history, result.best_epoch, result.stopped_by
+        out.compression_ = "sparse"
+        out.pruned_ = {"amount": float(amount), "zeroed": zeroed, "fine_tune_epochs": len(result.history)}
+        return out
+
+    def onnx_nodes(self, g, features: str) -> str:
+        """The network as torch's TorchScript-based ONNX exporter writes it (opset 17), absorbed into ``g`` on the
+        float feature matrix; then, in double, the softmax (classification) or the target's scale (regression),
+        as ``_predict_raw`` computes them."""
+        import io
+        import warnings
+
+        import torch
+
+        from trainwright.errors import ExportError
+        from trainwright.onnxgraph import OPSET
+
+        if getattr(self, "compression_", None) == "int8":
+            raise ExportError("an int8-quantised network is not expressed in ONNX yet; export the run it was "
+                              "quantised from")
+        learner = self
+
+        class Rows(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = learner.net_
+
+            def forward(self, x):
+                return learner._net_on_rows(x)
+
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch calls this exporter legacy; the new one needs onnxscript
+            torch.onnx.export(Rows().eval(), (torch.zeros(2, self.n_features_in_),), buffer, input_names=["x"],
+                              output_names=["out"], dynamic_axes={"x": {0: "rows"}, "out": {0: "rows"}},
+                              opset_version=OPSET, dynamo=False)
+        import onnx
+
+        (out,) = g.absorb(onnx.load_from_string(buffer.getvalue()), {"x": features},
+                          prefix=g.fresh(self.name) + "_").values()
+        out = g.op("Cast", out, to=11)
+        if self.task == "classification":
+            return g.op("Softmax", out, axis=1)
+        value = g.op("Squeeze", out, g.const(np.array([1], dtype=np.int64)))
+        return g.op("Add", g.op("Mul", value, g.const(np.array(self.y_std_))), g.const(np.array(self.y_mean_)))
 
     def _train(self, fit, tensors: dict, device: str, fit_kwargs: dict):
         """Train ``self.net_`` with the loop's ``fit`` (one call; a learner that trains in phases overrides it)."""
@@ -244,7 +352,9 @@ class NeuralLearner(Learner):
         return [Decision("train.optimizer.lr", found["lr"], f"LR finder: {found['reason']}")] if found else []
 
     def n_parameters(self) -> int:
-        """Weights and biases of the network."""
+        """Weights and biases of the network (int8 weights counted too)."""
+        if getattr(self, "compression_", None) == "int8":
+            return self.parameters_
         return int(sum(p.numel() for p in self.net_.parameters()))
 
     def attributions(self, X: np.ndarray, *, steps: int = 50, baseline=None, **options) -> Attributions:
@@ -301,16 +411,36 @@ class NeuralLearner(Learner):
     def _state(self) -> tuple[dict, dict[str, bytes]]:
         from safetensors.torch import save
 
-        weights = save({k: v.contiguous() for k, v in self.net_.state_dict().items()})
+        from trainwright.models.neural.compress import packed_state, quantized_state
+
+        compression = getattr(self, "compression_", None)
+        if compression == "int8":
+            tensors = quantized_state(self.net_)
+        else:
+            tensors = {k: v.contiguous() for k, v in self.net_.state_dict().items()}
+            tensors = packed_state(tensors) if compression == "sparse" else tensors
         extra = {"weights_file": "weights.safetensors", "y_mean": self.y_mean_, "y_std": self.y_std_,
                  "batch_size": self.batch_size_}
-        return extra, {"weights.safetensors": weights}
+        if compression is not None:
+            extra.update(compression=compression, parameters=self.n_parameters(), pruned=getattr(self, "pruned_", None))
+        return extra, {"weights.safetensors": save(tensors)}
 
     def _load_state(self, directory: Path, extra: dict) -> None:
+        from dataclasses import replace
+
         from safetensors.torch import load_file
+
+        from trainwright.models.neural.compress import load_quantized, unpacked_state
 
         self.y_mean_, self.y_std_, self.batch_size_ = extra["y_mean"], extra["y_std"], extra["batch_size"]
         self._set_inputs(np.zeros((0, self.n_features_in_), dtype=np.float32))
         self.net_ = self._build()
-        self.net_.load_state_dict(load_file(str(directory / extra["weights_file"])))
+        tensors = load_file(str(directory / extra["weights_file"]))
+        self.compression_ = extra.get("compression")
+        if self.compression_ == "int8":
+            self.net_, self.parameters_ = load_quantized(self.net_, tensors), int(extra["parameters"])
+            self.capabilities = replace(type(self).capabilities, explanation="none")
+        else:
+            self.net_.load_state_dict(unpacked_state(tensors) if self.compression_ == "sparse" else tensors)
+            self.pruned_ = extra.get("pruned")
         self.net_.eval()
