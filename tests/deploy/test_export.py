@@ -209,3 +209,5 @@ def test_the_readme_deploy_walkthrough(tmp_path):
     assert drift.returncode == 0 and (tmp_path / "drift.html").exists(), drift.stderr
     retrain = run_cli("retrain", "runs/lgbm", "this_week_labelled.csv", cwd=tmp_path)
     assert retrain.returncode == 0 and "promoted" in retrain.stderr.lower(), retrain.stderr
+    small = run_cli("compress", "runs/lgbm", "--method", "prune", "--out", "runs/lgbm-small", cwd=tmp_path)
+    assert small.returncode == 0 and "Compressed run: runs/lgbm-small" in small.stderr, small.stderr

@@ -60,7 +60,7 @@ def _compress(args) -> int:
                                 reporter=RichReporter())
     z = done.info["compression"]
     say(f"Compressed run: {done.path}")
-    say(f"{z['what'][:1].upper()}{z['what'][1:]}")
+    say(z["what"])
     say(z["summary"])
     if (done.path / "report.html").is_file():
         say(f"Report: {done.path / 'report.html'}")
