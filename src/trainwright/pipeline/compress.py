@@ -287,6 +287,10 @@ def _table(parent, path: Path, predictor, evaluated) -> dict[str, Any]:
                f"{_f(before['latency_row_ms'])} -> {_f(after['latency_row_ms'])} ms; "
                + (f"same prediction as the parent for {agree:.1%} of the test rows" if parent.task == "classification"
                   else f"R² against the parent's predictions {agree:.4f} on the test rows"))
+    if agree < (0.8 if parent.task == "classification" else 0.5):  # nan (no test rows) says nothing
+        what = "agreement" if parent.task == "classification" else "R²"
+        summary += (f". Warning: the compressed model strays far from its parent ({what} {agree:.3g}); give it more "
+                    "time (--time-budget), rows (--synthetic) or a larger share kept (--amount)")
     if after["bytes"] >= before["bytes"]:
         summary += (". Warning: the compressed model is not smaller than its parent (distill suits large parents, "
                     "such as ensembles; try --method quantize or prune, or --student linear)")
