@@ -100,6 +100,34 @@ def test_mlp_networks_export_for_both_tasks(data_dir, tmp_path):
     assert np.max(np.abs(got.reshape(-1) - expected) / np.abs(expected)) < 1e-5
 
 
+def test_torchscript_holds_the_network_and_the_preprocessing_beside_it(tmp_path, capsys):
+    """The module on the preprocessor's features (rebuilt from the JSON inside the file) gives every penguin the
+    run's probabilities; runs that are not one network are refused, nothing written."""
+    import torch
+
+    from trainwright.cli import main
+    from trainwright.data.features import Preprocessor
+
+    run = train(PENGUINS, "species", tmp_path, "mlp", "model.type=mlp")
+    assert main(["export", str(run.path), "--format", "torchscript", "-o", str(tmp_path / "m.pt")]) == 0
+    extra = {"trainwright.json": "", "preprocessor.json": ""}
+    module = torch.jit.load(str(tmp_path / "m.pt"), _extra_files=extra)
+    meta = json.loads(extra["trainwright.json"])
+    pre = Preprocessor.from_dict(json.loads(extra["preprocessor.json"]))
+    rows = pd.read_csv(PENGUINS).drop(columns="species")
+    features = pre.transform(rows).astype(np.float32)
+    with torch.no_grad():
+        proba = module(torch.from_numpy(features)).numpy()
+    expected = run.predict(rows)
+    assert meta["classes"] == run.predictor.classes and len(meta["features"]) == features.shape[1]
+    assert np.max(np.abs(proba - expected[[f"proba_{c}" for c in meta["classes"]]].to_numpy())) < 1e-6
+    for name, overrides, words in (("lgbm", ["model.type=lightgbm"], "not a neural network"),
+                                   ("temp", ["model.type=mlp", "evaluate.calibrate=temperature"], "calibrated")):
+        other = train(PENGUINS, "species", tmp_path, name, *overrides)
+        assert main(["export", str(other.path), "--format", "torchscript", "-o", str(tmp_path / "x.pt")]) == 2
+        assert words in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+
+
 def test_what_cannot_be_expressed_is_named_and_nothing_is_written(bbc_csv, tmp_path, capsys):
     from trainwright.cli import main
 

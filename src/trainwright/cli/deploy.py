@@ -24,8 +24,10 @@ def _export_parser(sub) -> None:
                                    "graph taking the raw columns, after checking that onnxruntime gives the run's "
                                    "test rows the same probabilities (within 1e-5).")
     e.add_argument("run", help="run directory written by `trainwright train`")
-    e.add_argument("--format", choices=["onnx"], default="onnx", help="onnx (the only format so far)")
-    e.add_argument("-o", "--output", default="model.onnx", help="the graph's file (default model.onnx)")
+    e.add_argument("--format", choices=["onnx", "torchscript"], default="onnx",
+                   help="onnx (default): the whole predictor on raw columns; torchscript: a neural run's network on "
+                        "preprocessed features")
+    e.add_argument("-o", "--output", help="the file (default model.onnx, or model.pt for torchscript)")
     e.add_argument("--force", action="store_true", help="replace the output file if it exists")
     e.set_defaults(handler=_export)
 
@@ -206,8 +208,17 @@ def _export(args) -> int:
     import trainwright
     from trainwright.errors import ConfigError
 
-    out = Path(args.output)
+    out = Path(args.output or ("model.pt" if args.format == "torchscript" else "model.onnx"))
     refuse_overwrite([out], args.force)
+    if args.format == "torchscript":
+        from trainwright.deploy.torchscript import export_torchscript
+
+        done = export_torchscript(trainwright.load(args.run), out)
+        say(f"{out} written ({done['bytes']:,} bytes): a TorchScript module on float32 rows of "
+            f"{len(done['features'])} features (preprocessor.json and their names are inside it)")
+        say(f"Parity: TorchScript and trainwright agree on the run's {done['rows']} test rows within "
+            f"{done['max_difference']:.1e}")
+        return 0
     try:
         from trainwright.deploy.export import export_onnx
     except ImportError as exc:

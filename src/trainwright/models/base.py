@@ -331,6 +331,14 @@ class Learner:
         raise ConfigError(f"the {self.name} model cannot be pruned (neural networks and lightgbm can); use --method "
                           "distill", path="--method")
 
+    def torchscript(self):
+        """This fitted model as a TorchScript module on rows of features (``export --format torchscript``); neural
+        learners override it, the others say what to use."""
+        from trainwright.errors import ExportError
+
+        raise ExportError(f"the {self.name} model is not a neural network: TorchScript holds networks; use "
+                          "--format onnx")
+
     def attributions(self, X: np.ndarray, **options: Any) -> Attributions:
         """Additive attributions of the first rows of ``X`` (for ``capabilities.explanation`` tree_shap or
         integrated_gradients)."""

@@ -200,20 +200,10 @@ class NeuralLearner(Learner):
 
         from trainwright.onnxgraph import OPSET
 
-        learner = self
-
-        class Rows(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.net = learner.net_
-
-            def forward(self, x):
-                return learner._net_on_rows(x)
-
         buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch calls this exporter legacy; the new one needs onnxscript
-            torch.onnx.export(Rows().eval(), (torch.zeros(2, self.n_features_in_),), buffer, input_names=["x"],
+            torch.onnx.export(self._rows_module(), (torch.zeros(2, self.n_features_in_),), buffer, input_names=["x"],
                               output_names=["out"], dynamic_axes={"x": {0: "rows"}, "out": {0: "rows"}},
                               opset_version=OPSET, dynamo=False)
         import onnx
@@ -225,6 +215,39 @@ class NeuralLearner(Learner):
             return g.op("Softmax", out, axis=1)
         value = g.op("Squeeze", out, g.const(np.array([1], dtype=np.int64)))
         return g.op("Add", g.op("Mul", value, g.const(np.array(self.y_std_))), g.const(np.array(self.y_mean_)))
+
+    def _rows_module(self, outputs: bool = False):
+        """The network as a module on rows of features: its raw outputs, or with ``outputs`` what ``output``
+        gives (probabilities by a softmax in double, or values on the target's scale)."""
+        import torch
+
+        learner = self
+
+        class Rows(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.net = learner.net_
+
+            def forward(self, x):
+                out = learner._net_on_rows(x)
+                if not outputs:
+                    return out
+                if learner.task == "classification":
+                    return torch.softmax(out.double(), dim=1)
+                return out[:, 0].double() * learner.y_std_ + learner.y_mean_
+
+        return Rows().eval()
+
+    def torchscript(self):
+        """The network as a TorchScript module (traced) on float32 rows of features (the preprocessor's output),
+        returning what ``output`` returns: class probabilities (double) or values."""
+        import warnings
+
+        import torch
+
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            return torch.jit.trace(self._rows_module(outputs=True), torch.zeros(2, self.n_features_in_))
 
     def _train(self, fit, tensors: dict, device: str, fit_kwargs: dict):
         """Train ``self.net_`` with the loop's ``fit`` (one call; a learner that trains in phases overrides it)."""
