@@ -167,7 +167,7 @@ class ModelService:
         if self.graph is not None:  # no frame: the graph takes the values as they are
             for c in self.columns:
                 columns[c.name] = self._values(c, columns[c.name])
-                if c.json == "number":
+                if c.json == "number" and any(v is not None and abs(v) > _FLOAT32_MAX for v in columns[c.name]):
                     _check_range(c.name, np.array([np.nan if v is None else v for v in columns[c.name]], dtype=float))
             return self.as_json(*self.graph.run(columns))
         return self.as_json(*self.predict_frame(self.frame(columns)))
@@ -221,7 +221,7 @@ def _check_text(name: str, values: list) -> None:
 
 def _check_range(name: str, numbers: np.ndarray) -> None:
     """Numbers the model reads as float32: infinite or beyond +-3.4e38 values are refused, naming the column."""
-    bad = np.isinf(numbers) | (np.abs(np.nan_to_num(numbers)) > _FLOAT32_MAX)
+    bad = np.abs(numbers) > _FLOAT32_MAX  # infinities too; NaN (missing) compares False
     if bad.any():
         raise DataError(f"column '{name}' holds {numbers[bad][0]!r}, beyond the range the model computes in "
                         f"(+-{_FLOAT32_MAX:.3g}); send a finite number in the column's units, or null for missing",
