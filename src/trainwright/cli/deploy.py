@@ -35,11 +35,11 @@ def _export_parser(sub) -> None:
 def _compress_parser(sub) -> None:
     c = sub.add_parser("compress", help="write a smaller copy of a run (int8, pruned, or a distilled student)",
                        description="Write a new run, beside the parent unless --out says where, holding a smaller "
-                                   "model: quantize (neural networks' Linear weights as int8), prune (the smallest "
-                                   "weights, or a LightGBM model's last rounds, removed and the rest fine-tuned on "
-                                   "the training rows) or distill (a small student trained on the parent's "
-                                   "predictions). Its run.json and report compare size, latency and test score with "
-                                   "the parent's.")
+                                   "model: quantize (neural networks' weight matrices stored as int8), prune (the "
+                                   "smallest weights, or a LightGBM model's last rounds, removed and the rest "
+                                   "fine-tuned on the training rows) or distill (a small student trained on the "
+                                   "parent's probabilities). Its run.json and report compare size, latency, test "
+                                   "score and agreement with the parent's.")
     c.add_argument("run", help="run directory written by `trainwright train`")
     c.add_argument("--method", choices=["quantize", "prune", "distill"], required=True, help="how to compress")
     c.add_argument("--amount", type=float, default=0.5, help="prune: the share removed (default 0.5)")

@@ -1,6 +1,7 @@
 """``trainwright compress``: a smaller copy of a trained run, written as a new run that records its parent.
 
-- ``quantize``: the neural members' ``Linear`` weights as int8 (torch's dynamic quantisation); others unchanged.
+- ``quantize``: the neural members' weight matrices stored as int8, one scale per output unit (``models.neural.
+  compress``: weights only, the network computes in float32); other members unchanged.
 - ``prune``: each member that can be pruned loses the ``amount`` share of itself (a network its smallest weights,
   a LightGBM model its last boosting rounds) and is fine-tuned on the training rows.
 - ``distill``: one small student (LightGBM with 15 leaves a tree, the linear model, or an MLP with one hidden
@@ -8,9 +9,9 @@
   synthetic rows made from them (MUNGE: Bucila, Caruana & Niculescu-Mizil, "Model compression", KDD 2006); the
   validation rows (true labels) choose its iterations.
 
-The rows come back from the parent's data file (its SHA-256 checked) and its recorded split: nothing is fitted on
-the validation or test rows; the calibrator and the decision threshold are chosen again on the validation rows;
-the test rows are scored once. The new run holds a table of size on disk, latency (one row and a batch of up to
+The rows come back from the parent's data file (its SHA-256 checked) and its recorded split: what is fitted sees
+the training rows; the validation rows only stop the fine-tune or the student, and choose the calibrator and the
+decision threshold again, as in training; the test rows are scored once. The new run holds a table of size on disk, latency (one row and a batch of up to
 1,000) and test score of the parent and of itself (``run.json`` ``compression``, and the report).
 """
 
