@@ -190,10 +190,11 @@ def _compressed(method: str, parent, recipe, frame, y, positions, *, amount, stu
         return distilled(teacher, recipe, frame, y, positions, student=student, synthetic=synthetic,
                          deadline=deadline, seed=seed)
     members, changed, first_error = [], [], None
+    balance = _balance_method(parent) if method == "prune" else "none"
     for pre, learner in teacher.members:
         try:
             new = learner.quantized() if method == "quantize" else learner.pruned(
-                amount, **_fine_tune_rows(parent, pre, frame, y, positions, seed), deadline=deadline, seed=seed)
+                amount, **_fine_tune_rows(balance, pre, frame, y, positions, seed), deadline=deadline, seed=seed)
         except ConfigError as exc:
             first_error, new = first_error or exc, learner
         changed.append(new is not learner)
@@ -209,16 +210,22 @@ def _compressed(method: str, parent, recipe, frame, y, positions, *, amount, stu
                        "pruned": details if method == "prune" else None}
 
 
-def _fine_tune_rows(parent, pre, frame, y, positions, seed: int) -> dict[str, Any]:
-    """The training rows as the member saw them, balanced as the parent was (its resolved ``balance.method``:
-    class weights, or resampled rows), and the validation rows: what a pruned model is fine-tuned on."""
+def _balance_method(parent) -> str:
+    """How the parent balanced its training rows: the resolved ``balance.method`` of its recipe (read once)."""
     import yaml
 
+    if parent.task != "classification":
+        return "none"
+    resolved = yaml.safe_load((parent.path / "recipe.resolved.yaml").read_text(encoding="utf-8")) or {}
+    return (resolved.get("balance") or {}).get("method") or "none"
+
+
+def _fine_tune_rows(balance: str, pre, frame, y, positions, seed: int) -> dict[str, Any]:
+    """The training rows as the member saw them, balanced as the parent was (``balance``: class weights, or
+    resampled rows), and the validation rows: what a pruned model is fine-tuned on."""
     from trainwright.fitting.member import transformed_rows
 
-    resolved = yaml.safe_load((parent.path / "recipe.resolved.yaml").read_text(encoding="utf-8")) or {}
-    method = ((resolved.get("balance") or {}).get("method") or "none") if parent.task == "classification" else "none"
-    rows = transformed_rows(pre, frame, y, positions["train"], balance=method, seed=seed)
+    rows = transformed_rows(pre, frame, y, positions["train"], balance=balance, seed=seed)
     return {"X": rows.X, "y": rows.y, "sample_weight": rows.sample_weight,
             "X_valid": pre.transform(frame.iloc[positions["validation"]]), "y_valid": y[positions["validation"]]}
 
@@ -293,8 +300,8 @@ def _table(parent, path: Path, predictor, evaluated) -> dict[str, Any]:
         summary += (f". Warning: the compressed model strays far from its parent ({what} {agree:.3g}); give it more "
                     "time (--time-budget), rows (--synthetic) or a larger share kept (--amount)")
     if after["bytes"] >= before["bytes"]:
-        summary += (". Warning: the compressed model is not smaller than its parent (distill suits large parents, "
-                    "such as ensembles; try --method quantize or prune, or --student linear)")
+        summary += (". Warning: the compressed model is not smaller than its parent (distill pays on large parents, "
+                    "such as ensembles of trees or networks; try --method quantize or prune, or --student linear)")
     return {"metric": metric, "parent": before, "compressed": after, "agreement_test": agree, "summary": summary}
 
 
