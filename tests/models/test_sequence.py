@@ -54,7 +54,50 @@ def test_a_sequence_model_trains_predicts_and_reports_from_the_cli(bbc_csv, tmp_
     predictions = pd.read_csv(tmp_path / "p.csv")
     assert len(predictions) == 5 and set(predictions["prediction"]) <= set(articles["topic"])
     assert np.allclose(predictions.filter(like="proba_").sum(axis=1), 1.0)
-    assert "Which words decide" in (run / "report.html").read_text()
+    html = (run / "report.html").read_text()
+    assert "Which words decide" in html and "Measured by integrated gradients" in html
+
+
+def test_integrated_gradients_give_the_deciding_word_its_share(tmp_path):
+    """A review is 'good' exactly when it says 'superb': the GRU's integrated gradients (the report's word
+    effects for one network reading tokens) give 'superb' the largest share of the predicted class's log-odds in
+    every example that has it, and the shares add up to the log-odds at the text minus at the padding vector."""
+    import torch
+
+    import trainwright
+
+    rng = np.random.default_rng(0)
+    filler = ["the", "plot", "cast", "music", "scenes", "ending", "film", "story", "actors", "camera"]
+    texts = [" ".join(rng.permutation(list(rng.choice(filler, 8)) + (["superb"] if i % 2 else [])))
+             for i in range(240)]
+    labels = ["good" if i % 2 else "plain" for i in range(240)]
+    pd.DataFrame({"review": texts, "label": labels}).to_csv(tmp_path / "reviews.csv", index=False)
+    run = trainwright.train(tmp_path / "reviews.csv", target="label", out=tmp_path / "run",
+                            overrides=["model.type=text_gru", "model.hidden=16", "train.epochs=25",
+                                       "evaluate.bootstrap=50"])
+    assert run.metrics["test"]["accuracy"] == 1.0
+    text = json.loads((run.path / "evaluation.json").read_text())["text"]
+    assert text["method"].startswith("integrated gradients") and text["measure"].startswith("summed share")
+    from trainwright.evaluate.text import token_effects
+
+    for text_with in [t for t in texts if "superb" in t][:5]:
+        located, _ = token_effects(run.predictor, pd.DataFrame({"review": [text_with]}), "review", None)
+        assert max(located, key=lambda w: abs(w[2]))[:2] == (text_with.index("superb"), text_with.index("superb") + 6)
+    good = next(c for c in text["classes"] if c["class"] == "good")["words"]
+    assert good[0]["word"] == "superb"
+    pre, learner = run.predictor.members[0]
+    X = pre.transform(pd.DataFrame({"review": texts[:6]}))
+    shares, error = learner.token_attributions(X)
+    picked = learner.predict_proba(X).argmax(1)
+    handle = learner.net_.token_embedding().register_forward_hook(lambda m, i, out: torch.zeros_like(out))
+    try:  # the baseline: the padding vector (zeros) at every position, the texts' own padding mask
+        at_baseline = learner.predict_proba(X)[np.arange(6), picked]
+    finally:
+        handle.remove()
+    at_text = learner.predict_proba(X)[np.arange(6), picked]
+    log_odds = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
+    gap = np.abs(shares.sum(1) - (log_odds(at_text) - log_odds(at_baseline))).max()
+    assert gap <= error + 1e-4 and error < 0.05  # the error the report states is the one measured here (about 1%)
 
 
 def test_a_sequence_model_refuses_a_table_with_other_columns(bbc_csv, tmp_path):

@@ -98,6 +98,10 @@ def test_a_fine_tuned_run_predicts_raw_text_without_the_encoders_wheel(short_art
     (spec,) = [c for c in pre["state"]["columns"] if c["column"] == "text"]
     assert spec["pretrained"] == "all-MiniLM-L6-v2" and spec["vocabulary"] == 30522
     assert not list(run.rglob("*.pkl")) and "Which words decide" in (run / "report.html").read_text()
+    text = json.loads((run / "evaluation.json").read_text())["text"]  # the encoder's own word pieces, summed per word
+    assert text["method"].startswith("integrated gradients")
+    shaded = [s["t"] for e in text["correct"] for s in e["spans"] if s["e"] is not None]
+    assert len(shaded) > 10 and all(w.strip() == w and w for w in shaded)
     new = short_articles.tail(20).drop(columns="topic")
     new.to_csv(tmp_path / "new.csv", index=False)
     run_cli("predict", run, "new.csv", "-o", "p.csv", cwd=tmp_path, check=True)

@@ -345,6 +345,13 @@ class Learner:
         raise NotImplementedError(f"{type(self).__name__} does not compute attributions "
                                   f"(capabilities.explanation={self.capabilities.explanation!r})")
 
+    def token_attributions(self, X: np.ndarray, outputs: np.ndarray | None = None, *,
+                           steps: int = 32) -> tuple[np.ndarray, float] | None:
+        """Each token's share of each row's output, for models that read token ids through an embedding
+        (integrated gradients; the sequence learners override it), with the largest completeness error; None
+        here: the report then measures words by occlusion."""
+        return None
+
     def feature_weights(self) -> np.ndarray:
         """Coefficients, shape (outputs, features), for ``capabilities.explanation == "coefficients"``."""
         raise NotImplementedError(f"{type(self).__name__} has no coefficients")

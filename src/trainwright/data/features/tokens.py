@@ -19,7 +19,7 @@ import pandas as pd
 
 from trainwright.errors import ConfigError
 
-__all__ = ["fit_tokens", "encode_tokens", "tokens_names", "PAD", "UNKNOWN"]
+__all__ = ["fit_tokens", "encode_tokens", "word_positions", "tokens_names", "PAD", "UNKNOWN"]
 
 PAD, UNKNOWN = 0, 1
 _SPECIAL = ["[PAD]", "[UNK]"]
@@ -94,21 +94,45 @@ _LOADED: dict[tuple[str, int], Any] = {}
 _LOCK = threading.Lock()
 
 
-def encode_tokens(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
-    """(rows, length) float32 token ids, cut at ``length`` and padded with 0 (missing text: all padding)."""
-    from trainwright.data.features.text import text_strings
-
+def _tokenizer(spec: dict[str, Any]):
+    """The spec's tokenizer, cutting and padding to its length (one kept: a process rarely switches runs)."""
     key = (spec["tokenizer"], spec["length"])
     with _LOCK:
         tok = _LOADED.get(key)
         if tok is None:
-            _LOADED.clear()  # one tokenizer kept: a process rarely switches between runs' tokenizers
+            _LOADED.clear()
             tok = _tokenizer_class().from_str(key[0])
             tok.enable_truncation(spec["length"])
             tok.enable_padding(pad_id=PAD, pad_token="[PAD]", length=spec["length"])
             _LOADED[key] = tok
-    encoded = tok.encode_batch(text_strings(texts)) if len(texts) else []
+    return tok
+
+
+def encode_tokens(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
+    """(rows, length) float32 token ids, cut at ``length`` and padded with 0 (missing text: all padding)."""
+    from trainwright.data.features.text import text_strings
+
+    encoded = _tokenizer(spec).encode_batch(text_strings(texts)) if len(texts) else []
     return np.array([e.ids for e in encoded], dtype=np.float32).reshape(len(texts), spec["length"])
+
+
+def word_positions(text: str, spec: dict[str, Any]) -> list[tuple[int, int, list[int]]]:
+    """The words of ``text`` the model reads (within ``length`` tokens), as (start, end, token positions): the
+    characters of ``text`` a word spans and the positions of its pieces (special tokens belong to no word).
+
+    Example:
+        >>> s = fit_tokens(pd.Series(["the cat sat on the mat", "the dog sat", "a cat ran"] * 5))
+        >>> [("The cat!"[a:b], p) for a, b, p in word_positions("The cat!", s)]
+        [('The', [0]), ('cat', [1]), ('!', [2])]
+    """
+    encoding = _tokenizer(spec).encode(text)
+    words: dict[int, tuple[int, int, list[int]]] = {}
+    for position, (word, (start, end)) in enumerate(zip(encoding.word_ids, encoding.offsets)):
+        if word is None or end <= start:
+            continue
+        a, b, positions = words.get(word, (start, end, []))
+        words[word] = (min(a, start), max(b, end), positions + [position])
+    return sorted(words.values())
 
 
 def tokens_names(column: str, spec: dict[str, Any]) -> list[str]:

@@ -198,4 +198,8 @@ def build_text_encoder(config: dict, n_out: int, dropout: float = 0.1, pretraine
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.head(self.drop(self.pooled(x)))
 
+        def token_embedding(self) -> nn.Module:
+            """The word-piece embedding (what token attributions integrate along)."""
+            return self.embeddings["word_embeddings"]
+
     return EncoderClassifier()

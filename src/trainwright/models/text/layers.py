@@ -75,6 +75,10 @@ class TextGRU(nn.Module):
         top = torch.where(mask.any(1, keepdim=True), top, torch.zeros_like(top))  # an empty text: no maximum
         return self.head(self.drop(torch.cat([_masked_mean(h, mask), top], dim=1)))
 
+    def token_embedding(self) -> nn.Module:
+        """The layer that turns token ids into vectors (what token attributions integrate along)."""
+        return self.embed.map
+
 
 def positional_encoding(length: int, dim: int) -> torch.Tensor:
     """The sinusoidal positional encoding of "Attention is all you need", (length, dim).
@@ -143,6 +147,10 @@ class TextTransformer(nn.Module):
         for block in self.blocks:
             h = block(h, mask)
         return self.head(self.drop(_masked_mean(self.norm(h), mask)))
+
+    def token_embedding(self) -> nn.Module:
+        """The layer that turns token ids into vectors (what token attributions integrate along)."""
+        return self.embed.map
 
 
 def build_text_gru(vocabulary: int, n_out: int, **kwargs) -> TextGRU:

@@ -1,7 +1,8 @@
 """The sequence learners: ``text_gru`` and ``text_transformer``, trained by trainwright's loop on the token ids
 of one text column (``features.text: tokens``, which choosing them sets: a WordPiece tokenizer trained on the
 training rows). Ids the training rows never used (new pieces are impossible, but a saved model may meet a
-larger vocabulary) are read as unknown. The report explains them by word occlusion, as every text model."""
+larger vocabulary) are read as unknown. The report explains them by integrated gradients through the token
+embedding (``token_attributions``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,38 @@ class TokenLearner(NeuralLearner):
     def _state(self):
         extra, files = super()._state()
         return {**extra, "vocabulary": self.vocabulary_, "length": self.length_}, files
+
+    def token_attributions(self, X: np.ndarray, outputs: np.ndarray | None = None, *,
+                           steps: int = 32) -> tuple[np.ndarray, float] | None:
+        """Integrated gradients through the token embedding (``models.text.attributions``): each token's share
+        of the log-odds of class ``outputs[i]`` (default: the row's predicted class; log p / (1 - p) of the
+        network's probabilities) or of the predicted value, with the largest completeness error. None for a
+        numeric sequence (no tokens)."""
+        import torch
+        from torch import nn
+
+        from trainwright.models.text.attributions import token_integrated_gradients
+
+        embedding = self.net_.token_embedding()
+        if not isinstance(embedding, nn.Embedding):
+            return None
+        self.net_.eval()
+        if outputs is None:
+            outputs = self._predict_raw(X).argmax(1) if self.task == "classification" else np.zeros(len(X), int)
+        return token_integrated_gradients(self._explained, embedding, torch.as_tensor(np.asarray(X, np.float32)),
+                                          np.asarray(outputs), steps=steps)
+
+    def _explained(self, x):
+        """Every class's log-odds (rows, classes), or the predicted value (rows, 1)."""
+        import torch
+
+        z = self._net_on_rows(x)
+        if self.task == "regression":
+            return z[:, :1] * self.y_std_ + self.y_mean_
+        z = z.double()
+        k = z.shape[1]
+        others = z.unsqueeze(1).expand(-1, k, k).masked_fill(torch.eye(k, dtype=torch.bool), float("-inf"))
+        return z - torch.logsumexp(others, dim=2)  # log p_k - log(1 - p_k)
 
     def _load_state(self, directory, extra: dict) -> None:
         self.vocabulary_, self.length_ = int(extra["vocabulary"]), int(extra["length"])
