@@ -61,8 +61,17 @@ def test_cli_text_run_predicts_raw_text_and_reports_the_words(tmp_path, bbc_csv)
     assert text["column"] == "text" and len(text["correct"]) == 3 and len(text["classes"]) == 5
     business = next(c for c in text["classes"] if c["class"] == "business")["words"]
     assert business and all(w["effect"] > 0 for w in business[:3])
+    ngrams = text["ngrams"]  # the linear model's own coefficients, per class
+    assert ngrams["members"] == 1 and [c["class"] for c in ngrams["classes"]] == sorted(set(truth))
+    pre, learner = trainwright.load(tmp_path / "run").predictor.members[0]
+    sport = next(c for c in ngrams["classes"] if c["class"] == "sports")["ngrams"]
+    k = list(learner.classes_).index("sports")
+    j = pre.feature_names_.index(f"text~{sport[0]['ngram']}")
+    assert sport[0]["weight"] == pytest.approx(learner.feature_weights()[k, j], abs=1e-4)
+    assert sport[0]["weight"] == pytest.approx(learner.feature_weights()[k, :len(pre.feature_names_)].max(), abs=1e-4)
+    assert [w["weight"] for w in sport] == sorted((w["weight"] for w in sport), reverse=True)
     html = (tmp_path / "run" / "report.html").read_text()
-    assert 'id="text-words"' in html and 'id="class-words"' in html
+    assert 'id="text-words"' in html and 'id="class-words"' in html and 'id="class-ngrams"' in html
 
 
 def test_a_mixed_table_uses_the_text_beside_other_columns(tmp_path, bbc_csv):

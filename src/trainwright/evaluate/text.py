@@ -27,7 +27,7 @@ import pandas as pd
 from trainwright.data.features.text import text_strings
 from trainwright.data.features.tokens import word_positions
 
-__all__ = ["text_evaluation", "word_effects", "token_effects"]
+__all__ = ["text_evaluation", "word_effects", "token_effects", "coefficient_ngrams"]
 
 EXAMPLES = 3   # texts per group (correct, wrong)
 WORDS = 60     # most distinct words occluded per text (the first ones it uses)
@@ -174,8 +174,8 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
 
     Returns:
         ``{"column", "method", "measure", "correct": [example], "wrong": [example], "classes": [{"class", "words":
-        [{"word", "effect", "texts"}]}], "note"}``; an example is ``{"row", "actual", "predicted", "confidence",
-        "spans"}``.
+        [{"word", "effect", "texts"}]}], "ngrams": coefficient_ngrams(...), "note"}``; an example is ``{"row",
+        "actual", "predicted", "confidence", "spans"}``.
     """
     pre = predictor.members[0][0]
     texts = [c for c, k in pre.kinds.items() if k == "text"]
@@ -204,6 +204,7 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
 
     out: dict[str, Any] = {"column": column, "correct": examples(right), "wrong": examples(wrong)}
     out["classes"], used = _class_words(measure, pred, classes, deadline)
+    out["ngrams"] = coefficient_ngrams(predictor, column, classes)
     out["method"] = measure.method()
     out["measure"] = "summed share of the class's log-odds" if measure.integrated else \
         "drop in the class's log-odds when removed"
@@ -266,3 +267,38 @@ def _class_words(measure: _Measure, pred, classes, deadline) -> tuple[list[dict]
                         key=lambda item: -item[1])[:TOP]
         out.append({"class": name, "words": [{"word": w, "effect": round(e, 4), "texts": n} for w, e, n in ranked]})
     return out, used
+
+
+def coefficient_ngrams(predictor, column: str, classes: list | None) -> dict[str, Any] | None:
+    """The n-grams of ``column``'s TF-IDF features with the largest coefficients per class (the log-odds a unit of
+    TF-IDF adds; for regression, the n-grams that raise and that lower the value most), averaged over the
+    predictor's linear members with their pooling weights (every fold model of a bagged linear entry); None when
+    no member is a linear model on that column's TF-IDF features.
+
+    Returns:
+        ``{"members": linear members used, "weight": their share of the pooled prediction, "classes": [{"class",
+        "ngrams": [{"ngram", "weight"}]}]}``.
+    """
+    sums: dict[str, np.ndarray] = {}
+    used, share, prefix = 0, 0.0, f"{column}~"
+    for (pre, learner), weight in zip(predictor.members, predictor.weights):
+        if learner.capabilities.explanation != "coefficients" or not any(
+                c["column"] == column and c.get("encoding") == "tfidf" for c in pre.columns_):
+            continue
+        coef = learner.feature_weights()
+        if coef.shape[0] == 1:  # one output: the second class's log-odds (the first's is its negative), or a value
+            coef = np.vstack([-coef[0], coef[0]])
+        for j, name in enumerate(pre.feature_names_):
+            if name.startswith(prefix):
+                sums[name[len(prefix):]] = sums.get(name[len(prefix):], 0.0) + weight * coef[:, j]
+        used, share = used + 1, share + float(weight)
+    if not used:
+        return None
+    labels = classes if classes is not None else ["lower", "higher"]
+    out = []
+    for k, label in enumerate(labels):
+        ranked = sorted(sums.items(), key=lambda item: -item[1][k])[:TOP]
+        sign = k if classes is not None else 1  # regression: the coefficient itself, negative in "lower"
+        out.append({"class": label, "ngrams": [{"ngram": n, "weight": round(float(v[sign]) / share, 4)}
+                                               for n, v in ranked]})
+    return {"members": used, "weight": round(share, 4), "classes": out}
