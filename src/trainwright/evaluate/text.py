@@ -270,8 +270,9 @@ def _class_words(measure: _Measure, pred, classes, deadline) -> tuple[list[dict]
 
 
 def coefficient_ngrams(predictor, column: str, classes: list | None) -> dict[str, Any] | None:
-    """The n-grams of ``column``'s TF-IDF features with the largest coefficients per class (the log-odds a unit of
-    TF-IDF adds; for regression, the n-grams that raise and that lower the value most), averaged over the
+    """The n-grams of ``column``'s TF-IDF features with the largest coefficients per class (what a unit of TF-IDF
+    adds to the class's logit, the log-odds with two classes; for regression, the n-grams that raise and that
+    lower the value most), averaged over the
     predictor's linear members with their pooling weights (every fold model of a bagged linear entry); None when
     no member is a linear model on that column's TF-IDF features.
 
