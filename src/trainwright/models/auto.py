@@ -28,6 +28,7 @@ PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "mlp": ("mlp", {"hidden_sizes": [256, 256], "dropout": 0.15, "norm": "batch"},
             {"epochs": 60, "early_stopping.patience": 8}),
     "knn": ("kneighbors", {}, {}),
+    "linear_embeddings": ("linear", {}, {}),  # text only: its features section is ENTRY_FEATURES's
     "lightgbm_small": ("lightgbm", {"num_leaves": 8, "learning_rate": 0.05, "min_child_samples": 20,
                                     "colsample_bytree": 0.5, "reg_lambda": 5.0, "early_stopping_tol": 1e-3}, {}),
     # images: mild geometric augmentation (no flips: they change digits and text), early stopping
@@ -42,7 +43,7 @@ PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 # on the tables of 2,000 rows or more.
 DEFAULT_PORTFOLIO = ["lightgbm_xt", "linear", "lightgbm", "mlp", "lightgbm_small", "knn", "lightgbm_large"]
 COST = {"lightgbm_xt": 2.4, "linear": 0.6, "lightgbm": 2.0, "mlp": 10.0, "lightgbm_small": 2.0, "knn": 0.8,
-        "lightgbm_large": 8.0}
+        "lightgbm_large": 8.0, "linear_embeddings": 0.6}
 
 
 IMAGE_PORTFOLIO = ["cnn", "resnet"]
@@ -56,9 +57,7 @@ TEXT_PORTFOLIO = ["linear", "mlp", "lightgbm"]
 # (about 3,000 word pieces a second on 2 cores: 12 news articles), so the entry joins the text portfolio, after
 # linear, only when the encoder is installed, the recipe reads text as words, and encoding every text of the
 # table is expected to take at most EMBEDDING_SHARE of the fitting time (``with_text_embeddings``).
-PORTFOLIO["linear_embeddings"] = ("linear", {}, {})
 ENTRY_FEATURES: dict[str, dict[str, Any]] = {"linear_embeddings": {"text": "embeddings"}}  # its features section
-COST["linear_embeddings"] = 0.6
 PIECES_PER_SECOND, EMBEDDING_SHARE = 3000.0, 0.25
 
 
