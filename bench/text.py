@@ -19,7 +19,8 @@ articles.
 - trainwright, from the CLI as a user would: ``trainwright train train.csv --target topic --out RUN [--set ...]``
   then ``trainwright predict RUN test.csv``; it fits on its own 70% of the training file (20% validation, 10%
   its own test rows), as every run does. Wall is the train command, start-up to report. Variants: ``auto`` (the
-  default), ``linear``, and both on the sentence encoder's embeddings (``features.text=embeddings``). The
+  default), ``linear``, and both on the sentence encoder's embeddings (``features.text=embeddings``); the linear
+  model on the words and the embeddings side by side (``words+embeddings+linear``). The
   embeddings are cached per text under the bench's own cache folder (/tmp/trainwright-bench-text/cache): the
   first run that meets an article pays for encoding it, later runs and predictions read it.
 
@@ -95,6 +96,7 @@ def run_sklearn(train_csv: Path, test_csv: Path, tuned: bool) -> dict:
 VARIANTS = {"auto": [], "linear": ["model.type=linear"],
             "embeddings+linear": ["features.text=embeddings", "model.type=linear"],
             "embeddings+auto": ["features.text=embeddings"],
+            "words+embeddings+linear": ["features.text=words+embeddings", "model.type=linear"],
             "text_gru": ["model.type=text_gru", "train.time_budget=300"],
             "text_transformer": ["model.type=text_transformer", "train.time_budget=300"],
             "augmented+linear": ["model.type=linear", "features.text_augment.copies=4",

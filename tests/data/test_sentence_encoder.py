@@ -68,6 +68,28 @@ def test_the_preprocessor_gives_the_embeddings_as_a_block():
     np.testing.assert_array_equal(again.transform(frame), X)
 
 
+def test_words_and_embeddings_side_by_side():
+    """features.text=words+embeddings: the column's TF-IDF block, then its embeddings, each what the one-encoding
+    settings give; a column with no term in the training rows gives its embeddings alone."""
+    frame = pd.DataFrame({"t": ["the film was great", "a great cast", "the plot was thin", None], "x": [1.0, 2, 3, 4]})
+    kinds = {"t": "text", "x": "numeric"}
+    both, words, vectors = (Preprocessor(kinds, features=FeaturesConfig(text=t)).fit(frame)
+                            for t in ("words+embeddings", "words", "embeddings"))
+    terms = len(words.feature_names_) - 1
+    assert both.feature_names_ == words.feature_names_ + vectors.feature_names_[1:]
+    assert both.feature_sources() == ["x"] + ["t"] * (terms + 384)
+    X = both.transform(frame)
+    np.testing.assert_array_equal(X[:, :1 + terms], words.transform(frame))
+    np.testing.assert_allclose(X[:, 1 + terms:], vectors.transform(frame)[:, 1:], atol=1e-6)
+    assert [d.value for d in both.decisions()][-1] == "embeddings, 384 dimensions"
+    assert (both.columns_[0]["encoding"], both.columns_[0]["dim"]) == ("tfidf", 384)
+    again = Preprocessor.from_dict(json.loads(json.dumps(both.to_dict())))
+    np.testing.assert_array_equal(again.transform(frame), X)
+    blank = pd.DataFrame({"t": ["", None, " "], "x": [1.0, 2, 3]})
+    alone = Preprocessor(kinds, features=FeaturesConfig(text="words+embeddings")).fit(blank)
+    assert alone.feature_names_[1:] == [f"t~e{i}" for i in range(384)]
+
+
 def test_without_the_encoder_the_error_names_the_install(monkeypatch, tmp_path):
     from importlib import util
 

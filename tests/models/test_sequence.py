@@ -158,3 +158,22 @@ def test_padding_does_not_change_what_the_networks_compute():
         short, padded = torch.tensor([[5.0, 7.0, 9.0]]), torch.tensor([[5.0, 7.0, 9.0, 0.0, 0.0, 0.0]])
         assert torch.allclose(net(short), net(padded), atol=1e-5), type(net).__name__
         assert torch.isfinite(net(torch.zeros(1, 6))).all()  # an empty text
+
+
+def test_auto_trains_a_sequence_model_when_the_candidates_name_it(bbc_csv, tmp_path):
+    """auto leaves the sequence models out of its text portfolio (slower and weaker on BBC News: README) and
+    trains one when ``model.candidates`` names it: its members read token ids, the linear model's TF-IDF."""
+    import trainwright
+    from trainwright.models.auto import AutoConfig, default_candidates
+
+    assert "text_gru" not in default_candidates(AutoConfig(), {"text": "text"})
+    articles = pd.read_csv(bbc_csv)
+    articles.head(100).to_csv(tmp_path / "t.csv", index=False)
+    run = trainwright.train(tmp_path / "t.csv", target="topic", out=tmp_path / "run",
+                            overrides=["model.candidates=[linear,text_gru]", "train.epochs=2",
+                                       "features.text_vocabulary=1000", "evaluate.report=false"])
+    board = {r["model"]: r for r in run.run.read_json("leaderboard.json")["candidates"]}
+    assert list(board) == ["linear", "text_gru"] and "log_loss" in board["text_gru"]["fold_1"]
+    assert board["text_gru"]["learner"] == "text_gru"
+    predicted = trainwright.load(run.path).predict(articles.tail(5).drop(columns="topic"))
+    assert set(predicted["prediction"]) <= set(articles["topic"])

@@ -150,6 +150,11 @@ def test_few_texts_add_the_sentence_encoders_embeddings_to_the_portfolio(tmp_pat
     assert list(board) == ["linear", "linear_embeddings", "mlp", "lightgbm"]
     assert board["linear_embeddings"]["weight"] > 0  # 40 words of 70 articles: the encoder's vectors say more
     assert "text portfolio: encoding the texts takes about" in (run.path / "log.txt").read_text()
-    encodings = {c.get("encoding") for pre, _ in run.predictor.members for c in pre.columns_ if c["column"] == "text"}
-    assert "embeddings" in encodings  # its fold models read the encoder's vectors, the TF-IDF entries words
+    widths = {c.get("dim", 0) for pre, _ in run.predictor.members for c in pre.columns_ if c["column"] == "text"}
+    assert 384 in widths  # its fold models read the encoder's vectors beside the words, the TF-IDF entries words
+    from trainwright.evaluate.text import coefficient_ngrams
+
+    ngrams = coefficient_ngrams(run.predictor, "text", run.predictor.members[0][1].classes_.tolist())
+    assert not any(g["ngram"].startswith("e") and g["ngram"][1:].isdigit()
+                   for c in ngrams["classes"] for g in c["ngrams"])  # words only, not the embeddings' weights
     assert not list(run.path.rglob("*.pkl"))

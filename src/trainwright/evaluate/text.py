@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainwright.data.features.text import text_strings
+from trainwright.data.features.text import text_strings, tfidf_names
 from trainwright.data.features.tokens import word_positions
 
 __all__ = ["text_evaluation", "word_effects", "token_effects", "coefficient_ngrams"]
@@ -283,14 +283,15 @@ def coefficient_ngrams(predictor, column: str, classes: list | None) -> dict[str
     sums: dict[str, np.ndarray] = {}
     used, share, prefix = 0, 0.0, f"{column}~"
     for (pre, learner), weight in zip(predictor.members, predictor.weights):
-        if learner.capabilities.explanation != "coefficients" or not any(
-                c["column"] == column and c.get("encoding") == "tfidf" for c in pre.columns_):
+        spec = next((c for c in pre.columns_ if c["column"] == column and c.get("encoding") == "tfidf"), None)
+        if learner.capabilities.explanation != "coefficients" or spec is None:
             continue
         coef = learner.feature_weights()
         if coef.shape[0] == 1:  # one output: the second class's log-odds (the first's is its negative), or a value
             coef = np.vstack([-coef[0], coef[0]])
+        terms = set(tfidf_names(column, spec["tfidf"]))  # not the embeddings beside them (words+embeddings)
         for j, name in enumerate(pre.feature_names_):
-            if name.startswith(prefix):
+            if name in terms:
                 sums[name[len(prefix):]] = sums.get(name[len(prefix):], 0.0) + weight * coef[:, j]
         used, share = used + 1, share + float(weight)
     if not used:

