@@ -343,7 +343,7 @@ def _note(predictor, result: dict[str, Any], rows: int, summary_rows: int) -> st
         note += f"; {method} explains {what} on the first {summary_rows} of them"
     elif result["coefficients"]:
         note += f"; coefficients are those of {what}"
-    elif predictor.members[0][1].capabilities.inputs in ("tokens", "encoder_tokens"):
+    elif predictor.members[0][1].capabilities.reads_tokens:
         note += f"; the {name} model reads token ids, so its attributions are per word (which words decide, below)"
     else:
         note += f"; no attributions are available for {name} models"

@@ -140,7 +140,7 @@ class _Measure:
         self.predictor, self.rows, self.column, self.limit, self.errors = predictor, rows, column, WORDS, []
         pre, learner = predictor.members[0]
         self.integrated = len(predictor.members) == 1 and \
-            learner.capabilities.inputs in ("tokens", "encoder_tokens") and \
+            learner.capabilities.reads_tokens and \
             any(c["column"] == column and c.get("encoding") == "tokens" for c in pre.columns_)
 
     def __call__(self, i: int, target: int | None) -> tuple[list, dict]:

@@ -67,6 +67,12 @@ class Capabilities:
     inputs: Literal["rows", "image", "tokens", "encoder_tokens", "sequence"] = "rows"
     parameters: str = "parameters"
 
+    @property
+    def reads_tokens(self) -> bool:
+        """Whether the features are the token ids of one text column (``inputs`` "tokens" or "encoder_tokens",
+        the ``features.text`` setting of the same name)."""
+        return self.inputs in ("tokens", "encoder_tokens")
+
 
 @dataclass(frozen=True)
 class Attributions:

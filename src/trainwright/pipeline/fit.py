@@ -74,7 +74,7 @@ def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec
     """The ``MemberSpec`` the recipe describes for ``learner``."""
     c, features, preprocess = recipe.clean, recipe.features, recipe.preprocess
     inputs = learner.capabilities.inputs if learner is not None else "rows"
-    if inputs in ("tokens", "encoder_tokens") and features.text != inputs:
+    if learner is not None and learner.capabilities.reads_tokens and features.text != inputs:
         features = features.model_copy(update={"text": inputs})  # sequence models read token ids
     if inputs == "sequence":  # the features are the steps, in order: nothing appended after them
         features = features.model_copy(update={"polynomial_degree": 1})
