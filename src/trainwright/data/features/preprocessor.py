@@ -187,7 +187,8 @@ class Preprocessor:
                     self.classes_[1:] if spec["width"] == 1 else self.classes_)
                 names += [f"{col}__te_{lab}" for lab in labels]
             elif enc == "tfidf":  # and, with features.text=words+embeddings, the embeddings after the terms
-                names += text_features.tfidf_names(col, spec["tfidf"]) + [f"{col}~e{i}" for i in range(spec.get("dim", 0))]
+                names += text_features.tfidf_names(col, spec["tfidf"])
+                names += [f"{col}~e{i}" for i in range(spec.get("dim", 0))]
             elif enc == "embeddings":
                 names += [f"{col}~e{i}" for i in range(spec["dim"])]
             elif enc == "tokens":
