@@ -117,7 +117,7 @@ def test_word_effects_fit_their_time_or_are_left_out(words_and_stats, bbc_csv):
     """Occlusion predicts each text again once per word: with too little time for 5 words a text it is left out
     (a sentence encoder on a short budget), with a little more it measures fewer words per text."""
     from trainwright.evaluate.scoring import encode_targets
-    from trainwright.evaluate.text import WORDS, text_evaluation
+    from trainwright.evaluate.text import WORDS, coefficient_ngrams, text_evaluation
 
     run = words_and_stats[0]
     rows = pd.read_csv(bbc_csv).head(40)
@@ -125,7 +125,12 @@ def test_word_effects_fit_their_time_or_are_left_out(words_and_stats, bbc_csv):
     output = predictor.output(rows, prepared=True)
     y = encode_targets("classification", rows["topic"].to_numpy(), predictor.members[0][1].classes_.tolist())
     classes = predictor.members[0][1].classes_.tolist()
-    assert text_evaluation(predictor, rows, y, output, "classification", classes, seconds=1e-6) is None
+    slow = text_evaluation(predictor, rows, y, output, "classification", classes, seconds=1e-6)
+    assert slow["correct"] == slow["wrong"] == slow["classes"] == [] and "too slow" in slow["note"]
+    assert slow["ngrams"] == coefficient_ngrams(predictor, "text", classes)  # the coefficients stay: they cost nothing
+    stats = words_and_stats[1].predictor  # no coefficients on words: nothing is left
+    assert text_evaluation(stats, rows, y, stats.output(rows, prepared=True), "classification", classes,
+                           seconds=1e-6) is None
     full = text_evaluation(predictor, rows, y, output, "classification", classes, seconds=None)
     measured = [s for s in full["correct"][0]["spans"] if s["e"] is not None]
     assert len({s["t"].lower() for s in measured}) <= WORDS and "slow" not in full["note"]

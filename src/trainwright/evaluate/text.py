@@ -169,8 +169,9 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
         rows: the test rows (raw columns, as ``predictor.prepare`` gave them); ``y`` their encoded targets (class
             positions, or values); ``output`` the predictor's output on them.
         seconds: rough bound: fewer examples (at least one of each) and fewer texts in the per-class lists when
-            measuring is slow, and with occlusion fewer words per text (said in the note); None (left out) when
-            occlusion could not afford 5 words a text, as through a sentence encoder on a short budget.
+            measuring is slow, and with occlusion fewer words per text (said in the note); when occlusion could
+            not afford 5 words a text (as through a sentence encoder on a short budget) only the coefficient
+            n-grams (``method`` None), or None when there are none.
 
     Returns:
         ``{"column", "method", "measure", "correct": [example], "wrong": [example], "classes": [{"class", "words":
@@ -185,8 +186,12 @@ def text_evaluation(predictor, rows: pd.DataFrame, y: np.ndarray, output: np.nda
     measure = _Measure(predictor, rows, column)
     if not measure.integrated:
         measure.limit = _words_within(predictor, rows, column, seconds)
-        if measure.limit < 5:
-            return None
+        if measure.limit < 5:  # the coefficients cost nothing: they stay
+            ngrams = coefficient_ngrams(predictor, column, classes)
+            return None if ngrams is None else {
+                "column": column, "correct": [], "wrong": [], "classes": [], "ngrams": ngrams, "method": None,
+                "measure": None, "note": "Word effects through the whole predictor are left out: occlusion "
+                                         "through this model is too slow for the time."}
     deadline = None if seconds is None else time.monotonic() + seconds
     right, wrong, pred = _picked(y, output, task)
 

@@ -141,7 +141,7 @@ def _text(predictor, info: dict, parts: dict, output, y_enc, log, left, left_out
     t0 = time.monotonic()
     out = text_evaluation(predictor, parts["test"][0], y_enc, output, info["task"], info.get("classes"),
                           seconds=min(10.0, seconds / 2) if seconds is not None else 10.0)
-    if out is None and len(parts["test"][0]):
+    if (out is None or out["method"] is None) and len(parts["test"][0]):
         left_out.append("word effects of the text column (occlusion through this model is too slow for the time)")
     log(f"report: word effects in {time.monotonic() - t0:.2f}s")
     return out
