@@ -186,13 +186,11 @@ class Preprocessor:
                 labels = ["mean"] if spec["width"] == 1 and self.task == "regression" else (
                     self.classes_[1:] if spec["width"] == 1 else self.classes_)
                 names += [f"{col}__te_{lab}" for lab in labels]
-            elif enc == "tfidf":  # and, with features.text=words+embeddings, the embeddings after the terms
+            elif enc == "tfidf":
                 names += text_features.tfidf_names(col, spec["tfidf"])
-                names += [f"{col}~e{i}" for i in range(spec.get("dim", 0))]
-            elif enc == "embeddings":
-                names += [f"{col}~e{i}" for i in range(spec["dim"])]
             elif enc == "tokens":
                 names += tokens.tokens_names(col, spec)
+            names += [f"{col}~e{i}" for i in range(spec.get("dim", 0))]  # embeddings (after the terms, if any)
         return names
 
     def feature_sources(self) -> list[str]:
@@ -221,7 +219,7 @@ class Preprocessor:
                 words, chars = (len(c["tfidf"][a]["terms"]) for a in ("word", "char"))
                 kept = f"{words} word n-grams" + (f" and {chars} character n-grams" if chars else "")
                 out.append(Decision(f"features.text_max_features ({c['column']})", kept, c["why"]))
-            if c.get("encoding") in ("tfidf", "embeddings") and "dim" in c:
+            if "dim" in c:  # the sentence encoder's embeddings, alone or after the terms
                 out.append(Decision(f"features.text ({c['column']})", f"embeddings, {c['dim']} dimensions", _EMBEDDED))
             elif c.get("encoding") == "tokens":
                 out.append(Decision(f"features.text ({c['column']})", f"tokens: {c['vocabulary']} pieces, "
@@ -270,10 +268,8 @@ class Preprocessor:
         each categorical and TF-IDF encoded text column."""
         yield None, len(self.numeric_names_) + len(self.poly_) + len(self.indicators_)
         for spec in self.columns_:
-            if spec.get("encoding") == "tfidf":
-                yield spec, text_features.tfidf_width(spec["tfidf"]) + spec.get("dim", 0)
-            elif spec.get("encoding") == "embeddings":
-                yield spec, spec["dim"]
+            if spec.get("encoding") in ("tfidf", "embeddings"):  # terms, embeddings (``dim``) or both
+                yield spec, (text_features.tfidf_width(spec["tfidf"]) if "tfidf" in spec else 0) + spec.get("dim", 0)
             elif spec.get("encoding") == "tokens":
                 yield spec, spec["length"]
             elif spec["kind"] == "categorical":
