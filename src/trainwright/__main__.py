@@ -1,8 +1,6 @@
 """``python -m trainwright`` runs the CLI."""
 
-import sys
-
-from trainwright.cli import main
+from trainwright.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -34,10 +34,16 @@ def share_cores(processes: int) -> int:
 
 
 def quiet_openmp() -> None:
-    """Make idle OpenMP threads sleep instead of spin, and keep glibc from giving every thread its own heap
-    arena (each OpenMP or torch thread would otherwise hold up to 64 MB of freed memory); must run before
-    torch/LightGBM load."""
+    """Make idle OpenMP threads sleep after a short spin instead of spinning for long, and keep glibc from
+    giving every thread its own heap arena (each OpenMP or torch thread would otherwise hold up to 64 MB of
+    freed memory); must run before torch/LightGBM load.
+
+    The short spin (``GOMP_SPINCOUNT``, 10,000 turns: microseconds) matters: with ``OMP_WAIT_POLICY=PASSIVE``
+    alone every thread sleeps at once after each parallel region, and LightGBM, which opens many small ones
+    per boosting round, ran 12x slower (300 rounds on 9,000 diamonds rows: 4.3 s against 0.35 s; 0.31 s with
+    the spin)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     libc = _glibc()
     if libc is not None:
         libc.mallopt(-8, 2)  # M_ARENA_MAX = 2

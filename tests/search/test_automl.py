@@ -25,11 +25,13 @@ def test_auto_is_the_default_and_ensembles(auto_run):
     assert list(rows)[:2] == ["lightgbm_xt", "linear"]
     bagged = [r for r in rows.values() if r["status"] == "bagged"]
     assert len(bagged) >= 2 and all(r["folds"] == 5 for r in bagged)
-    weights = [r["weight"] for r in rows.values() if r.get("weight")]
-    assert abs(sum(weights) - 1) < 1e-3
+    chosen = [r for r in rows.values() if r.get("weight")]
+    assert abs(sum(r["weight"] for r in chosen) - 1) < 1e-3
+    assert all(r["refit"].startswith(f"on all {len(auto_run.run.read_json('splits.json')['train'])} training rows")
+               for r in chosen)  # penguins leave the time for it
     predictor = auto_run.predictor
-    assert predictor.pooling == "ensemble" and abs(predictor.weights.sum() - 1) < 1e-9
-    assert len(predictor.members) == 5 * len(weights)  # every fold model of each weighted entry
+    assert abs(predictor.weights.sum() - 1) < 1e-9
+    assert len(predictor.members) == len(chosen)  # one refitted model per weighted entry
     assert auto_run.metrics["test"]["accuracy"] > 0.9
     # predict loads it like any run, from files without pickle
     frame = pd.read_csv(PENGUINS).tail(5)
@@ -55,7 +57,9 @@ def test_bagging_and_ensembles_never_fit_on_validation_or_test_rows(monkeypatch,
     splits = run.run.read_json("splits.json")
     index = pd.read_csv(PENGUINS).index
     held = set(index.get_indexer(splits["validation"] + splits["test"]).tolist())
-    assert seen and all(not (held & set(tr.tolist())) and not (held & set(va.tolist())) for tr, va in seen)
+    assert seen and all(not (held & set(tr.tolist())) and (va is None or not (held & set(va.tolist())))
+                        for tr, va in seen)
+    assert any(va is None for _, va in seen)  # the refits are among the fits checked
 
 
 def _fingerprint(run) -> str:
@@ -97,6 +101,56 @@ def test_only_entries_the_first_folds_ensemble_uses_are_bagged():
     worst = max((m for m in fold_1 if m != "linear"), key=fold_1.get)
     assert status[worst] == ("screened", None)  # the next best by score was bagged, not the worst
     assert auto.weights and abs(sum(auto.weights) - 1) < 1e-9
+
+
+def _entries(*learners):
+    from trainwright.data.features import FeaturesConfig, PreprocessConfig
+    from trainwright.fitting import Candidate, MemberSpec
+
+    return [Candidate(config, MemberSpec({"x": "numeric", "z": "numeric"}, "regression", PreprocessConfig(),
+                                         FeaturesConfig(), learner)) for config, learner in learners]
+
+
+def test_chosen_entries_are_refitted_on_all_training_rows_with_the_folds_median_iterations(monkeypatch):
+    """After ensemble selection each chosen entry is fitted once more, on every training row (no validation
+    rows, no early stopping), with the median of its fold models' best iterations; ``refit=false`` keeps the
+    fold models."""
+    import trainwright.search.automl as automl
+    from trainwright.models.auto import AutoConfig
+    from trainwright.models.tabular.gbdt import LightGBMConfig, LightGBMLearner
+    from trainwright.models.tabular.linear import LinearConfig, LinearLearner
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.uniform(0, 10, 400), "z": rng.normal(size=400)})
+    y = np.sin(frame["x"].to_numpy()) * 3 + frame["z"].to_numpy() + rng.normal(scale=0.3, size=400)
+    train, valid = np.arange(0, 400, 2), np.arange(1, 400, 2)
+    calls: list[tuple[np.ndarray, object, bool]] = []
+    real = automl.fit_member
+
+    def spy(spec, frame, y, rows, held=None, **kw):
+        member = real(spec, frame, y, rows, held, **kw)
+        calls.append((np.asarray(rows), held, kw.get("early_stopping", True), member))
+        return member
+
+    monkeypatch.setattr(automl, "fit_member", spy)
+    picks = _entries((LightGBMConfig(), LightGBMLearner(task="regression")),
+                     (LinearConfig(), LinearLearner(task="regression")))
+    auto = automl.fit_auto(picks, frame, y, train, valid, config=AutoConfig(bag_folds=4), metric="rmse", seed=0)
+    refits = [(rows, member) for rows, held, stops, member in calls if held is None]
+    chosen = [row for row in auto.board if row["weight"] > 0]
+    assert len(refits) == len(chosen) == len(auto.members) and chosen
+    assert all(np.array_equal(rows, train) for rows, _ in refits)
+    assert all(not stops for _, held, stops, _ in calls if held is None)
+    (lgbm,) = [m for _, m in refits if m.learner.name == "lightgbm"]  # y is a sine: the trees are chosen
+    folds = [m for rows, held, _, m in calls if held is not None and m.learner.name == "lightgbm"]
+    assert len(folds) == 4 and lgbm.learner.n_estimators == round(np.median([m.learner.best_iteration_ for m in folds]))
+    assert {m.learner.name for m in auto.members} == {row["learner"] for row in chosen}
+
+    calls.clear()
+    kept = automl.fit_auto(picks, frame, y, train, valid, config=AutoConfig(bag_folds=4, refit=False), metric="rmse",
+                           seed=0)
+    assert all(held is not None for _, held, _, _ in calls)
+    assert len(kept.members) == 4 * sum(row["weight"] > 0 for row in kept.board)
 
 
 def test_leftover_time_goes_to_the_weighted_entry_when_a_fold_does_not_fit_for_all():

@@ -11,7 +11,7 @@ import sys
 
 from trainwright.cli import data, deploy, predict, report, runs, train
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 _GROUPS = (train, data, predict, deploy, report, runs)
 
@@ -55,5 +55,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The ``trainwright`` command (console script and ``python -m trainwright``): ``main``, then the process
+    ends at once. Every file is written and closed by then; tearing the interpreter down (freeing torch's,
+    LightGBM's and matplotlib's objects one by one) took 1.7 s after a 30 s AutoML run on 16,000 rows, time
+    that ``--time-budget`` counts and nobody waits for."""
+    import logging
+    import os
+
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing left to say on it
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -219,6 +219,16 @@ def import_requirements(learner) -> None:
         importlib.import_module(module)
 
 
+def fixed_in_words(fixed: Mapping[str, Any]) -> str:
+    """A learner's ``fixed_params`` as a line of the log (a loop's training section as its epochs).
+
+    Example:
+        >>> fixed_in_words({"n_estimators": 412})
+        'n_estimators=412'
+    """
+    return ", ".join(f"epochs={v.epochs}" if k == "train" else f"{k}={v}" for k, v in fixed.items())
+
+
 def fit_member(spec: MemberSpec, frame, y: np.ndarray, train: np.ndarray, valid: np.ndarray | None = None, *,
                seed: int, deadline: float | None = None, early_stopping: bool = True,
                fit_options: Mapping[str, Any] | None = None, weights: np.ndarray | None = None,

@@ -146,6 +146,11 @@ class AutoConfig(Section):
         "Most entries bagged on every fold (they alone can join the ensemble): those that greedy ensemble "
         "selection on the first fold's held-out predictions weights, heaviest first; under a time budget, fewer "
         "folds when the time is gone."))
+    refit: bool = Field(True, description=(
+        "After ensemble selection, fit each chosen entry once more on all the training rows with its fold models' "
+        "median iterations fixed, and predict with that one model instead of its k fold models (each saw "
+        "(k-1)/k of the rows), where the time allows; the time is set aside before bagging. false: predict with "
+        "the fold models."))
     default_seconds: Optional[float] = Field(50.0, gt=0, description=(
         "Seconds of fitting when the run has no time budget (train.time_budget): about a minute for the whole "
         "command on 10,000 rows. null: no limit, every entry is screened and the useful ones (at most "

@@ -148,8 +148,7 @@ class Learner:
     # --- scikit-learn estimator protocol ---------------------------------
     @classmethod
     def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments, as scikit-learn expects."""
@@ -294,6 +293,15 @@ class Learner:
         """Constructor arguments that refit this model without validation rows: the iteration count (or
         strength) it chose, fixed. Cross-validation refits ``clone(**fixed_params())`` on each fold."""
         return {}
+
+    def refit_params(self, folds: list["Learner"]) -> dict[str, Any]:
+        """``fixed_params`` for one refit on all the rows that ``folds`` (fitted learners like this one) each saw a
+        part of: every number is the folds' median (whole numbers stay whole)."""
+        out = self.fixed_params()
+        for key, value in ((k, v) for k, v in out.items() if isinstance(v, (int, float)) and not isinstance(v, bool)):
+            median = float(np.median([f.fixed_params()[key] for f in folds]))
+            out[key] = max(1, round(median)) if isinstance(value, int) else median
+        return out
 
     def resolved(self) -> dict[str, Any]:
         """Recipe values this fit decided (dotted paths, e.g. ``{"model.alpha": 0.1}``), for the resolved recipe."""

@@ -145,7 +145,7 @@ class Experiment:
                  "rolling": rec.features.rolling, "order_by": rec.features.order_by}
         with journal.stage("evaluate"):
             predictor = Predictor([(m.preprocessor, m.learner) for m in members], task, steps, weights=weights,
-                                  pooling="ensemble" if len(selection.pooled) > 1 else "multiple imputation")
+                                  pooling="ensemble" if selection.members else "multiple imputation")
             evaluated = outputs.evaluate_calibrated(rec, predictor, frame, y, positions, journal)
         if rec.split.cv.method != "none":
             with journal.stage("cross-validate"):

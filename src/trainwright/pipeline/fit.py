@@ -273,6 +273,7 @@ def refit_best(recipe, values: dict[str, Any], frame, y: np.ndarray, task: str, 
     refitted on train+validation."""
     from trainwright.config.base import Decision
     from trainwright.fitting import fit_member
+    from trainwright.fitting.member import fixed_in_words
 
     best = tuned_recipe(recipe, values)
     candidate = candidates(best, kinds, task)[0]
@@ -287,12 +288,7 @@ def refit_best(recipe, values: dict[str, Any], frame, y: np.ndarray, task: str, 
     spec = candidate.spec.with_learner(selection.member.learner.clone(**fixed))
     member = fit_member(spec, frame, y, pool, positions["validation"], seed=recipe.seed, deadline=deadline,
                         early_stopping=False, fit_options=fit_options(candidate))
-    log(f"refit on train+validation ({len(pool)} rows) in {member.fit_seconds:.1f}s with {_shown(fixed)}")
-    why = (f"the best values refitted on the {len(pool)} train+validation rows with {_shown(fixed)} (validation "
-           "scores of this run come from rows the model saw; the study's best value is the honest one)")
+    log(f"refit on train+validation ({len(pool)} rows) in {member.fit_seconds:.1f}s with {fixed_in_words(fixed)}")
+    why = (f"the best values refitted on the {len(pool)} train+validation rows with {fixed_in_words(fixed)} "
+           "(validation scores of this run come from rows the model saw; the study's best value is the honest one)")
     return best, Selection(member, candidate, metric, selection.board, (Decision("tune.refit", True, why),))
-
-
-def _shown(fixed: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={getattr(v, 'epochs', v)}" if k == "train" else f"{k}={v}" for k, v in fixed.items()) \
-        .replace("train=", "epochs=")

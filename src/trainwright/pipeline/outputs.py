@@ -250,7 +250,7 @@ def completed_info(*, task: str, selection, predictor, kinds, positions, members
     """What ``run.json`` says of a finished run."""
     learner = selection.member.learner
     return dict(
-        task=task, model="auto" if len(selection.pooled) > 1 else learner.name, metric=selection.metric, classes=predictor.classes, features=list(kinds),
+        task=task, model="auto" if selection.members else learner.name, metric=selection.metric, classes=predictor.classes, features=list(kinds),
         n_features=len(selection.member.preprocessor.feature_names_), splits={p: len(positions[p]) for p in PARTS},
         members=len(members), frame_steps=predictor.frame_steps, seconds=round(time.monotonic() - started, 3),
         threshold=threshold, split_method=split_method, peak_rss_mb=peak_rss_mb(), trainwright=version(),

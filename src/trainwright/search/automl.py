@@ -1,10 +1,12 @@
-"""AutoML: a portfolio screened on one bagging fold, the strongest bagged on every fold, and greedy ensemble
-selection over their out-of-fold predictions. Everything is fitted inside the training rows, through the one
+"""AutoML: a portfolio screened on one bagging fold, the strongest bagged on every fold, greedy ensemble
+selection over their out-of-fold predictions, and the chosen entries refitted once on all the training rows
+with their folds' iterations (``model.refit``). Everything is fitted inside the training rows, through the one
 fit routine (``fitting.fit_member``), under the deadline.
 
 Time: screening may use up to ``SCREEN_SHARE`` of the window (an equal share per entry still to come;
-what one does not use passes on), bagging the rest. Without a deadline every entry is screened and
-the useful ones (at most ``bag_top``) are bagged: the same seed gives the same ensemble, bit for bit.
+what one does not use passes on), bagging the rest but the expected time of the refits, which is set aside
+first. Without a deadline every entry is screened, the useful ones (at most ``bag_top``) are bagged and the
+chosen ones refitted: the same seed gives the same ensemble, bit for bit.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from trainwright.config.base import Decision
 from trainwright.evaluate.metrics import LOWER_IS_BETTER
 from trainwright.evaluate.scoring import encode_targets, score_output
 from trainwright.fitting import Candidate, Member, Selection, fit_member, make_folds
-from trainwright.fitting.member import import_requirements
+from trainwright.fitting.member import fixed_in_words, import_requirements
 from trainwright.runtime import release_memory
 from trainwright.search.ensemble import greedy_weights, loss_function
 
@@ -59,8 +61,9 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
         fit_options: (candidate, fold) -> its fit options (checkpoints, loop callbacks).
 
     Returns:
-        A ``Selection`` whose ``members`` and ``weights`` are the ensemble (every fold model of each chosen
-        entry, weight / k each), ``member`` the first fold model of the heaviest entry.
+        A ``Selection`` whose ``members`` and ``weights`` are the ensemble (each chosen entry's refit on all the
+        ``train`` rows, or where it was not refitted every fold model of it, weight / k each), ``member`` the
+        first model of the heaviest entry.
 
     Example:
         >>> import pandas as pd
@@ -76,10 +79,10 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
         ...          Candidate(KNNConfig(), spec(KNNLearner(task="regression")))]
         >>> auto = fit_auto(picks, frame, y, np.arange(0, 80, 2), np.arange(1, 80, 2), config=AutoConfig(bag_folds=3),
         ...                 metric="rmse", seed=0)
-        >>> [(row["model"], row["status"], row["folds"]) for row in auto.board]
-        [('linear', 'bagged', 3), ('kneighbors', 'bagged', 3)]
-        >>> round(sum(auto.weights), 6), len(auto.members) % 3
-        (1.0, 0)
+        >>> [(row["model"], row["status"], row["folds"], row.get("refit")) for row in auto.board]
+        [('linear', 'bagged', 3, None), ('kneighbors', 'bagged', 3, 'on all 40 training rows with n_neighbors=5')]
+        >>> round(sum(auto.weights), 6), len(auto.members)
+        (1.0, 1)
     """
     task = candidates[0].spec.task
     _check_classes(task, y[train])
@@ -91,19 +94,30 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
     screened = _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board, log)
     ranked = _useful(screened, folds[0][1], y, task, metric, config.ensemble_rounds)
     top = ranked[:min(max(sum(e.weight > 0 for e in ranked), 2), config.bag_top)]  # 2 at least: 1 fold is noisy
-    done = _bag(top, frame, y, folds, seed, deadline, fit_options, board, log)
+    scale = len(train) / max(len(folds[0][0]), 1)  # a refit's rows over a fold model's
+    reserve = sum(e.fit_seconds * scale for e in top if e.weight > 0) if config.refit and deadline else 0.0
+    done = _bag(top, frame, y, folds, seed, None if deadline is None else deadline - reserve, fit_options, board, log)
     chosen = _select(top, folds, done, y, task, metric, config.ensemble_rounds, board, log)
+    refitted = _refit(chosen, frame, y, np.sort(train), scale, seed, deadline, fit_options, board, log) \
+        if config.refit else []
     for e in (e for e in ranked if e not in top):
         board[e.name]["status"] = "screened"
     _score_validation(entries, frame, y, valid, board)
     for e in (e for e in entries if e not in chosen):
-        e.members = []  # only the ensemble's fold models are kept
+        e.members = []  # only the ensemble's models are kept
     release_memory()
+    return _ensemble(chosen, metric, board, f"{len(top)} entr{'y' if len(top) == 1 else 'ies'} ({done} of "
+                     f"{len(folds)} bagging folds inside the training rows", refitted, len(train))
+
+
+def _ensemble(chosen: list[Entry], metric: str, board, bagged: str, refitted: list[str], rows: int) -> Selection:
+    """The Selection of the chosen entries (each one's models share its weight) and why, in words."""
+    why = (f"greedy ensemble selection on the out-of-fold {metric} of {bagged}"
+           + (f"; {', '.join(refitted)} refitted on all {rows} training rows with the folds' median iterations)"
+              if refitted else ")"))
     members = [m for e in chosen for m in e.members]
     weights = [e.weight / len(e.members) for e in chosen for _ in e.members]
     names = ", ".join(f"{e.name} ({e.weight:.2f})" for e in chosen)
-    why = (f"greedy ensemble selection on the out-of-fold {metric} of {len(top)} entr{'y' if len(top) == 1 else 'ies'}"
-           f" ({done} of {len(folds)} bagging folds inside the training rows)")
     return Selection(members[0], chosen[0].candidate, metric, list(board.values()),
                      (Decision("model", f"ensemble of {names}", why),), tuple(members), tuple(weights))
 
@@ -184,6 +198,32 @@ def _fit_fold(e: Entry, k: int, frame, y, folds, seed, deadline, fit_options) ->
     release_memory()
     e.members.append(member)
     e.fit_seconds += member.fit_seconds
+
+
+def _refit(chosen: list[Entry], frame, y, train, scale, seed, deadline, fit_options, board, log) -> list[str]:
+    """Each chosen entry, heaviest first, fitted once more on all the training rows with its fold models'
+    iterations fixed (``Learner.refit_params``), where its expected time still fits before ``deadline``: a
+    refitted entry predicts with that one model (it saw every training row; each fold model saw (k-1)/k of
+    them), the others with their fold models. Returns the names refitted."""
+    names = []
+    for e in chosen:
+        learners = [m.learner for m in e.members]
+        fixed = learners[0].refit_params(learners)
+        expected = e.fit_seconds / len(e.members) * scale
+        if not fixed or (deadline is not None and deadline - time.monotonic() < expected):
+            log(f"refit: {e.name} keeps its {len(e.members)} fold models ("
+                + ("it cannot fix its iterations)" if not fixed else f"about {expected:.1f}s would not fit)"))
+            continue
+        spec = e.candidate.spec.with_learner(learners[0].clone(**fixed))
+        member = fit_member(spec, frame, y, train, None, seed=seed, deadline=deadline, early_stopping=False,
+                            fit_options=fit_options(e.candidate, None))
+        release_memory()
+        shown = fixed_in_words(fixed)
+        log(f"refit: {e.name} on all {len(train)} training rows in {member.fit_seconds:.1f}s with {shown}")
+        e.members, e.fit_seconds = [member], e.fit_seconds + member.fit_seconds
+        board[e.name]["refit"] = f"on all {len(train)} training rows with {shown}"
+        names.append(e.name)
+    return names
 
 
 def _select(top: list[Entry], folds, done: int, y: np.ndarray, task: str, metric: str, rounds: int, board,

@@ -354,6 +354,12 @@ class NeuralLearner(Learner):
         cfg.epochs = max(1, self.best_iteration_)
         return {"train": cfg}
 
+    def refit_params(self, folds: list) -> dict:
+        """The folds' median epochs, fixed."""
+        cfg = self.loop_config().model_copy(deep=True)
+        cfg.epochs = max(1, round(float(np.median([f.best_iteration_ for f in folds]))))
+        return {"train": cfg}
+
     def resolved(self) -> dict:
         """The batch size used, and the learning rate the LR finder chose for ``lr: auto``."""
         out: dict[str, Any] = {"train.batch_size": self.batch_size_}
