@@ -21,6 +21,22 @@ def test_help_imports_no_heavy_library(tmp_path):
     assert "train" in out.stdout and "predict" in out.stdout
 
 
+def test_openmp_threads_spin_briefly_before_they_sleep(tmp_path):
+    """The CLI's OpenMP setting: idle threads sleep (PASSIVE) after a short spin. PASSIVE alone made LightGBM's
+    many small parallel regions 12x slower (docs/benchmarks.md); a spin count the user set is kept."""
+    import os
+    import subprocess
+
+    code = ("import os\nfrom trainwright.runtime import quiet_openmp\nquiet_openmp()\n"
+            "print(os.environ['OMP_WAIT_POLICY'], os.environ['GOMP_SPINCOUNT'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.stdout.split() == ["PASSIVE", "10000"], out.stderr
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={**env, "GOMP_SPINCOUNT": "500"})
+    assert out.stdout.split() == ["PASSIVE", "500"], out.stderr
+
+
 def test_demo(tmp_path):
     proc = run_cli("demo", cwd=tmp_path, check=True)
     assert "Run written to" in proc.stdout and "accuracy" in proc.stdout
@@ -32,6 +48,7 @@ def test_demo(tmp_path):
 
     assert [c["model"] for c in board["candidates"]] == DEFAULT_PORTFOLIO  # auto, the default: every entry
     assert any(c["status"] == "bagged" and c["weight"] > 0 for c in board["candidates"])
+    assert "bagged + refit" in proc.stdout  # the console's leaderboard: the chosen entry was refitted
 
 
 @pytest.mark.parametrize("name, target, task, metric, floor", [

@@ -32,6 +32,7 @@ def test_auto_is_the_default_and_ensembles(auto_run):
     predictor = auto_run.predictor
     assert abs(predictor.weights.sum() - 1) < 1e-9
     assert len(predictor.members) == len(chosen)  # one refitted model per weighted entry
+    assert "+ refit" in (Path(auto_run.path) / "report.html").read_text()  # the report's Ensemble table says so
     assert auto_run.metrics["test"]["accuracy"] > 0.9
     # predict loads it like any run, from files without pickle
     frame = pd.read_csv(PENGUINS).tail(5)

@@ -134,7 +134,8 @@ def _leaderboard(board: dict):
     for row in board["candidates"]:
         cells = [fmt((row.get(k) or {}).get(metric)) if row.get(k) else "" for k in ("fold_1", "oof", "validation")]
         weight = row.get("weight")
-        table.add_row(row["model"], row["status"], "" if weight is None else f"{weight:.2f}", *cells,
+        status = row["status"] + (" + refit" if row.get("refit") else "")
+        table.add_row(row["model"], status, "" if weight is None else f"{weight:.2f}", *cells,
                       str(row.get("fit_seconds", "")))
     return table
 
