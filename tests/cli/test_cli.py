@@ -23,7 +23,7 @@ def test_help_imports_no_heavy_library(tmp_path):
 
 def test_openmp_threads_spin_briefly_before_they_sleep(tmp_path):
     """The CLI's OpenMP setting: idle threads sleep (PASSIVE) after a short spin. PASSIVE alone made LightGBM's
-    many small parallel regions 12x slower (docs/benchmarks.md); a spin count the user set is kept."""
+    many small parallel regions 13.7x slower (bench/openmp.py); a spin count the user set is kept."""
     import os
     import subprocess
 
