@@ -25,13 +25,13 @@ def work_units(recipe) -> dict[str, int]:
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
         >>> work_units(Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}}))
-        {'selection': 22, 'imputation': 0, 'cross_validation': 5}
+        {'selection': 24, 'imputation': 0, 'cross_validation': 5}
     """
     model, cv = recipe.model, recipe.split.cv
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
-    # auto: each entry is screened on one fold and the strongest are bagged on every fold
-    return {"selection": len(model.candidates) + model.bag_top * model.bag_folds if model.type == "auto" else 1,
-            "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
+    # auto: each entry is screened on one fold, the strongest are bagged on every fold and refitted once
+    auto = len(model.candidates) + model.bag_top * (model.bag_folds + model.refit) if model.type == "auto" else 1
+    return {"selection": auto, "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 
 def check_inputs(recipe, kinds: dict[str, str]) -> None:
