@@ -154,6 +154,31 @@ def test_chosen_entries_are_refitted_on_all_training_rows_with_the_folds_median_
     assert len(kept.members) == 4 * sum(row["weight"] > 0 for row in kept.board)
 
 
+def test_an_entry_whose_refit_would_not_fit_keeps_its_fold_models():
+    """Past the deadline no refit starts: the entry predicts with its fold models, and the log says why."""
+    import time
+    from types import SimpleNamespace
+
+    from trainwright.fitting import fit_member, make_folds
+    from trainwright.models.tabular.linear import LinearConfig, LinearLearner
+    from trainwright.search.automl import Entry, _refit
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.uniform(0, 10, 90), "z": rng.normal(size=90)})
+    y = 2 * frame["x"].to_numpy() + frame["z"].to_numpy()
+    folds = make_folds(np.arange(90), SimpleNamespace(method="kfold", n_splits=3, n_repeats=1), task="regression",
+                       y=y, groups=None, seed=0)
+    (candidate,) = _entries((LinearConfig(), LinearLearner(task="regression")))
+    entry = Entry(candidate, weight=1.0)
+    entry.members = [fit_member(candidate.spec, frame, y, *fold, seed=0) for fold in folds[:2]]
+    entry.fit_seconds = 2.0
+    board, lines = {entry.name: {}}, []
+    assert _refit([entry], frame, y, np.arange(90), 1.5, 0, time.monotonic() - 1, lambda c, k: {}, board,
+                  lines.append) == []
+    assert len(entry.members) == 2 and "refit" not in board[entry.name]
+    assert lines == ["refit: linear keeps its 2 fold models (about 1.5s would not fit)"]
+
+
 def test_leftover_time_goes_to_the_weighted_entry_when_a_fold_does_not_fit_for_all():
     """Fold 2 of both entries would not fit before the deadline (the unweighted one is said to take 1,000 s), but
     the weighted one's does: it gets fold 2 (and predicts with both fold models), the other does not, and the
