@@ -34,7 +34,7 @@ def inputs_of(path) -> dict:
     return {i.name: "string" if i.type == "tensor(string)" else "double" for i in session.get_inputs()}
 
 
-@pytest.mark.parametrize("model", ["linear", "lightgbm"])
+@pytest.mark.parametrize("model", ["linear", "lightgbm", "catboost"])
 def test_penguins_graph_equals_the_predictor_on_every_row(model, tmp_path):
     """3 classes, text categories, missing numbers and categories: all 344 rows (not only the gate's test rows)."""
     from trainwright.cli import main
@@ -60,7 +60,7 @@ def test_binary_threshold_calibration_and_regression(data_dir, tmp_path):
     rows = pd.read_csv(data_dir / "breast_cancer.csv").drop(columns="target")
     got = run_graph(tmp_path / "cancer.onnx", rows, done["inputs"])
     assert got["prediction"].tolist() == cancer.predict(rows)["prediction"].tolist()
-    for model in ("linear", "lightgbm"):
+    for model in ("linear", "lightgbm", "catboost"):
         diabetes = train(data_dir / "diabetes.csv", "target", tmp_path, f"diabetes-{model}", f"model.type={model}")
         done = export_onnx(diabetes, tmp_path / f"{model}.onnx")
         rows = pd.read_csv(data_dir / "diabetes.csv").drop(columns="target")

@@ -12,7 +12,7 @@ from trainwright.models import build_learner, learners, load_learner
 LEARNERS = learners()
 
 # Small settings keep the suite fast; the contract does not depend on them.
-FAST = {"lightgbm": {"n_estimators": 60}, "linear": {}, "mlp": {"train": {"epochs": 40}, "hidden_sizes": [32]},
+FAST = {"lightgbm": {"n_estimators": 60}, "catboost": {"iterations": 60}, "linear": {}, "mlp": {"train": {"epochs": 40}, "hidden_sizes": [32]},
         "kneighbors": {}, "cnn": {"train": {"epochs": 25}, "channels": [16]},
         "resnet": {"train": {"epochs": 25}, "widths": [8, 16]},
         "text_gru": {"train": {"epochs": 12, "optimizer": {"lr": 0.003}}, "hidden": 32, "embed_dim": 32},

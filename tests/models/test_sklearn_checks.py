@@ -22,11 +22,13 @@ TASKS = ("classification", "regression")
 # Small settings keep the ~360 checks fast (measured in the note of the commit that added this file).
 # One thread: the checks' data are tiny, and a second thread's OpenMP spin-waits made them 5x
 # slower whenever another process shared the 2 cores (DESIGN.md, speed habits).
-SMALL = {"lightgbm": {"n_estimators": 30, "n_jobs": 1}, "mlp": {"hidden_sizes": [16], "train": {"epochs": 20}}}
+SMALL = {"lightgbm": {"n_estimators": 30, "n_jobs": 1}, "catboost": {"iterations": 30, "n_jobs": 1}, "mlp": {"hidden_sizes": [16], "train": {"epochs": 20}}}
 
 WEIGHTS_ARE_NOT_REPEATS = {
     "lightgbm": "LightGBM bins features and applies min_child_samples and bagging to rows, not to weight: "
                 "a row of weight 2 is not two rows (scikit-learn lists HistGradientBoosting the same way)",
+    "catboost": "CatBoost samples rows for each tree (MVS, 80% of them by default) and quantises features into "
+                "borders over the rows: a row of weight 2 is one row drawn once, a repeated row two",
     "mlp": "minibatch training: a row of weight 2 is one row in one batch, a repeated row is two rows in "
            "other batches with other dropout masks, so the two fits differ",
     "kneighbors": "a row of weight 2 is one neighbour whose vote counts twice; a repeated row takes two of the k "
@@ -35,6 +37,8 @@ WEIGHTS_ARE_NOT_REPEATS = {
 EXPECTED_FAILURES = {
     ("lightgbm", "classification"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["lightgbm"]},
     ("lightgbm", "regression"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["lightgbm"]},
+    ("catboost", "classification"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["catboost"]},
+    ("catboost", "regression"): {"check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_NOT_REPEATS["catboost"]},
     ("linear", "regression"): {
         "check_non_transformer_estimators_n_iter": "ridge is solved in closed form, so n_iter_ is None "
                                                    "(max_iter is the logistic solver's; scikit-learn lists Ridge the same way)",

@@ -71,9 +71,10 @@ def _fingerprint(run) -> str:
     return digest.hexdigest()
 
 
-def test_only_entries_the_first_folds_ensemble_uses_are_bagged():
-    """y is exactly linear in x: the first fold's greedy ensemble weights the linear model alone, so the next best
-    is bagged beside it and the third entry stays screened (one fold model, no weight)."""
+def test_the_weighted_entries_are_bagged_first_then_the_next_best_up_to_bag_top():
+    """y is exactly linear in x: the first fold's greedy ensemble weights the linear model alone, so with
+    bag_top=2 the next best is bagged beside it and the third entry stays screened (one fold model, no weight);
+    without a limit every entry is bagged."""
     from trainwright.data.features import FeaturesConfig, PreprocessConfig
     from trainwright.fitting import Candidate, MemberSpec
     from trainwright.models.auto import AutoConfig
@@ -93,8 +94,8 @@ def test_only_entries_the_first_folds_ensemble_uses_are_bagged():
     picks = [pick(LightGBMConfig(n_estimators=30), LightGBMLearner(task="regression", n_estimators=30)),
              pick(LinearConfig(), LinearLearner(task="regression")),
              pick(KNNConfig(), KNNLearner(task="regression"))]
-    auto = fit_auto(picks, frame, y, np.arange(0, 300, 2), np.arange(1, 300, 2), config=AutoConfig(bag_folds=3),
-                    metric="rmse", seed=0)
+    auto = fit_auto(picks, frame, y, np.arange(0, 300, 2), np.arange(1, 300, 2),
+                    config=AutoConfig(bag_folds=3, bag_top=2), metric="rmse", seed=0)
     status = {row["model"]: (row["status"], row.get("folds")) for row in auto.board}
     fold_1 = {row["model"]: row["fold_1"]["rmse"] for row in auto.board}
     assert status["linear"] == ("bagged", 3)
@@ -102,6 +103,28 @@ def test_only_entries_the_first_folds_ensemble_uses_are_bagged():
     worst = max((m for m in fold_1 if m != "linear"), key=fold_1.get)
     assert status[worst] == ("screened", None)  # the next best by score was bagged, not the worst
     assert auto.weights and abs(sum(auto.weights) - 1) < 1e-9
+    every = fit_auto(picks, frame, y, np.arange(0, 300, 2), np.arange(1, 300, 2), config=AutoConfig(bag_folds=3),
+                     metric="rmse", seed=0)
+    assert [(row["status"], row["folds"]) for row in every.board] == [("bagged", 3)] * 3
+
+
+def test_unweighted_entries_are_bagged_only_while_their_folds_fit_in_half_the_time_left():
+    """Past the weighted entries, each next one joins the bagging when the other folds of all of them are expected
+    to take at most BAG_SHARE of the time left (each fold as long as its first)."""
+    import time
+    from types import SimpleNamespace
+
+    from trainwright.search.automl import BAG_SHARE, _to_bag
+
+    ranked = [SimpleNamespace(name=n, weight=w, fit_seconds=1.0) for n, w in (("a", 1.0), ("b", 0.0), ("c", 0.0),
+                                                                               ("d", 0.0))]
+    assert [e.name for e in _to_bag(ranked, 4, 5, None)] == ["a", "b", "c", "d"]  # no deadline: up to the limit
+    assert [e.name for e in _to_bag(ranked, 3, 5, None)] == ["a", "b", "c"]
+    # 4 more folds each: 2 entries take 8 s, 3 take 12 s; 12 s is over half of 20 s left, 8 s is not
+    soon = time.monotonic() + 20.0
+    assert [e.name for e in _to_bag(ranked, 4, 5, soon)] == ["a", "b"]
+    assert 8.0 <= BAG_SHARE * 20.0 < 12.0
+    assert [e.name for e in _to_bag(ranked, 4, 5, time.monotonic() + 1.0)] == ["a", "b"]  # the weighted + 1 always
 
 
 def _entries(*learners):

@@ -214,9 +214,17 @@ def _balance(spec: MemberSpec, X, y, pre, seed: int):
 
 def import_requirements(learner) -> None:
     """Import what the learner needs to fit (torch costs about 1.5 s), so that cost is paid before a time
-    share is measured out to it."""
+    share is measured out to it; then set what the imports built aside from later garbage collections
+    (``runtime.freeze_imports``)."""
+    import sys
+
+    from trainwright.runtime import freeze_imports
+
+    before = len(sys.modules)
     for module in learner.requires:
         importlib.import_module(module)
+    if len(sys.modules) > before:
+        freeze_imports()
 
 
 def fixed_in_words(fixed: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ __all__ = ["AutoConfig", "COST", "PORTFOLIO", "IMAGE_PORTFOLIO", "TEXT_PORTFOLIO
 PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "lightgbm": ("lightgbm", {"early_stopping_tol": 1e-3}, {}),
     "linear": ("linear", {}, {}),
+    "catboost": ("catboost", {}, {}),
     "lightgbm_xt": ("lightgbm", {"extra_trees": True, "learning_rate": 0.08, "colsample_bytree": 0.7,
                                  "early_stopping_tol": 1e-3}, {}),
     "lightgbm_large": ("lightgbm", {"num_leaves": 128, "learning_rate": 0.03, "min_child_samples": 5,
@@ -46,7 +47,7 @@ PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
 # can still name it.
 DEFAULT_PORTFOLIO = ["lightgbm_xt", "linear", "lightgbm", "mlp", "lightgbm_small", "knn"]
 COST = {"lightgbm_xt": 2.4, "linear": 0.6, "lightgbm": 2.0, "mlp": 10.0, "lightgbm_small": 2.0, "knn": 0.8,
-        "lightgbm_large": 8.0, "linear_embeddings": 0.6}
+        "lightgbm_large": 8.0, "linear_embeddings": 0.6, "catboost": 5.5}
 
 
 IMAGE_PORTFOLIO = ["cnn", "resnet"]
@@ -135,7 +136,8 @@ class AutoConfig(Section):
         min_length=1,
         description=(
             "Portfolio entries to train, in order: a name of the built-in portfolio (lightgbm_xt, linear, "
-            "lightgbm, mlp, lightgbm_small, knn, the default for tables; lightgbm_large, only when named; for "
+            "lightgbm, mlp, lightgbm_small, knn, the default for tables; lightgbm_large and catboost, only when named "
+            "(catboost needs pip install 'trainwright[catboost]'); for "
             "images cnn, resnet, the default when a "
             "feature is an image column; linear, mlp, lightgbm when one is free text, with linear_embeddings, a "
             "linear model on the words' TF-IDF and the sentence encoder's embeddings side by side, after linear "
@@ -146,10 +148,11 @@ class AutoConfig(Section):
     bag_folds: int = Field(5, ge=2, le=20, description=(
         "k of the k-fold bagging inside the training rows: each bagged entry is k models, each fitted on k-1 "
         "folds and early-stopped on the held-out one, whose predictions are its out-of-fold predictions."))
-    bag_top: int = Field(3, ge=1, description=(
-        "Most entries bagged on every fold (they alone can join the ensemble): those that greedy ensemble "
-        "selection on the first fold's held-out predictions weights, heaviest first; under a time budget, fewer "
-        "folds when the time is gone."))
+    bag_top: Optional[int] = Field(None, ge=1, description=(
+        "Most entries bagged on every fold (they alone can join the ensemble): first those that greedy ensemble "
+        "selection on the first fold's held-out predictions weights (2 at least), heaviest first, then the "
+        "others in first-fold score order while, under a time budget, the expected time of all their folds fits "
+        "in half the time left (without one: all of them). null: no limit. Fewer folds when the time is gone."))
     refit: bool = Field(True, description=(
         "After ensemble selection, fit each chosen entry once more on all the training rows with its fold models' "
         "median iterations fixed, and predict with that one model instead of its k fold models (each saw "

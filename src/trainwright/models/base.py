@@ -321,8 +321,8 @@ class Learner:
         that can be exported override it; the export names the others."""
         from trainwright.errors import ExportError
 
-        raise ExportError(f"the {self.name} model cannot be exported to ONNX yet (linear, lightgbm and mlp runs can); "
-                          "train with --set model.type=linear, lightgbm or mlp, or distill the run into one "
+        raise ExportError(f"the {self.name} model cannot be exported to ONNX yet (linear, lightgbm, catboost and mlp "
+                          "runs can); train with --set model.type=linear, lightgbm or mlp, or distill the run into one "
                           "(trainwright compress RUN --method distill), to export it")
 
     def quantized(self) -> "Learner":

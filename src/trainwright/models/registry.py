@@ -22,7 +22,8 @@ register_learner = LEARNERS.decorator
 BUILTIN_MODULES = ("trainwright.models.tabular.gbdt", "trainwright.models.tabular.linear",
                    "trainwright.models.tabular.mlp", "trainwright.models.tabular.knn",
                    "trainwright.models.vision.cnn", "trainwright.models.text.sequence",
-                   "trainwright.models.text.encoder", "trainwright.models.series.sequence")
+                   "trainwright.models.text.encoder", "trainwright.models.series.sequence",
+                   "trainwright.models.tabular.catboost_trees")
 
 
 def learners() -> Registry:

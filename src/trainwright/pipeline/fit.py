@@ -25,12 +25,13 @@ def work_units(recipe) -> dict[str, int]:
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
         >>> work_units(Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}}))
-        {'selection': 24, 'imputation': 0, 'cross_validation': 5}
+        {'selection': 42, 'imputation': 0, 'cross_validation': 5}
     """
     model, cv = recipe.model, recipe.split.cv
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
-    # auto: each entry is screened on one fold, the strongest are bagged on every fold and refitted once
-    auto = len(model.candidates) + model.bag_top * (model.bag_folds + model.refit) if model.type == "auto" else 1
+    # auto: each entry is screened on one fold, up to bag_top (all) are bagged on every fold and refitted once
+    auto = len(model.candidates) + min(model.bag_top or len(model.candidates), len(model.candidates)) * \
+        (model.bag_folds + model.refit) if model.type == "auto" else 1
     return {"selection": auto, "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 

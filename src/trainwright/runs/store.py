@@ -16,7 +16,8 @@ from typing import Any
 
 from trainwright.errors import ArtifactError, OutputError
 
-__all__ = ["write_bytes", "write_text", "write_json", "append_text", "read_json", "file_mode", "fsync_dir", "locked"]
+__all__ = ["write_bytes", "write_text", "write_json", "append_text", "read_json", "file_mode", "fsync_dir", "locked",
+           "bytes_written_by"]
 
 
 def file_mode() -> int:
@@ -151,3 +152,20 @@ def locked(path: str | Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def bytes_written_by(write, suffix: str) -> bytes:
+    """The bytes a library writes when it can only write to a path (``write(path)``): a private temporary file,
+    read back and removed.
+
+    Example:
+        >>> bytes_written_by(lambda path: Path(path).write_text("tree"), ".txt")
+        b'tree'
+    """
+    handle, path = tempfile.mkstemp(suffix=suffix)
+    os.close(handle)
+    try:
+        write(path)
+        return Path(path).read_bytes()
+    finally:
+        os.unlink(path)

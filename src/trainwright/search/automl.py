@@ -27,9 +27,10 @@ from trainwright.fitting.member import fixed_in_words, import_requirements
 from trainwright.runtime import release_memory
 from trainwright.search.ensemble import greedy_weights, loss_function
 
-__all__ = ["SCREEN_SHARE", "Entry", "fit_auto"]
+__all__ = ["SCREEN_SHARE", "BAG_SHARE", "Entry", "fit_auto"]
 
 SCREEN_SHARE = 0.6
+BAG_SHARE = 0.5  # of the time left: bagging more than the weighted entries must leave room for their folds
 
 
 @dataclass
@@ -93,9 +94,9 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
     board: dict[str, dict[str, Any]] = {}
     screened = _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board, log)
     ranked = _useful(screened, folds[0][1], y, task, metric, config.ensemble_rounds)
-    top = ranked[:min(max(sum(e.weight > 0 for e in ranked), 2), config.bag_top)]  # 2 at least: 1 fold is noisy
-    scale = len(train) / max(len(folds[0][0]), 1)  # a refit's rows over a fold model's
-    reserve = sum(e.fit_seconds * scale for e in top if e.weight > 0) if config.refit and deadline else 0.0
+    scale, most = len(train) / max(len(folds[0][0]), 1), config.bag_top or len(ranked)  # refit rows / fold rows
+    reserve = sum(e.fit_seconds * scale for e in ranked[:most] if e.weight > 0) if config.refit and deadline else 0.0
+    top = _to_bag(ranked, most, len(folds), None if deadline is None else deadline - reserve)
     done = _bag(top, frame, y, folds, seed, None if deadline is None else deadline - reserve, fit_options, board, log)
     chosen = _select(top, folds, done, y, task, metric, config.ensemble_rounds, board, log)
     refitted = _refit(chosen, frame, y, np.sort(train), scale, seed, deadline, fit_options, board, log) \
@@ -179,6 +180,22 @@ def _bag(top: list[Entry], frame, y, folds, seed, deadline, fit_options, board, 
             _fit_fold(e, k, frame, y, folds, seed, share, fit_options)
         done = k + 1
     return done
+
+
+def _to_bag(ranked: list[Entry], most: int, k: int, deadline: float | None) -> list[Entry]:
+    """The entries to bag, at most ``most``: those the first fold's ensemble weights (2 at least: one fold is
+    noisy), then the next in rank order while the expected time of every chosen entry's other ``k - 1`` folds
+    fits in ``BAG_SHARE`` of the time left before ``deadline`` (all of them without a deadline). On small tables
+    the portfolio's folds take seconds, and bagging every entry lets the ensemble choose on every training row's
+    out-of-fold prediction rather than on one fold's (anes96 at 30 s: test ROC-AUC 0.9518 with the weighted
+    entries bagged, 0.9617 with all; docs/benchmarks.md)."""
+    top = ranked[:min(max(sum(e.weight > 0 for e in ranked), 2), most)]
+    for e in ranked[len(top):most]:
+        expected = sum(x.fit_seconds for x in (*top, e)) * (k - 1)
+        if deadline is not None and expected > BAG_SHARE * (deadline - time.monotonic()):
+            break
+        top.append(e)
+    return top
 
 
 def _partial_fold(top: list[Entry], k: int, frame, y, folds, seed, deadline, fit_options) -> list[str]:

@@ -13,7 +13,7 @@ from trainwright.config.base import Section
 from trainwright.models.base import Attributions, Capabilities, Learner
 from trainwright.models.registry import register_learner
 
-__all__ = ["LightGBMConfig", "LightGBMLearner"]
+__all__ = ["LightGBMConfig", "LightGBMLearner", "tree_shap_attributions"]
 
 
 class LightGBMConfig(Section):
@@ -243,21 +243,27 @@ class LightGBMLearner(Learner):
         """Exact TreeSHAP contributions from LightGBM's own implementation of Lundberg et al.'s algorithm
         (``pred_contrib=True``), in the trees' margin space: the log-odds of ``classes_[1]`` (binary), the raw
         score of each row's predicted class (multiclass), the predicted value (regression)."""
-        n, width = X.shape
-        contrib = np.asarray(self.booster_.predict(X, pred_contrib=True), dtype=np.float64)
-        contrib = contrib.reshape(n, -1, width + 1)  # (rows, outputs, features + expected value)
-        classes = self.classes_.tolist() if self.task == "classification" else None
-        space = "value" if classes is None else ("log-odds" if len(classes) == 2 else "raw score")
-        base = contrib[0, :, width] if n else np.zeros(contrib.shape[1])  # the same for every row
-        margin = contrib.sum(axis=2)  # (rows, outputs); equals predict(raw_score=True)
-        pick = margin.argmax(axis=1) if margin.shape[1] > 1 else np.zeros(n, dtype=np.int64)
-        return Attributions(space, contrib[np.arange(n), pick, :width], pick, base, margin, {})
+        return tree_shap_attributions(self.booster_.predict(X, pred_contrib=True), X.shape,
+                                      self.classes_ if self.task == "classification" else None)
 
     @property
     def feature_importances_(self) -> np.ndarray:
         """Total gain of the splits on each feature."""
         self._check_fitted()
         return self.booster_.feature_importance(importance_type="gain")
+
+
+def tree_shap_attributions(contributions, shape: tuple[int, int], classes) -> Attributions:
+    """``Attributions`` from a tree library's SHAP output (each row: every output's feature contributions then its
+    expected value), in the margin space: the log-odds of ``classes[1]`` (binary), the raw score of each row's
+    predicted class (multiclass), the value (regression, ``classes`` None)."""
+    n, width = shape
+    contrib = np.asarray(contributions, dtype=np.float64).reshape(n, -1, width + 1)  # (rows, outputs, features + 1)
+    space = "value" if classes is None else ("log-odds" if len(classes) == 2 else "raw score")
+    base = contrib[0, :, width] if n else np.zeros(contrib.shape[1])  # the same for every row
+    margin = contrib.sum(axis=2)  # (rows, outputs); the raw prediction
+    pick = margin.argmax(axis=1) if margin.shape[1] > 1 else np.zeros(n, dtype=np.int64)
+    return Attributions(space, contrib[np.arange(n), pick, :width], pick, base, margin, {})
 
 
 def _loss(task: str, y: np.ndarray, output: np.ndarray) -> float:

@@ -69,7 +69,7 @@ class TextEncoderLearner(TokenLearner):
                                 reports_iterations=True, parameters="weights and biases", inputs="encoder_tokens")
     builder = "trainwright.models.text.encoder:build_text_encoder"
     predict_rows = 32  # attention over up to 256 tokens: (rows x 12 heads x 256 x 256) scores per layer
-    requires = ("torch", "safetensors.torch", "tokenizers")
+    requires = ("torch", "torch._dynamo", "safetensors.torch", "tokenizers")  # _dynamo: see NeuralLearner
     search_space = {
         "model.lr": {"type": "log", "low": 1e-5, "high": 2e-4},
         "model.fine_tune_epochs": {"type": "int", "low": 1, "high": 6},
