@@ -80,3 +80,24 @@ def test_cross_validation_stops_at_the_deadline_and_never_scores_a_cut_fold(tabl
     cut_short = cross_validate(spec(LightGBMLearner(n_estimators=100_000)), frame, y, folds, method="kfold",
                                seed=0, deadline=time.monotonic() + 0.5)
     assert cut_short["completed"] < 4 and "during fold" in cut_short["stopped"]
+
+
+def test_what_a_learners_imports_built_is_set_aside_from_later_garbage_collections():
+    """``import_requirements`` freezes the objects alive after a new import (gc.freeze), so the collection after
+    every AutoML fit scans what that fit made, not torch's hundreds of thousands of objects; a cycle made later
+    is still collected."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from trainwright.fitting.member import import_requirements\n"
+        "class Learner: requires = ('json.tool',)\n"
+        "before = gc.get_freeze_count()\n"
+        "import_requirements(Learner)\n"
+        "frozen = gc.get_freeze_count()\n"
+        "a = []; a.append(a); del a\n"
+        "print(before, frozen > 1000, gc.collect() >= 1)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "True", "True"]

@@ -160,8 +160,8 @@ class AutoConfig(Section):
         "the fold models."))
     default_seconds: Optional[float] = Field(50.0, gt=0, description=(
         "Seconds of fitting when the run has no time budget (train.time_budget): about a minute for the whole "
-        "command on 10,000 rows. null: no limit, every entry is screened and the useful ones (at most "
-        "bag_top) are bagged on every fold, and the same seed gives the same ensemble, bit for bit."))
+        "command on 10,000 rows. null: no limit, every entry is screened and bagged on every fold (at "
+        "most bag_top), and the same seed gives the same ensemble, bit for bit."))
     ensemble_rounds: int = Field(25, ge=1, description=(
         "Rounds of greedy ensemble selection (Caruana et al. 2004, with replacement): each round adds the "
         "bagged entry that most improves the out-of-fold score; weights are the counts."))

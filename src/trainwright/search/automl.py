@@ -1,12 +1,12 @@
-"""AutoML: a portfolio screened on one bagging fold, the strongest bagged on every fold, greedy ensemble
-selection over their out-of-fold predictions, and the chosen entries refitted once on all the training rows
-with their folds' iterations (``model.refit``). Everything is fitted inside the training rows, through the one
-fit routine (``fitting.fit_member``), under the deadline.
+"""AutoML: a portfolio screened on one bagging fold, the strongest (all, when time allows) bagged on every fold,
+greedy ensemble selection over their out-of-fold predictions, and the chosen entries refitted once on all the
+training rows with their folds' iterations (``model.refit``). Everything is fitted inside the training rows,
+through the one fit routine (``fitting.fit_member``), under the deadline.
 
 Time: screening may use up to ``SCREEN_SHARE`` of the window (an equal share per entry still to come;
 what one does not use passes on), bagging the rest but the expected time of the refits, which is set aside
-first. Without a deadline every entry is screened, the useful ones (at most ``bag_top``) are bagged and the
-chosen ones refitted: the same seed gives the same ensemble, bit for bit.
+first. Without a deadline every entry is screened and bagged (at most ``bag_top``), and the chosen ones
+refitted: the same seed gives the same ensemble, bit for bit.
 """
 
 from __future__ import annotations
@@ -235,6 +235,9 @@ def _refit(chosen: list[Entry], frame, y, train, scale, seed, deadline, fit_opti
         member = fit_member(spec, frame, y, train, None, seed=seed, deadline=deadline, early_stopping=False,
                             fit_options=fit_options(e.candidate, None))
         release_memory()
+        if member.learner.stopped_by_ == "time_budget":  # fewer iterations than its folds chose: not that model
+            log(f"refit: {e.name} keeps its {len(e.members)} fold models (the time ran out during its refit)")
+            continue
         shown = fixed_in_words(fixed)
         log(f"refit: {e.name} on all {len(train)} training rows in {member.fit_seconds:.1f}s with {shown}")
         e.members, e.fit_seconds = [member], e.fit_seconds + member.fit_seconds
