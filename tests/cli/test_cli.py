@@ -128,3 +128,21 @@ def test_lr_find_command(tmp_path, penguins_csv):
     suggestion = float(proc.stdout.split("train.optimizer.lr=")[1].split()[0])
     assert 1e-5 < suggestion < 1.0
     assert ET.parse(tmp_path / "lr.svg").getroot().tag.endswith("svg")
+
+
+def test_a_learner_whose_package_is_missing_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """catboost is an optional extra: without it, model.type=catboost (or the entry named in model.candidates)
+    exits 2 with the pip command before the audit, and leaves no run directory."""
+    import sys
+
+    from tests.conftest import PENGUINS
+    from trainwright.cli import main
+
+    monkeypatch.setitem(sys.modules, "catboost", None)  # as if not installed
+    for setting in ("model.type=catboost", "model.candidates=[lightgbm,catboost]"):
+        out = tmp_path / setting.split("=")[0]
+        assert main(["train", str(PENGUINS), "--target", "species", "--set", setting, "--out", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert "needs the Python package catboost" in captured.err
+        assert "pip install 'trainwright[catboost]'" in captured.err and "audit" not in captured.out
+        assert not out.exists()

@@ -207,3 +207,29 @@ def test_lightgbm_keeps_the_trees_of_its_best_iteration_under_the_early_stopping
     assert learner.stopped_by_ == "early_stopping"
     assert learner.best_iteration_ == int(np.argmin(losses)) + 1
     assert learner.booster_.current_iteration() == learner.best_iteration_
+
+
+def test_catboost_without_its_package_says_how_to_install_it(monkeypatch):
+    """catboost is an optional extra: without it, model.type=catboost fails with the pip command, not an
+    ImportError from deep inside the fit."""
+    import sys
+
+    from trainwright.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "catboost", None)  # as if not installed: importing it raises
+    X, y, _, _ = data("regression")
+    with pytest.raises(ConfigError, match=r"pip install 'trainwright\[catboost\]'"):
+        make("catboost", "regression").fit(X, y)
+
+
+def test_catboost_stops_on_the_tolerance_and_keeps_its_best_iteration():
+    """CatBoost's own detector counts any decrease; the tolerance stops a 3-class log loss creeping towards 0
+    (1,610 rounds on wine without it), and the trees kept are those of the best validation round."""
+    X, y, Xv, yv = data("classification")
+    learner = LEARNERS.get("catboost")(task="classification", early_stopping_tol=1e-2).fit(X, y, X_valid=Xv,
+                                                                                            y_valid=yv)
+    curve = [h["validation_loss"] for h in learner.history_]
+    assert learner.stopped_by_ == "early_stopping" and len(curve) < 1000
+    assert learner.best_iteration_ == int(np.argmin(curve)) + 1 == learner.model_.tree_count_
+    exact = LEARNERS.get("catboost")(task="classification", early_stopping_tol=0.0).fit(X, y, X_valid=Xv, y_valid=yv)
+    assert len(exact.history_) > len(curve)

@@ -322,8 +322,8 @@ class Learner:
         from trainwright.errors import ExportError
 
         raise ExportError(f"the {self.name} model cannot be exported to ONNX yet (linear, lightgbm, catboost and mlp "
-                          "runs can); train with --set model.type=linear, lightgbm or mlp, or distill the run into one "
-                          "(trainwright compress RUN --method distill), to export it")
+                          "runs can); train with --set model.type=linear, lightgbm, catboost or mlp, or distill the "
+                          "run into one (trainwright compress RUN --method distill), to export it")
 
     def quantized(self) -> "Learner":
         """A copy of this fitted model with int8 weights (``trainwright compress --method quantize``). Learners

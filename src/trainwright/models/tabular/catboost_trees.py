@@ -52,7 +52,8 @@ class CatBoostLearner(Learner):
 
     capabilities = Capabilities(explanation="tree_shap", iteration="boosting round", learning_curve=True,
                                 reports_iterations=True, parameters="split thresholds and leaf values over all trees")
-    requires = ()  # catboost: imported by _fit, which says how to install it when it is missing
+    requires = ("catboost",)
+    install = "'trainwright[catboost]'"  # an optional extra (270 MB): what a run without it is told to install
     search_space = {
         "model.learning_rate": {"type": "log", "low": 0.01, "high": 0.3},
         "model.depth": {"type": "int", "low": 3, "high": 10},
