@@ -100,7 +100,7 @@ CASES = [
          ["model.num_leavs: unknown key", "Did you mean 'num_leaves'"],
          [text("r.yaml", "target: species\nmodel:\n  type: lightgbm\n  num_leavs: 8\n")]),
     Case("unknown model type", [*TRAIN, "--set", "model.type=xgboost"],
-         ["unknown model type 'xgboost'. Allowed: lightgbm, linear, mlp, kneighbors, cnn, resnet, text_gru, text_transformer, text_encoder, sequence_gru, sequence_transformer, auto"]),
+         ["unknown model type 'xgboost'. Allowed: lightgbm, linear, mlp, kneighbors, cnn, resnet, text_gru, text_transformer, text_encoder, sequence_gru, sequence_transformer, catboost, auto"]),
     Case("value out of range", [*TRAIN, "--set", "split.test=2"], ["split.test: Input should be less than 1"]),
     Case("setting of another optimizer", [*TRAIN, "--set", "model.type=mlp", "--set", "train.optimizer.momentum=0.5"],
          ["train.optimizer.momentum: unknown key", "optimizer type adamw"]),

@@ -40,7 +40,8 @@ def test_wrong_value_lists_allowed_values():
 
 def test_unknown_model_type_lists_types():
     with pytest.raises(ConfigError, match=r"model.type: unknown model type 'xgb'. Allowed: lightgbm, linear, mlp, "
-                                          r"kneighbors, cnn, resnet, text_gru, text_transformer, text_encoder, sequence_gru, sequence_transformer, auto"):
+                                          r"kneighbors, cnn, resnet, text_gru, text_transformer, text_encoder, sequence_gru, sequence_transformer, "
+                                          r"catboost, auto"):
         parse_recipe({"target": "y", "model": {"type": "xgb"}})
 
 
