@@ -203,8 +203,9 @@ def test_an_entry_whose_refit_would_not_fit_keeps_its_fold_models():
 
 
 def test_a_refit_the_deadline_cut_short_is_dropped_for_the_fold_models(monkeypatch):
-    """A refit stopped by the deadline has fewer iterations than its folds chose (at 30 s on diamonds one such
-    refit took the test RMSE to 1,380): the entry keeps its fold models, and the log says why."""
+    """A refit stopped by the deadline has fewer iterations than its folds chose (the likeliest cause, not
+    confirmed, of one diamonds run at 30 s scoring RMSE 1,380): the entry keeps its fold models, and the log says
+    why."""
     import time
     from types import SimpleNamespace
 
