@@ -177,14 +177,13 @@ def test_chosen_entries_are_refitted_on_all_training_rows_with_the_folds_median_
     assert len(kept.members) == 4 * sum(row["weight"] > 0 for row in kept.board)
 
 
-def test_an_entry_whose_refit_would_not_fit_keeps_its_fold_models():
-    """Past the deadline no refit starts: the entry predicts with its fold models, and the log says why."""
-    import time
+def _linear_entry_with_two_fold_models():
+    """(frame, y, a weighted linear Entry holding the fold models of 2 of 3 folds over 90 rows)."""
     from types import SimpleNamespace
 
     from trainwright.fitting import fit_member, make_folds
     from trainwright.models.tabular.linear import LinearConfig, LinearLearner
-    from trainwright.search.automl import Entry, _refit
+    from trainwright.search.automl import Entry
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.uniform(0, 10, 90), "z": rng.normal(size=90)})
@@ -194,6 +193,16 @@ def test_an_entry_whose_refit_would_not_fit_keeps_its_fold_models():
     (candidate,) = _entries((LinearConfig(), LinearLearner(task="regression")))
     entry = Entry(candidate, weight=1.0)
     entry.members = [fit_member(candidate.spec, frame, y, *fold, seed=0) for fold in folds[:2]]
+    return frame, y, entry
+
+
+def test_an_entry_whose_refit_would_not_fit_keeps_its_fold_models():
+    """Past the deadline no refit starts: the entry predicts with its fold models, and the log says why."""
+    import time
+
+    from trainwright.search.automl import _refit
+
+    frame, y, entry = _linear_entry_with_two_fold_models()
     entry.fit_seconds = 2.0
     board, lines = {entry.name: {}}, []
     assert _refit([entry], frame, y, np.arange(90), 1.5, 0, time.monotonic() - 1, lambda c, k: {}, board,
@@ -207,20 +216,11 @@ def test_a_refit_the_deadline_cut_short_is_dropped_for_the_fold_models(monkeypat
     confirmed, of one diamonds run at 30 s scoring RMSE 1,380): the entry keeps its fold models, and the log says
     why."""
     import time
-    from types import SimpleNamespace
 
     import trainwright.search.automl as automl
-    from trainwright.fitting import fit_member, make_folds
-    from trainwright.models.tabular.linear import LinearConfig, LinearLearner
+    from trainwright.fitting import fit_member
 
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"x": rng.uniform(0, 10, 90), "z": rng.normal(size=90)})
-    y = 2 * frame["x"].to_numpy() + frame["z"].to_numpy()
-    folds = make_folds(np.arange(90), SimpleNamespace(method="kfold", n_splits=3, n_repeats=1), task="regression",
-                       y=y, groups=None, seed=0)
-    (candidate,) = _entries((LinearConfig(), LinearLearner(task="regression")))
-    entry = automl.Entry(candidate, weight=1.0)
-    entry.members = [fit_member(candidate.spec, frame, y, *fold, seed=0) for fold in folds[:2]]
+    frame, y, entry = _linear_entry_with_two_fold_models()
 
     def cut_short(*args, **kwargs):
         member = fit_member(*args, **kwargs)

@@ -13,7 +13,7 @@ from pathlib import Path
 from trainwright.registry import Registry, load_plugins
 
 __all__ = ["LEARNERS", "register_learner", "learners", "learner_configs", "build_learner", "load_learner",
-           "BUILTIN_MODULES"]
+           "require_installed", "BUILTIN_MODULES"]
 
 LEARNERS: Registry = Registry("learner")
 register_learner = LEARNERS.decorator
@@ -47,6 +47,26 @@ def learner_configs() -> list[type]:
         ['LightGBMConfig', 'LinearConfig', 'MLPConfig']
     """
     return learners().config_classes()
+
+
+def require_installed(cls) -> None:
+    """Refuse a learner class whose package (``requires``) is not installed, naming the pip command (``install``:
+    the extra that brings it), without importing anything.
+
+    Example:
+        >>> from trainwright.models.tabular.linear import LinearLearner
+        >>> require_installed(LinearLearner)
+    """
+    import importlib.util
+
+    from trainwright.errors import ConfigError
+
+    for module in cls.requires:
+        package = module.split(".")[0]
+        if importlib.util.find_spec(package) is None:
+            raise ConfigError(f"model.type={cls.name} needs the Python package {package}, which is not installed: "
+                              f"pip install {getattr(cls, 'install', package)}, or choose another model.type "
+                              "(model.candidates, for auto)", path="model.type")
 
 
 def build_learner(config, *, task: str, seed: int, train=None):

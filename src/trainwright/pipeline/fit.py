@@ -12,7 +12,7 @@ import numpy as np
 
 from trainwright.fitting import Candidate, MemberSpec, Selection, cross_validate, fit_candidates, fit_imputation_members
 from trainwright.fitting.cv import make_folds
-from trainwright.models.registry import build_learner, learners
+from trainwright.models.registry import build_learner, learners, require_installed
 
 __all__ = ["check_inputs", "member_spec", "candidates", "auto_candidates", "select_model", "imputation_members",
            "cross_validation", "loop_options", "tuned_type", "tuned_recipe", "tune_model", "trial_candidate",
@@ -50,7 +50,7 @@ def check_inputs(recipe, kinds: dict[str, str]) -> None:
     model = recipe.model
     names = [portfolio_entry(n)[0] for n in default_candidates(model, kinds)] if model.type == "auto" else [model.type]
     for name in dict.fromkeys(names):
-        _check_installed(name)
+        require_installed(learners().get(name))
         inputs = learners().get(name).capabilities.inputs
         needs = {"image": ("image", "the pixels of one image column"), "tokens": ("text", "the words of one text column"),
                  "encoder_tokens": ("text", "the words of one text column")}
@@ -70,21 +70,6 @@ def check_inputs(recipe, kinds: dict[str, str]) -> None:
                 f"model.type={name} takes {needs[inputs][1]} and nothing else; the features are "
                 f"{', '.join(f'{c} ({k})' for c, k in kinds.items())}: drop the other columns "
                 "(preprocess.drop_columns) or choose a tabular model.type", path="model.type")
-
-
-def _check_installed(name: str) -> None:
-    """Refuse a learner whose optional package is not installed (its ``requires``), naming the pip command
-    (``install``: the extra that brings it)."""
-    import importlib.util
-
-    from trainwright.errors import ConfigError
-
-    cls = learners().get(name)
-    for module in cls.requires:
-        if importlib.util.find_spec(module.split(".")[0]) is None:
-            raise ConfigError(f"model.type={name} needs the Python package {module.split('.')[0]}, which is not "
-                              f"installed: pip install {getattr(cls, 'install', module.split('.')[0])}, or choose "
-                              "another model.type (model.candidates, for auto)", path="model.type")
 
 
 def member_spec(recipe, kinds: dict[str, str], task: str, learner) -> MemberSpec:

@@ -6,6 +6,7 @@ them, 7 with CatBoost's own; docs/benchmarks.md). Not in the default portfolio: 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -170,30 +171,24 @@ class CatBoostLearner(Learner):
 
 
 class _Watch:
-    """CatBoost's per-iteration callback: stops at the deadline, and when the validation loss has not fallen by
-    more than ``early_stopping_tol`` times the first round's loss for ``early_stopping_rounds`` rounds (CatBoost's
-    own detector counts any decrease: a 3-class log loss creeping towards 0 ran 1,610 rounds on 89 wine rows);
-    reports the validation loss every ``REPORT_EVERY`` rounds. An exception from the report (a pruned trial) stops
-    the fit and is kept."""
+    """CatBoost's per-iteration callback: stops at the deadline and by the tolerance rule (``gbdt.ToleranceStop``,
+    which LightGBM's early stopping uses too), and reports the validation loss every ``REPORT_EVERY`` rounds. An
+    exception from the report (a pruned trial) stops the fit and is kept."""
 
     def __init__(self, learner: CatBoostLearner, deadline: float | None, report) -> None:
+        from trainwright.models.tabular.gbdt import ToleranceStop
+
         self.learner, self.deadline, self.report, self.error = learner, deadline, report, None
-        self.best = {"loss": float("inf"), "round": 0, "step": 0.0}
+        self.rule = ToleranceStop(learner.early_stopping_rounds, learner.early_stopping_tol)
 
     def after_iteration(self, info) -> bool:
-        import time
-
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.learner.stopped_by_ = "time_budget"
             return False
         if "validation" not in info.metrics:
             return True
-        loss, best = float(next(iter(info.metrics["validation"].values()))[-1]), self.best
-        if best["loss"] == float("inf"):
-            best.update(loss=loss, round=info.iteration, step=self.learner.early_stopping_tol * abs(loss))
-        elif loss < best["loss"] - best["step"]:
-            best.update(loss=loss, round=info.iteration)
-        elif info.iteration - best["round"] >= self.learner.early_stopping_rounds:
+        loss = float(next(iter(info.metrics["validation"].values()))[-1])
+        if self.rule.stop(loss, info.iteration):
             self.learner.stopped_by_ = "early_stopping"
             return False
         if self.report is not None and info.iteration % REPORT_EVERY == 0:
@@ -206,15 +201,13 @@ class _Watch:
 
 
 def _catboost():
-    """CatBoost's model and pool classes, or a ``ConfigError`` that says how to install it (an optional extra)."""
-    try:
-        from catboost import CatBoost, Pool
-    except ModuleNotFoundError:
-        from trainwright.errors import ConfigError
+    """CatBoost's model and pool classes, or the ``ConfigError`` of ``registry.require_installed`` (an optional
+    extra)."""
+    from trainwright.models.registry import require_installed
 
-        raise ConfigError("model.type=catboost needs the catboost package, which trainwright does not install by "
-                          "default (270 MB): pip install 'trainwright[catboost]', or choose another model.type",
-                          path="model.type") from None
+    require_installed(CatBoostLearner)
+    from catboost import CatBoost, Pool
+
     return CatBoost, Pool
 
 
