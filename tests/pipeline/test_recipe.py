@@ -71,6 +71,8 @@ def test_model_section_without_type_means_the_default_and_names_the_owner_of_oth
     assert parse_recipe({"target": "y", "model": {"bag_folds": 3}}).model.bag_folds == 3
     with pytest.raises(ConfigError, match=r"num_leaves is a setting of lightgbm, and model.type is auto unless given"):
         parse_recipe({"target": "y", "model": {"num_leaves": 7}})
+    with pytest.raises(ConfigError, match=r"model.refti is a setting of no model. Did you mean 'refit'\?"):
+        parse_recipe({"target": "y", "model": {"refti": False}})  # a typo: the nearest setting is offered
 
 
 def test_numeric_target_name_is_text():

@@ -17,6 +17,7 @@ from trainwright.data.balance import BalanceConfig
 from trainwright.data.clean import CleanConfig
 from trainwright.data.features.config import FeaturesConfig, PreprocessConfig
 from trainwright.data.quality.config import AuditConfig
+from trainwright.errors import did_you_mean
 from trainwright.models.auto import AutoConfig
 from trainwright.models.registry import learner_configs
 from trainwright.models.series.config import ForecastConfig
@@ -236,6 +237,9 @@ class Recipe(Section):
             foreign = sorted(set(value) - set(AutoConfig.model_fields))
             if foreign:
                 owners = [type_name(c) for c in MODEL_CONFIGS if set(foreign) <= set(c.model_fields)]
+                if not owners:  # a typo (`refti`): the nearest setting of any model section
+                    known = {f for c in (AutoConfig, *MODEL_CONFIGS) for f in c.model_fields} - {"type"}
+                    raise ValueError(f"model.{foreign[0]} is a setting of no model.{did_you_mean(foreign[0], known)}")
                 raise ValueError(f"{', '.join(foreign)} {'is a setting' if len(foreign) == 1 else 'are settings'} of "
                                  f"{' or '.join(owners) or 'no learner'}, and model.type is auto unless given: add "
                                  f"model.type ({' or '.join(owners) or 'the learner'})")
