@@ -102,6 +102,11 @@ CASES = [
     Case("unknown model type", [*TRAIN, "--set", "model.type=xgboost"],
          ["unknown model type 'xgboost'. Allowed: lightgbm, linear, mlp, kneighbors, cnn, resnet, text_gru, text_transformer, text_encoder, sequence_gru, sequence_transformer, catboost, auto"]),
     Case("value out of range", [*TRAIN, "--set", "split.test=2"], ["split.test: Input should be less than 1"]),
+    Case("a target transform on classes", [*TRAIN, "--set", "model.type=lightgbm", "--set",
+                                           "model.target_transform=log"],
+         ["model.target_transform=log transforms a regression target", "set model.target_transform=none"]),
+    Case("a typo in an auto setting", [*TRAIN, "--set", "model.refti=false"],
+         ["model.refti is a setting of no model", "Did you mean 'refit'"]),
     Case("setting of another optimizer", [*TRAIN, "--set", "model.type=mlp", "--set", "train.optimizer.momentum=0.5"],
          ["train.optimizer.momentum: unknown key", "optimizer type adamw"]),
     # issue 10's catalogue

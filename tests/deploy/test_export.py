@@ -60,11 +60,13 @@ def test_binary_threshold_calibration_and_regression(data_dir, tmp_path):
     rows = pd.read_csv(data_dir / "breast_cancer.csv").drop(columns="target")
     got = run_graph(tmp_path / "cancer.onnx", rows, done["inputs"])
     assert got["prediction"].tolist() == cancer.predict(rows)["prediction"].tolist()
-    for model in ("linear", "lightgbm", "catboost"):
-        diabetes = train(data_dir / "diabetes.csv", "target", tmp_path, f"diabetes-{model}", f"model.type={model}")
-        done = export_onnx(diabetes, tmp_path / f"{model}.onnx")
+    for model in ("linear", "lightgbm", "catboost", "lightgbm model.target_transform=log"):
+        name = model.replace(" ", "-").replace("=", "-")
+        diabetes = train(data_dir / "diabetes.csv", "target", tmp_path, f"diabetes-{name}",
+                         *[f"model.type={model.split()[0]}", *model.split()[1:]])
+        done = export_onnx(diabetes, tmp_path / f"{name}.onnx")
         rows = pd.read_csv(data_dir / "diabetes.csv").drop(columns="target")
-        got = run_graph(tmp_path / f"{model}.onnx", rows, done["inputs"])["prediction"]
+        got = run_graph(tmp_path / f"{name}.onnx", rows, done["inputs"])["prediction"]
         assert np.allclose(got, diabetes.predict(rows)["prediction"], rtol=1e-5, atol=1e-9)
 
 

@@ -209,6 +209,35 @@ def test_lightgbm_keeps_the_trees_of_its_best_iteration_under_the_early_stopping
     assert learner.booster_.current_iteration() == learner.best_iteration_
 
 
+def test_lightgbm_learns_a_log_target_and_predicts_it_back(tmp_path):
+    """``target_transform=log``: the trees learn log(1 + y - min y) of a skewed target; predictions, the saved
+    model, the pruned copy and the SHAP values all go through the same transform (SHAP in the log space, named)."""
+    from trainwright.errors import ConfigError
+    from trainwright.models.tabular.gbdt import LightGBMLearner
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3))
+    y = 300.0 + np.exp(2.0 + X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.1, size=600))  # log-normal, above 300
+    learner = LightGBMLearner(task="regression", target_transform="log", n_estimators=300)
+    learner.fit(X[:400], y[:400], X_valid=X[400:500], y_valid=y[400:500])
+    plain = LightGBMLearner(task="regression", n_estimators=300).fit(X[:400], y[:400], X_valid=X[400:500],
+                                                                     y_valid=y[400:500])
+    assert learner.target_shift_ == y[:400].min()
+    predicted = learner.predict(X[500:])
+    assert predicted.min() > learner.target_shift_ - 1
+    error = [np.sqrt(np.mean((m.predict(X[500:]) - y[500:]) ** 2)) for m in (learner, plain)]
+    assert error[0] < error[1]  # multiplicative effects: the log space suits the trees
+    learner.save(tmp_path / "m")
+    assert np.array_equal(LightGBMLearner.load(tmp_path / "m").predict(X[500:]), predicted)
+    att = learner.attributions(X[500:510])
+    assert att.space.startswith("log(1 + value - 30")
+    assert np.allclose(np.expm1(att.values.sum(1) + att.base[0]) + learner.target_shift_, predicted[:10])
+    pruned = learner.pruned(0.5, X[:400], y[:400], X_valid=X[400:500], y_valid=y[400:500])
+    assert np.sqrt(np.mean((pruned.predict(X[500:]) - y[500:]) ** 2)) < 2 * error[0]
+    with pytest.raises(ConfigError, match="model.target_transform=log transforms a regression target"):
+        LightGBMLearner(task="classification", target_transform="log").fit(X, (y > np.median(y)).astype(int))
+
+
 def test_catboost_without_its_package_says_how_to_install_it(monkeypatch):
     """catboost is an optional extra: without it, model.type=catboost fails with the pip command, not an
     ImportError from deep inside the fit."""

@@ -138,7 +138,7 @@ def _attribution_result(space: str, classes, pre, phi: np.ndarray, pick: np.ndar
 
 
 def _probability(space: str, margin: np.ndarray, k: int) -> float | None:
-    if space == "value":
+    if space not in ("log-odds", "raw score"):  # a regression's value (or its log)
         return None
     if margin.shape[0] == 1:  # binary log-odds of classes[1]
         return float(1.0 / (1.0 + math.exp(-margin[0])))

@@ -87,7 +87,7 @@ class Experiment:
         with journal.stage("clean"):
             cleaned = stages.clean(rec, framed, loaded.path)
             journal.decide(*cleaned.decisions)
-        fit.check_inputs(rec, cleaned.kinds)
+        fit.check_inputs(rec, cleaned.kinds, framed.task)
         with journal.stage("split"):
             split = stages.split(rec, cleaned, framed.task, loaded.path)
             journal.decide(*split.decisions)

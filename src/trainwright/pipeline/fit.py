@@ -35,10 +35,11 @@ def work_units(recipe) -> dict[str, int]:
     return {"selection": auto, "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 
-def check_inputs(recipe, kinds: dict[str, str]) -> None:
+def check_inputs(recipe, kinds: dict[str, str], task: str | None = None) -> None:
     """Refuse, before any work, a learner that cannot take these features: an image learner
     (``capabilities.inputs == "image"``) takes the pixels of one image column and nothing else, a sequence
-    learner (``"tokens"``) the words of one text column.
+    learner (``"tokens"``) the words of one text column; and settings the ``task`` cannot use (a model
+    section's ``check_task``, e.g. LightGBM's target transform on classes).
 
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
@@ -48,7 +49,11 @@ def check_inputs(recipe, kinds: dict[str, str]) -> None:
     from trainwright.models.auto import default_candidates, portfolio_entry
 
     model = recipe.model
-    names = [portfolio_entry(n)[0] for n in default_candidates(model, kinds)] if model.type == "auto" else [model.type]
+    entries = [portfolio_entry(n) for n in default_candidates(model, kinds, task)] if model.type == "auto" else []
+    for config in [learners().config_class(kind)(**params) for kind, params, _ in entries] or [model]:
+        if task is not None and hasattr(config, "check_task"):
+            config.check_task(task)
+    names = [kind for kind, _, _ in entries] or [model.type]
     for name in dict.fromkeys(names):
         require_installed(learners().get(name))
         inputs = learners().get(name).capabilities.inputs
@@ -101,7 +106,7 @@ def candidates(recipe, kinds: dict[str, str], task: str, names: list[str] | None
         return [Candidate(model, member_spec(recipe, kinds, task, build_learner(model, task=task, seed=recipe.seed,
                                                                                  train=recipe.train)))]
     out = []
-    for name in default_candidates(model, kinds) if names is None else names:
+    for name in default_candidates(model, kinds, task) if names is None else names:
         kind, params, train = portfolio_entry(name)
         config = learners().config_class(kind)(**params)
         loop = type(recipe.train).model_validate(with_values(recipe.train.model_dump(), train)) if train else recipe.train
@@ -117,7 +122,7 @@ def auto_candidates(recipe, frame, kinds: dict[str, str], task: str, seconds: fl
     embeddings as one more entry (``models.auto.with_text_embeddings``, logged)."""
     from trainwright.models.auto import default_candidates, with_text_embeddings
 
-    names = default_candidates(recipe.model, kinds)
+    names = default_candidates(recipe.model, kinds, task)
     texts = [frame[c] for c, k in kinds.items() if k == "text"]
     if texts and "candidates" not in recipe.model.model_fields_set:
         names, why = with_text_embeddings(names, texts, recipe.features.text, seconds)
