@@ -251,7 +251,8 @@ def _explain(err: dict, cls: type[BaseModel], raw: dict) -> str:
                 f"{did_you_mean(str(given), tags)}")
     received = err.get("input")
     if kind == "value_error" and isinstance(received, dict):  # a section's own check: its message says it all
-        return f"{path}: {err['msg'].removeprefix('Value error, ')}."
+        message = err["msg"].removeprefix("Value error, ")
+        return f"{path}: {message}" + ("" if message.endswith((".", "?")) else ".")
     if isinstance(received, (dict, list)):
         received = json.dumps(received, default=str)[:80]
     message, hint = err["msg"], ""

@@ -14,8 +14,8 @@ from pydantic import Field, field_validator
 from trainwright.config.base import Section
 from trainwright.errors import did_you_mean
 
-__all__ = ["AutoConfig", "COST", "PORTFOLIO", "REGRESSION_ONLY", "IMAGE_PORTFOLIO", "TEXT_PORTFOLIO", "ENTRY_FEATURES",
-           "default_candidates", "portfolio_entry", "with_text_embeddings"]
+__all__ = ["AutoConfig", "COST", "PORTFOLIO", "REGRESSION_ONLY", "IMAGE_PORTFOLIO", "TEXT_PORTFOLIO",
+           "ENTRY_FEATURES", "default_candidates", "portfolio_entry", "with_text_embeddings"]
 
 # name -> (learner type, model settings, train-section settings (dotted paths) for learners that use the loop).
 PORTFOLIO: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {

@@ -237,9 +237,10 @@ class Recipe(Section):
             foreign = sorted(set(value) - set(AutoConfig.model_fields))
             if foreign:
                 owners = [type_name(c) for c in MODEL_CONFIGS if set(foreign) <= set(c.model_fields)]
-                if not owners:  # a typo (`refti`): the nearest setting of any model section
-                    known = {f for c in (AutoConfig, *MODEL_CONFIGS) for f in c.model_fields} - {"type"}
-                    raise ValueError(f"model.{foreign[0]} is a setting of no model.{did_you_mean(foreign[0], known)}")
+                known = {f for c in (AutoConfig, *MODEL_CONFIGS) for f in c.model_fields} - {"type"}
+                typos = [f for f in foreign if f not in known]
+                if typos:  # `refti`: the nearest setting of any model section
+                    raise ValueError(f"model.{typos[0]} is a setting of no model.{did_you_mean(typos[0], known)}")
                 raise ValueError(f"{', '.join(foreign)} {'is a setting' if len(foreign) == 1 else 'are settings'} of "
                                  f"{' or '.join(owners) or 'no learner'}, and model.type is auto unless given: add "
                                  f"model.type ({' or '.join(owners) or 'the learner'})")

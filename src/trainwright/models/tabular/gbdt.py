@@ -41,7 +41,8 @@ class LightGBMConfig(Section):
     target_transform: Literal["none", "log"] = Field(
         "none", description="Regression only. 'log': the trees learn log(1 + y - the least training y) and predict "
                             "back through its inverse: a skewed target (prices, counts) is split on its relative "
-                            "differences (one LightGBM on diamonds' prices: test RMSE 578 against 586).")
+                            "differences, and its errors differ from the plain model's (diamonds' prices, one model "
+                            "each: test RMSE 592.7 and 592.5, the two averaged 582.5).")
     n_jobs: Optional[int] = Field(None, ge=1, description="Threads; default: all cores.")
 
     def check_task(self, task: str) -> None:
