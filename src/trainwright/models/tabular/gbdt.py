@@ -183,12 +183,12 @@ class LightGBMLearner(Learner):
 
     def _to_trees(self, y) -> np.ndarray:
         """Regression targets as the trees learn them (``target_transform``); class positions unchanged."""
-        shift = getattr(self, "target_shift_", None)
+        shift = self.target_shift_
         return y if shift is None else np.log1p(np.asarray(y, dtype=np.float64) - shift)
 
     def _predict_raw(self, X) -> np.ndarray:
         raw = np.asarray(self.booster_.predict(X), dtype=np.float64)
-        if getattr(self, "target_shift_", None) is not None:
+        if self.target_shift_ is not None:
             return np.expm1(raw) + self.target_shift_
         if self.task == "classification":
             if len(self.classes_) == 2:  # binary: P(class 1)
@@ -212,7 +212,7 @@ class LightGBMLearner(Learner):
         if self.task == "regression":
             (values,) = outputs.values()
             values = g.op("Cast", g.op("Squeeze", values, g.const(np.array([1], dtype=np.int64))), to=11)
-            shift = getattr(self, "target_shift_", None)  # target_transform=log: exp(z) - 1 + shift
+            shift = self.target_shift_  # target_transform=log: exp(z) - 1 + shift
             return values if shift is None else g.op("Add", g.op("Exp", values), g.const(np.array(shift - 1.0)))
         return g.op("Cast", outputs["probabilities"], to=11)
 
@@ -244,7 +244,7 @@ class LightGBMLearner(Learner):
         return out
 
     def _state(self) -> tuple[dict, dict[str, bytes]]:
-        return ({"model_file": "model.txt", "target_shift": getattr(self, "target_shift_", None)},
+        return ({"model_file": "model.txt", "target_shift": self.target_shift_},
                 {"model.txt": self.booster_.model_to_string().encode("utf-8")})
 
     def _load_state(self, directory: Path, extra: dict) -> None:
@@ -271,7 +271,7 @@ class LightGBMLearner(Learner):
         score of each row's predicted class (multiclass), the predicted value (regression)."""
         att = tree_shap_attributions(self.booster_.predict(X, pred_contrib=True), X.shape,
                                      self.classes_ if self.task == "classification" else None)
-        shift = getattr(self, "target_shift_", None)
+        shift = self.target_shift_
         return att if shift is None else dataclasses.replace(att, space=f"log(1 + value - {shift:.6g})")
 
     @property
