@@ -25,7 +25,7 @@ def work_units(recipe) -> dict[str, int]:
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
         >>> work_units(Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}}))
-        {'selection': 56, 'imputation': 0, 'cross_validation': 5}
+        {'selection': 63, 'imputation': 0, 'cross_validation': 5}
     """
     model, cv = recipe.model, recipe.split.cv
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
