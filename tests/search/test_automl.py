@@ -103,9 +103,9 @@ def test_knn_distance_predicts_a_repeated_row_by_its_copies_and_the_ensemble_wei
     assert np.allclose(copies.predict(frame.to_numpy()[first]), y[train][row[train] == row[train[0]]].mean())
     auto = fit_auto([pick("linear"), pick("knn"), pick("knn_distance")], frame, y, train, valid,
                     config=AutoConfig(bag_folds=3), metric="rmse", seed=0)
-    weight = {row["model"]: row["weight"] for row in auto.board}
+    weight = {entry["model"]: entry["weight"] for entry in auto.board}
     assert weight["knn_distance"] > max(weight["knn"], weight["linear"])
-    validation = {row["model"]: row["validation"]["rmse"] for row in auto.board}
+    validation = {entry["model"]: entry["validation"]["rmse"] for entry in auto.board}
     assert validation["knn_distance"] < 1.0 < validation["knn"]
 
 
