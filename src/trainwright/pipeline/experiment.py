@@ -123,7 +123,7 @@ class Experiment:
 
         rec, frame, y = self.recipe, cleaned.frame, cleaned.y
         refined, positions = self._refine(journal, cleaned, split, report)
-        budget, units = self.budget, fit.work_units(rec)
+        budget, units = self.budget, fit.work_units(rec, refined.kinds, task)
         with journal.stage("tune" if self.search is not None else "train"):
             deadline = budget.fit_share(units["selection"], sum(units.values()))
             options = fit.loop_options(writer.path, rec, self.resume)

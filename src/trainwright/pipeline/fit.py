@@ -19,19 +19,23 @@ __all__ = ["check_inputs", "member_spec", "candidates", "auto_candidates", "sele
            "tune_folds", "refit_best", "work_units"]
 
 
-def work_units(recipe) -> dict[str, int]:
-    """How the fitting time is shared: one unit per candidate, per extra imputation member, per CV fold.
+def work_units(recipe, kinds: dict[str, str] | None = None, task: str | None = None) -> dict[str, int]:
+    """How the fitting time is shared: one unit per candidate, per extra imputation member, per CV fold (``auto``'s
+    candidates those ``default_candidates`` gives for the features' ``kinds`` and the ``task``).
 
     Example:
         >>> from trainwright.pipeline.recipe import Recipe
-        >>> work_units(Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}}))
-        {'selection': 63, 'imputation': 0, 'cross_validation': 5}
+        >>> recipe = Recipe(target="y", model={"type": "auto"}, split={"cv": {"method": "kfold"}})
+        >>> work_units(recipe), work_units(recipe, {"x": "numeric"}, "classification")["selection"]
+        ({'selection': 63, 'imputation': 0, 'cross_validation': 5}, 56)
     """
+    from trainwright.models.auto import default_candidates
+
     model, cv = recipe.model, recipe.split.cv
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
     # auto: each entry is screened on one fold, up to bag_top (all) are bagged on every fold and refitted once
-    auto = len(model.candidates) + min(model.bag_top or len(model.candidates), len(model.candidates)) * \
-        (model.bag_folds + model.refit) if model.type == "auto" else 1
+    n = len(default_candidates(model, kinds or {}, task)) if model.type == "auto" else 0
+    auto = n + min(model.bag_top or n, n) * (model.bag_folds + model.refit) if model.type == "auto" else 1
     return {"selection": auto, "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 
@@ -46,10 +50,15 @@ def check_inputs(recipe, kinds: dict[str, str], task: str | None = None) -> None
         >>> check_inputs(Recipe(target="y", model={"type": "cnn"}), {"photo": "image"})
     """
     from trainwright.errors import ConfigError
-    from trainwright.models.auto import default_candidates, portfolio_entry
+    from trainwright.models.auto import REGRESSION_ONLY, default_candidates, portfolio_entry
 
     model = recipe.model
     entries = [portfolio_entry(n) for n in default_candidates(model, kinds, task)] if model.type == "auto" else []
+    only = [n for n in default_candidates(model, kinds, task) if n in REGRESSION_ONLY] if entries else []
+    if task == "classification" and only:
+        raise ConfigError(f"model.candidates names {', '.join(only)}, which trains on regression targets only, and "
+                          f"this target has classes: leave {', '.join(only)} out of model.candidates",
+                          path="model.candidates")
     for config in [learners().config_class(kind)(**params) for kind, params, _ in entries] or [model]:
         if task is not None and hasattr(config, "check_task"):
             config.check_task(task)
