@@ -35,7 +35,7 @@ def work_units(recipe, kinds: dict[str, str] | None = None, task: str | None = N
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
     # auto: each entry is screened on one fold, up to bag_top (all) are bagged on every fold and refitted once
     n = len(default_candidates(model, kinds or {}, task)) if model.type == "auto" else 0
-    auto = n + min(model.bag_top or n, n) * (model.bag_folds + model.refit) if model.type == "auto" else 1
+    auto = n + min(model.bag_top or n, n) * (model.bag_folds + model.refit) if n else 1
     return {"selection": auto, "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 
@@ -53,12 +53,11 @@ def check_inputs(recipe, kinds: dict[str, str], task: str | None = None) -> None
     from trainwright.models.auto import REGRESSION_ONLY, default_candidates, portfolio_entry
 
     model = recipe.model
-    entries = [portfolio_entry(n) for n in default_candidates(model, kinds, task)] if model.type == "auto" else []
-    only = [n for n in default_candidates(model, kinds, task) if n in REGRESSION_ONLY] if entries else []
+    named = default_candidates(model, kinds, task) if model.type == "auto" else []
+    entries, only = [portfolio_entry(n) for n in named], ", ".join(n for n in named if n in REGRESSION_ONLY)
     if task == "classification" and only:
-        raise ConfigError(f"model.candidates names {', '.join(only)}, which trains on regression targets only, and "
-                          f"this target has classes: leave {', '.join(only)} out of model.candidates",
-                          path="model.candidates")
+        raise ConfigError(f"model.candidates names {only}, which trains on regression targets only, and this "
+                          f"target has classes: leave {only} out of model.candidates", path="model.candidates")
     for config in [learners().config_class(kind)(**params) for kind, params, _ in entries] or [model]:
         if task is not None and hasattr(config, "check_task"):
             config.check_task(task)
