@@ -76,10 +76,9 @@ def test_knn_distance_predicts_a_repeated_row_by_its_copies_and_the_ensemble_wei
     its own (no pattern in the features) plus noise. ``knn_distance`` predicts a training row's exact copies'
     mean target, which no smoother model can; the ensemble weighs it above the plain neighbours and the linear
     model, and its validation error is about the noise's."""
-    from trainwright.data.features import FeaturesConfig, PreprocessConfig
-    from trainwright.fitting import Candidate, MemberSpec
     from trainwright.models.auto import AutoConfig, DEFAULT_PORTFOLIO, portfolio_entry
-    from trainwright.models.registry import learners
+    from trainwright.pipeline.fit import candidates
+    from trainwright.pipeline.recipe import Recipe
     from trainwright.search.automl import fit_auto
 
     rng = np.random.default_rng(0)
@@ -88,20 +87,15 @@ def test_knn_distance_predicts_a_repeated_row_by_its_copies_and_the_ensemble_wei
     row = np.repeat(np.arange(120), 10)
     frame = pd.DataFrame(distinct[row], columns=["a", "b", "c", "d"])
     y = rng.normal(0, 5, 120)[row] + rng.normal(0, 0.5, len(row))
-    kinds = dict.fromkeys(frame.columns, "numeric")
-
-    def pick(name):
-        kind, params, _ = portfolio_entry(name)
-        config = learners().config_class(kind)(**params)
-        learner = learners().get(kind)(task="regression", **params)
-        return Candidate(config, MemberSpec(kinds, "regression", PreprocessConfig(), FeaturesConfig(), learner), name)
-
+    linear, knn, knn_distance = candidates(Recipe(target="y", model={"type": "auto"}),
+                                           dict.fromkeys(frame.columns, "numeric"), "regression",
+                                           ["linear", "knn", "knn_distance"])
     assert DEFAULT_PORTFOLIO[-1] == "knn_distance" and portfolio_entry("knn_distance")[1] == {"weights": "distance"}
     train, valid = np.arange(0, len(row), 2), np.arange(1, len(row), 2)  # every distinct row in both
-    copies = pick("knn_distance").spec.learner.fit(frame.to_numpy()[train], y[train])
+    copies = knn_distance.spec.learner.clone().fit(frame.to_numpy()[train], y[train])
     first = valid[row[valid] == row[train[0]]]
     assert np.allclose(copies.predict(frame.to_numpy()[first]), y[train][row[train] == row[train[0]]].mean())
-    auto = fit_auto([pick("linear"), pick("knn"), pick("knn_distance")], frame, y, train, valid,
+    auto = fit_auto([linear, knn, knn_distance], frame, y, train, valid,
                     config=AutoConfig(bag_folds=3), metric="rmse", seed=0)
     weight = {entry["model"]: entry["weight"] for entry in auto.board}
     assert weight["knn_distance"] > max(weight["knn"], weight["linear"])
