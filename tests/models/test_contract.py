@@ -209,6 +209,24 @@ def test_lightgbm_keeps_the_trees_of_its_best_iteration_under_the_early_stopping
     assert learner.booster_.current_iteration() == learner.best_iteration_
 
 
+@pytest.mark.parametrize("name", ["lightgbm", "catboost"])
+def test_regression_early_stopping_tolerance_is_relative_to_the_error_reached(name):
+    """On a regression target the boosters' tolerance is measured against the best validation loss so far, not the
+    first round's (the target's spread): a target learnt to a small fraction of its spread keeps boosting while its
+    error still falls, and ends near where it ends with no tolerance. Against the first round's loss the portfolio's
+    1e-3 stopped LightGBM on diamonds' prices at 250 trees (test RMSE 581.0) where 437 reached 573.8."""
+    pytest.importorskip(name)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(3000, 4))
+    y = 1000.0 * (np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + X[:, 2] * X[:, 3]) + rng.normal(scale=20.0, size=3000)
+    fits = {tol: LEARNERS.get(name)(task="regression", early_stopping_tol=tol).fit(X[:2000], y[:2000], X_valid=X[2000:2500],
+                                                                     y_valid=y[2000:2500])
+            for tol in (1e-3, 0.0)}
+    rmse = {tol: float(np.sqrt(np.mean((f.predict(X[2500:]) - y[2500:]) ** 2))) for tol, f in fits.items()}
+    assert fits[1e-3].stopped_by_ == "early_stopping"
+    assert rmse[1e-3] < 1.03 * rmse[0.0], rmse
+
+
 def test_lightgbm_learns_a_log_target_and_predicts_it_back(tmp_path):
     """``target_transform=log``: the trees learn log(1 + y - min y) of a skewed target; predictions, the saved
     model, the pruned copy and the SHAP values all go through the same transform (SHAP in the log space, named)."""

@@ -179,7 +179,8 @@ class _Watch:
         from trainwright.models.tabular.gbdt import ToleranceStop
 
         self.learner, self.deadline, self.report, self.error = learner, deadline, report, None
-        self.rule = ToleranceStop(learner.early_stopping_rounds, learner.early_stopping_tol)
+        self.rule = ToleranceStop(learner.early_stopping_rounds, learner.early_stopping_tol,
+                                  ToleranceStop.for_task(learner.task))
 
     def after_iteration(self, info) -> bool:
         if self.deadline is not None and time.monotonic() > self.deadline:

