@@ -32,7 +32,8 @@ class CatBoostConfig(Section):
         50, ge=1, description="Stop when the validation loss has not improved for this many rounds.")
     early_stopping_tol: float = Field(
         1e-3, ge=0, lt=1, description="A round improves on the best validation loss only when it lowers it by more "
-                                      "than this share of the first round's loss (0: any decrease counts).")
+                                      "than this share of the first round's loss (classes) or of the best loss so "
+                                      "far (regression); 0: any decrease counts.")
     n_jobs: Optional[int] = Field(None, ge=1, description="Threads; default: all cores.")
 
 

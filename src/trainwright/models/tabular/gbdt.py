@@ -37,7 +37,8 @@ class LightGBMConfig(Section):
     )
     early_stopping_tol: float = Field(
         1e-4, ge=0, lt=1, description="A round improves on the best validation loss only when it lowers it by more "
-                                      "than this share of the first round's loss (0: any decrease counts).")
+                                      "than this share of the first round's loss (classes) or of the best loss so "
+                                      "far (regression); 0: any decrease counts.")
     target_transform: Literal["none", "log"] = Field(
         "none", description="Regression only. 'log': the trees learn log(1 + y - the least training y) and predict "
                             "back through its inverse: a skewed target (prices, counts) is split on its relative "
