@@ -7,14 +7,13 @@ training file and early-stopped on the other 20% (one-hot categorical columns), 
 """
 
 import argparse
-import json
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from tables import CACHE, cached
 from trainwright.models.tabular.catboost_trees import CatBoostLearner
 from trainwright.models.tabular.gbdt import LightGBMLearner, ToleranceStop
 
@@ -22,10 +21,9 @@ from trainwright.models.tabular.gbdt import LightGBMLearner, ToleranceStop
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", default="diamonds")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "trainwright-bench-tables")
+    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
-    meta = json.loads((args.cache / args.table / "meta.json").read_text())
-    train, test = (pd.read_csv(args.cache / args.table / f"{p}.csv") for p in ("train", "test"))
+    meta, train, test = cached(args.table, args.cache)
     y, yt = (f.pop(meta["target"]).to_numpy(dtype=float) for f in (train, test))
     X = pd.get_dummies(train, dtype=float)
     Xt = pd.get_dummies(test, dtype=float).reindex(columns=X.columns, fill_value=0.0).to_numpy()

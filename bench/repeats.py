@@ -7,22 +7,19 @@ target of each test row's exact feature row in training, shrunk towards LightGBM
 """
 
 import argparse
-import json
-import tempfile
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
+from tables import CACHE, cached
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", default="randhie")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "trainwright-bench-tables")
+    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
-    meta = json.loads((args.cache / args.table / "meta.json").read_text())
-    train, test = (pd.read_csv(args.cache / args.table / f"{p}.csv") for p in ("train", "test"))
+    meta, train, test = cached(args.table, args.cache)
     X, y = train.drop(columns=meta["target"]), train[meta["target"]].astype(float)
     Xt, yt = test.drop(columns=meta["target"]), test[meta["target"]].astype(float)
 

@@ -148,6 +148,17 @@ def write(name: str, cache: Path = CACHE, force: bool = False) -> dict:
     return meta
 
 
+def cached(name: str, cache: Path = CACHE) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """(meta, train, test) of a table already written (by this script, in the peer environment): readable from
+    the project's own .venv, which cannot build the tables."""
+    folder = cache / name
+    if not (folder / "meta.json").is_file():
+        raise SystemExit(f"no cached table {folder}; write it with: /work/benchvenv/bin/python bench/tables.py "
+                         f"--tables {name}")
+    meta = json.loads((folder / "meta.json").read_text())
+    return meta, pd.read_csv(folder / "train.csv"), pd.read_csv(folder / "test.csv")
+
+
 def load(name: str, cache: Path = CACHE) -> tuple[str, str, pd.DataFrame, str]:
     """(name, task, the whole table as one DataFrame, target column), from the cached split."""
     meta = write(name, cache)
