@@ -219,9 +219,8 @@ def test_regression_early_stopping_tolerance_is_relative_to_the_error_reached(na
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(3000, 4))
     y = 1000.0 * (np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + X[:, 2] * X[:, 3]) + rng.normal(scale=20.0, size=3000)
-    fits = {tol: LEARNERS.get(name)(task="regression", early_stopping_tol=tol).fit(X[:2000], y[:2000], X_valid=X[2000:2500],
-                                                                     y_valid=y[2000:2500])
-            for tol in (1e-3, 0.0)}
+    fits = {tol: LEARNERS.get(name)(task="regression", early_stopping_tol=tol).fit(
+        X[:2000], y[:2000], X_valid=X[2000:2500], y_valid=y[2000:2500]) for tol in (1e-3, 0.0)}
     rmse = {tol: float(np.sqrt(np.mean((f.predict(X[2500:]) - y[2500:]) ** 2))) for tol, f in fits.items()}
     assert fits[1e-3].stopped_by_ == "early_stopping"
     assert rmse[1e-3] < 1.03 * rmse[0.0], rmse
