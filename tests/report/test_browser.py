@@ -141,7 +141,7 @@ def test_the_ensemble_section_in_the_browser(browser, auto_run, tmp_path):
     assert problems == []
     from trainwright.models.auto import DEFAULT_PORTFOLIO, REGRESSION_ONLY
 
-    assert ensemble is not None and "bagged" in ensemble["text"] and "+ refit" in ensemble["text"]
+    assert ensemble is not None and "bagged" in ensemble["text"] and "model.refit auto" in ensemble["text"]
     assert ensemble["rows"] >= len(set(DEFAULT_PORTFOLIO) - REGRESSION_ONLY) + 1  # the header and every entry
     assert any("Ensemble weights" in c[0] for c in charts) and all(w > 150 and h > 100 for _, w, h in charts)
     _assert_not_blank_viewport(tmp_path / "ensemble.png")

@@ -13,6 +13,7 @@ import pytest
 import trainwright
 from tests.conftest import PENGUINS, run_cli
 from trainwright.errors import ConfigError
+from trainwright.models.auto import REFIT_FROM_ROWS
 
 SMALL = ["model.candidates=[lightgbm, linear, knn, lightgbm_xt]", "model.bag_folds=3", "model.default_seconds=null",
          "evaluate.report=false"]
@@ -27,12 +28,18 @@ def test_auto_is_the_default_and_ensembles(auto_run):
     assert len(bagged) >= 2 and all(r["folds"] == 5 for r in bagged)
     chosen = [r for r in rows.values() if r.get("weight")]
     assert abs(sum(r["weight"] for r in chosen) - 1) < 1e-3
-    assert all(r["refit"].startswith(f"on all {len(auto_run.run.read_json('splits.json')['train'])} training rows")
-               for r in chosen)  # penguins leave the time for it
+    # model.refit auto: penguins' training rows (240) are under REFIT_FROM_ROWS, so each chosen entry predicts with
+    # the mean of its 5 fold models, and the resolved recipe says why
+    n_train = len(auto_run.run.read_json("splits.json")["train"])
+    assert n_train < REFIT_FROM_ROWS
+    assert not any("refit" in r for r in chosen)
     predictor = auto_run.predictor
     assert abs(predictor.weights.sum() - 1) < 1e-9
-    assert len(predictor.members) == len(chosen)  # one refitted model per weighted entry
-    assert "+ refit" in (Path(auto_run.path) / "report.html").read_text()  # the report's Ensemble table says so
+    assert len(predictor.members) == 5 * len(chosen)
+    why = f"the fold models kept: {n_train} training rows, fewer than the {REFIT_FROM_ROWS:,} model.refit auto refits from"
+    assert why in (Path(auto_run.path) / "recipe.resolved.yaml").read_text()
+    assert why in auto_run.run.read_json("leaderboard.json")["why"]  # and the report's Ensemble section shows it
+    assert "+ refit</td>" not in (Path(auto_run.path) / "report.html").read_text()  # the folds column
     assert auto_run.metrics["test"]["accuracy"] > 0.9
     # predict loads it like any run, from files without pickle
     frame = pd.read_csv(PENGUINS).tail(5)
@@ -54,7 +61,7 @@ def test_bagging_and_ensembles_never_fit_on_validation_or_test_rows(monkeypatch,
         return real(spec, frame, y, train, valid, **kw)
 
     monkeypatch.setattr(automl, "fit_member", spy)
-    run = trainwright.train(PENGUINS, target="species", out=tmp_path / "r", overrides=SMALL)
+    run = trainwright.train(PENGUINS, target="species", out=tmp_path / "r", overrides=[*SMALL, "model.refit=true"])
     splits = run.run.read_json("splits.json")
     index = pd.read_csv(PENGUINS).index
     held = set(index.get_indexer(splits["validation"] + splits["test"]).tolist())
@@ -170,7 +177,7 @@ def _entries(*learners):
 def test_chosen_entries_are_refitted_on_all_training_rows_with_the_folds_median_iterations(monkeypatch):
     """After ensemble selection each chosen entry is fitted once more, on every training row (no validation
     rows, no early stopping), with the median of its fold models' best iterations; ``refit=false`` keeps the
-    fold models."""
+    fold models, and so does ``auto`` on fewer than ``REFIT_FROM_ROWS`` training rows."""
     import trainwright.search.automl as automl
     from trainwright.models.auto import AutoConfig
     from trainwright.models.tabular.gbdt import LightGBMConfig, LightGBMLearner
@@ -191,7 +198,8 @@ def test_chosen_entries_are_refitted_on_all_training_rows_with_the_folds_median_
     monkeypatch.setattr(automl, "fit_member", spy)
     picks = _entries((LightGBMConfig(), LightGBMLearner(task="regression")),
                      (LinearConfig(), LinearLearner(task="regression")))
-    auto = automl.fit_auto(picks, frame, y, train, valid, config=AutoConfig(bag_folds=4), metric="rmse", seed=0)
+    auto = automl.fit_auto(picks, frame, y, train, valid, config=AutoConfig(bag_folds=4, refit=True), metric="rmse",
+                           seed=0)
     refits = [(rows, member) for rows, held, stops, member in calls if held is None]
     chosen = [row for row in auto.board if row["weight"] > 0]
     assert len(refits) == len(chosen) == len(auto.members) and chosen
@@ -202,11 +210,16 @@ def test_chosen_entries_are_refitted_on_all_training_rows_with_the_folds_median_
     assert len(folds) == 4 and lgbm.learner.n_estimators == round(np.median([m.learner.best_iteration_ for m in folds]))
     assert {m.learner.name for m in auto.members} == {row["learner"] for row in chosen}
 
-    calls.clear()
-    kept = automl.fit_auto(picks, frame, y, train, valid, config=AutoConfig(bag_folds=4, refit=False), metric="rmse",
-                           seed=0)
-    assert all(held is not None for _, held, _, _ in calls)
-    assert len(kept.members) == 4 * sum(row["weight"] > 0 for row in kept.board)
+    for refit in (False, "auto"):  # auto, the default, on 200 training rows (< REFIT_FROM_ROWS): no refit either
+        calls.clear()
+        lines: list[str] = []
+        kept = automl.fit_auto(picks, frame, y, train, valid, config=AutoConfig(bag_folds=4, refit=refit),
+                               metric="rmse", seed=0, log=lines.append)
+        assert all(held is not None for _, held, _, _ in calls)
+        assert len(kept.members) == 4 * sum(row["weight"] > 0 for row in kept.board)
+        assert "the fold models kept" in kept.decisions[0].reason
+        assert any(line.startswith("refit: none (the fold models kept: 200 training rows, fewer than") for line in lines) == \
+            (refit == "auto")
 
 
 def _linear_entry_with_two_fold_models():

@@ -7,7 +7,7 @@ so a short budget still trains the ones that matter. ``trainwright.search.automl
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
@@ -70,6 +70,11 @@ COST = {"lightgbm_xt": 2.4, "linear": 0.6, "lightgbm": 2.0, "mlp": 10.0, "lightg
         "lightgbm_large": 8.0, "lightgbm_deep": 2.0, "lightgbm_log": 2.0, "linear_embeddings": 0.6, "catboost": 5.5,
         "knn_distance": 0.8}
 
+# model.refit "auto": one refitted model per chosen entry from this many training rows, the mean of its fold models
+# below. bench/refit_seeds.py, seeds 0-3: on the four tables of 192-528 training rows the fold models scored better
+# in 11 of 16 seed-table pairs and worse in 2 (diabetes RMSE 58.77 -> 57.62 at seed 0); on fair (3,565) better in
+# 2 of 4; on diamonds and randhie (11,000+) equal, where one model predicts five times faster.
+REFIT_FROM_ROWS = 2000
 
 IMAGE_PORTFOLIO = ["cnn", "resnet"]
 # A text column (TF-IDF, thousands of mostly-zero features): the linear model learns from it in seconds and the MLP
@@ -178,11 +183,12 @@ class AutoConfig(Section):
         "selection on the first fold's held-out predictions weights (2 at least), heaviest first, then the "
         "others in first-fold score order while, under a time budget, the expected time of all their folds fits "
         "in half the time left (without one: all of them). null: no limit. Fewer folds when the time is gone."))
-    refit: bool = Field(True, description=(
+    refit: Union[bool, Literal["auto"]] = Field("auto", description=(
         "After ensemble selection, fit each chosen entry once more on all the training rows with its fold models' "
         "median iterations fixed, and predict with that one model instead of its k fold models (each saw "
         "(k-1)/k of the rows), where the time allows; the time is set aside before bagging. false: predict with "
-        "the fold models."))
+        "the fold models. auto: refit when there are REFIT_FROM_ROWS (2,000) training rows or more; on fewer, the "
+        "mean of the fold models scored better (bench/refit_seeds.py) and costs little to predict."))
     default_seconds: Optional[float] = Field(50.0, gt=0, description=(
         "Seconds of fitting when the run has no time budget (train.time_budget): about a minute for the whole "
         "command on 10,000 rows. null: no limit, every entry is screened and bagged on every fold (at "
@@ -190,6 +196,15 @@ class AutoConfig(Section):
     ensemble_rounds: int = Field(25, ge=1, description=(
         "Rounds of greedy ensemble selection (Caruana et al. 2004, with replacement): each round adds the "
         "bagged entry that most improves the out-of-fold score; weights are the counts."))
+
+    def refits(self, rows: int) -> bool:
+        """Whether the chosen entries are refitted on ``rows`` training rows (``refit``, ``auto`` by the rows).
+
+        Example:
+            >>> AutoConfig().refits(240), AutoConfig().refits(11188), AutoConfig(refit=True).refits(240)
+            (False, True, True)
+        """
+        return self.refit if isinstance(self.refit, bool) else rows >= REFIT_FROM_ROWS
 
     @field_validator("candidates")
     @classmethod

@@ -35,7 +35,7 @@ def work_units(recipe, kinds: dict[str, str] | None = None, task: str | None = N
     folds = 0 if cv.method == "none" else cv.n_splits * (cv.n_repeats if cv.method == "repeated" else 1)
     # auto: each entry is screened on one fold, up to bag_top (all) are bagged on every fold and refitted once
     n = len(default_candidates(model, kinds or {}, task)) if model.type == "auto" else 0
-    auto = n + min(model.bag_top or n, n) * (model.bag_folds + model.refit) if n else 1
+    auto = n + min(model.bag_top or n, n) * (model.bag_folds + (model.refit is not False)) if n else 1
     return {"selection": auto, "imputation": recipe.preprocess.multiple_imputations - 1, "cross_validation": folds}
 
 

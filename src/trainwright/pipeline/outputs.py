@@ -148,7 +148,8 @@ def save(writer, *, recipe, selection, predictor, evaluated: Evaluated, cleaning
     from trainwright.runs import environment
 
     save_model(writer, predictor, evaluated)
-    writer.write_json(layout.LEADERBOARD, {"metric": selection.metric, "candidates": selection.board})
+    why = next((d.reason for d in selection.decisions if d.what == "model"), None)  # auto: the ensemble's
+    writer.write_json(layout.LEADERBOARD, {"metric": selection.metric, "candidates": selection.board, "why": why})
     write_history(writer, selection.member.learner)
     writer.write_json(layout.CLEANING_LOG, cleaning_log.to_dict())
     writer.write_text(layout.RESOLVED_RECIPE, resolved)

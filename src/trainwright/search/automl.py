@@ -78,8 +78,8 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
         ...     return MemberSpec({"x": "numeric"}, "regression", PreprocessConfig(), FeaturesConfig(), learner)
         >>> picks = [Candidate(LinearConfig(), spec(LinearLearner(task="regression"))),
         ...          Candidate(KNNConfig(), spec(KNNLearner(task="regression")))]
-        >>> auto = fit_auto(picks, frame, y, np.arange(0, 80, 2), np.arange(1, 80, 2), config=AutoConfig(bag_folds=3),
-        ...                 metric="rmse", seed=0)
+        >>> auto = fit_auto(picks, frame, y, np.arange(0, 80, 2), np.arange(1, 80, 2),
+        ...                 config=AutoConfig(bag_folds=3, refit=True), metric="rmse", seed=0)
         >>> [(row["model"], row["status"], row["folds"], row.get("refit")) for row in auto.board]
         [('linear', 'bagged', 3, None), ('kneighbors', 'bagged', 3, 'on all 40 training rows with n_neighbors=5')]
         >>> round(sum(auto.weights), 6), len(auto.members)
@@ -95,12 +95,12 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
     screened = _screen(entries, frame, y, folds, metric, seed, deadline, fit_options, board, log)
     ranked = _useful(screened, folds[0][1], y, task, metric, config.ensemble_rounds)
     scale, most = len(train) / max(len(folds[0][0]), 1), config.bag_top or len(ranked)  # refit rows / fold rows
-    reserve = sum(e.fit_seconds * scale for e in ranked[:most] if e.weight > 0) if config.refit and deadline else 0.0
+    kept = _fold_models_kept(config, len(train), log)  # None: refit
+    reserve = sum(e.fit_seconds * scale for e in ranked[:most] if e.weight > 0) if not kept and deadline else 0.0
     top = _to_bag(ranked, most, len(folds), None if deadline is None else deadline - reserve)
     done = _bag(top, frame, y, folds, seed, None if deadline is None else deadline - reserve, fit_options, board, log)
     chosen = _select(top, folds, done, y, task, metric, config.ensemble_rounds, board, log)
-    refitted = _refit(chosen, frame, y, np.sort(train), scale, seed, deadline, fit_options, board, log) \
-        if config.refit else []
+    refitted = kept or _refit(chosen, frame, y, np.sort(train), scale, seed, deadline, fit_options, board, log)
     for e in (e for e in ranked if e not in top):
         board[e.name]["status"] = "screened"
     _score_validation(entries, frame, y, valid, board)
@@ -111,10 +111,25 @@ def fit_auto(candidates: list[Candidate], frame, y: np.ndarray, train: np.ndarra
                      f"{len(folds)} bagging folds inside the training rows", refitted, len(train))
 
 
-def _ensemble(chosen: list[Entry], metric: str, board, bagged: str, refitted: list[str], rows: int) -> Selection:
-    """The Selection of the chosen entries (each one's models share its weight) and why, in words."""
+def _fold_models_kept(config, rows: int, log) -> str | None:
+    """None when the chosen entries are to be refitted on the ``rows`` training rows (``config.refits``), else
+    why not, in words (also logged)."""
+    from trainwright.models.auto import REFIT_FROM_ROWS
+
+    if config.refits(rows):
+        return None
+    why = ("the fold models kept: model.refit false" if config.refit is False else
+           f"the fold models kept: {rows} training rows, fewer than the {REFIT_FROM_ROWS:,} model.refit auto refits from")
+    log(f"refit: none ({why})")
+    return why
+
+
+def _ensemble(chosen: list[Entry], metric: str, board, bagged: str, refitted: list[str] | str, rows: int) -> Selection:
+    """The Selection of the chosen entries (each one's models share its weight) and why, in words; ``refitted``:
+    the entries refitted, or why none was tried."""
     why = (f"greedy ensemble selection on the out-of-fold {metric} of {bagged}"
-           + (f"; {', '.join(refitted)} refitted on all {rows} training rows with the folds' median iterations)"
+           + (f"; {refitted})" if isinstance(refitted, str) else
+              f"; {', '.join(refitted)} refitted on all {rows} training rows with the folds' median iterations)"
               if refitted else ")"))
     members = [m for e in chosen for m in e.members]
     weights = [e.weight / len(e.members) for e in chosen for _ in e.members]
