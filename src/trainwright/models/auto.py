@@ -72,9 +72,11 @@ COST = {"lightgbm_xt": 2.4, "linear": 0.6, "lightgbm": 2.0, "mlp": 10.0, "lightg
 
 # model.refit "auto": one refitted model per chosen entry from this many training rows, the mean of its fold models
 # below. bench/refit_seeds.py, seeds 0-3: on the four tables of 192-528 training rows the fold models scored better
-# in 11 of 16 seed-table pairs and worse in 2 (diabetes RMSE 58.77 -> 57.62 at seed 0); on fair (3,565) better in
-# 2 of 4; on diamonds and randhie (11,000+) equal, where one model predicts five times faster.
-REFIT_FROM_ROWS = 2000
+# in 11 of 16 seed-table pairs and worse in 2 (diabetes RMSE 58.77 -> 57.62 at seed 0); digits (1,006 training
+# rows, bench/automl.py) 0.9695 -> 0.9667 at 30 s and equal at 60 s, with 10-15 MB more at its peak (already near
+# the 600 MB bound); fair (3,565) better in 2 of 4 seeds; diamonds and randhie (11,000+) equal, where one model
+# predicts five times faster.
+REFIT_FROM_ROWS = 1000
 
 IMAGE_PORTFOLIO = ["cnn", "resnet"]
 # A text column (TF-IDF, thousands of mostly-zero features): the linear model learns from it in seconds and the MLP
@@ -187,7 +189,7 @@ class AutoConfig(Section):
         "After ensemble selection, fit each chosen entry once more on all the training rows with its fold models' "
         "median iterations fixed, and predict with that one model instead of its k fold models (each saw "
         "(k-1)/k of the rows), where the time allows; the time is set aside before bagging. false: predict with "
-        "the fold models. auto: refit when there are REFIT_FROM_ROWS (2,000) training rows or more; on fewer, the "
+        "the fold models. auto: refit when there are REFIT_FROM_ROWS (1,000) training rows or more; on fewer, the "
         "mean of the fold models scored better (bench/refit_seeds.py) and costs little to predict."))
     default_seconds: Optional[float] = Field(50.0, gt=0, description=(
         "Seconds of fitting when the run has no time budget (train.time_budget): about a minute for the whole "
