@@ -118,8 +118,9 @@ def _fold_models_kept(config, rows: int, log) -> str | None:
 
     if config.refits(rows):
         return None
-    why = ("the fold models kept: model.refit false" if config.refit is False else
-           f"the fold models kept: {rows} training rows, fewer than the {REFIT_FROM_ROWS:,} model.refit auto refits from")
+    reason = ("model.refit false" if config.refit is False
+              else f"{rows} training rows, fewer than the {REFIT_FROM_ROWS:,} model.refit auto refits from")
+    why = f"the fold models kept: {reason}"
     log(f"refit: none ({why})")
     return why
 
