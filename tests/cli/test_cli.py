@@ -49,7 +49,7 @@ def test_demo(tmp_path):
     entries = [e for e in DEFAULT_PORTFOLIO if e not in REGRESSION_ONLY]  # penguins has classes
     assert [c["model"] for c in board["candidates"]] == entries  # auto, the default: every entry
     assert any(c["status"] == "bagged" and c["weight"] > 0 for c in board["candidates"])
-    assert "bagged" in proc.stdout and "+ refit" not in proc.stdout  # penguins' 240 rows keep the fold models
+    assert "bagged" in proc.stdout and "+ refit" not in proc.stdout  # 241 training rows: fold models
 
 
 @pytest.mark.parametrize("name, target, task, metric, floor", [

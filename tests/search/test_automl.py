@@ -28,7 +28,7 @@ def test_auto_is_the_default_and_ensembles(auto_run):
     assert len(bagged) >= 2 and all(r["folds"] == 5 for r in bagged)
     chosen = [r for r in rows.values() if r.get("weight")]
     assert abs(sum(r["weight"] for r in chosen) - 1) < 1e-3
-    # model.refit auto: penguins' training rows (240) are under REFIT_FROM_ROWS, so each chosen entry predicts with
+    # model.refit auto: penguins' training rows (241) are under REFIT_FROM_ROWS, so each chosen entry predicts with
     # the mean of its 5 fold models, and the resolved recipe says why
     n_train = len(auto_run.run.read_json("splits.json")["train"])
     assert n_train < REFIT_FROM_ROWS
