@@ -29,11 +29,11 @@ def main() -> None:
         for name in args.tables.split(","):
             meta, _, _ = cached(name, args.cache)
             table = {**meta, "folder": str(args.cache / name)}
+            task = "regression" if meta["task"] == "regression" else "classification"
             for seed in args.seeds:
                 scores = {}
                 for refit in ("true", "false"):
                     run = Path(scratch) / f"{name}-{seed}-{refit}"
-                    task = "regression" if meta["task"] == "regression" else "classification"
                     subprocess.run([args.trainwright, "train", str(args.cache / name / "train.csv"), "--target",
                                     meta["target"], "--task", task, "--seed", str(seed), "--time-budget",
                                     str(args.budget), "--out", str(run), "--set", f"model.refit={refit}"],
